@@ -1,0 +1,83 @@
+"""Process settings from the environment (names fixed by SPEC §5) and the encryption key."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.errors import ConfigError
+from services.secrets import generate_key_hex, parse_key
+
+log = logging.getLogger(__name__)
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+KEY_FILE_NAME = "encryption.key"
+
+
+class Settings(BaseSettings):
+    """Everything the process reads from its environment; the rest lives in the database."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    encryption_key: str | None = Field(default=None, alias="ENCRYPTION_KEY", repr=False)
+    admin_password: str | None = Field(default=None, alias="ADMIN_PASSWORD", repr=False)
+    data_dir: Path = Field(default=Path("./data"), alias="DW_DATA_DIR")
+    seed_path: Path = Field(default=Path("seed.yaml"), alias="DW_SEED_PATH")
+    host: str = Field(default="127.0.0.1", alias="DW_HOST")  # the Dockerfile sets 0.0.0.0
+    port: int = Field(default=8080, alias="DW_PORT", ge=1, le=65535)
+    log_level: LogLevel = Field(default="info", alias="DW_LOG_LEVEL")
+    docker_host: str | None = Field(default=None, alias="DOCKER_HOST")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "watcher.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings, turning pydantic's errors into one ConfigError that names the variable."""
+    source = dict(os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(source)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{err['loc'][0] if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid environment: {problems}") from None
+
+
+def resolve_encryption_key(settings: Settings) -> bytes:
+    """Use ENCRYPTION_KEY, or the key kept in the data directory, or make and keep a new one.
+
+    A generated key is written with mode 0600; losing it makes every stored secret unreadable,
+    which the log line says.
+    """
+    if settings.encryption_key:
+        return parse_key(settings.encryption_key)
+    key_file = settings.key_file
+    if key_file.exists():
+        return parse_key(key_file.read_text(encoding="ascii"))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = generate_key_hex()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(fresh + "\n")
+    log.warning(
+        "ENCRYPTION_KEY not set: generated a new key and kept it in %s; back it up, "
+        "without it the stored credentials cannot be read",
+        key_file,
+    )
+    return parse_key(fresh)
