@@ -11,6 +11,7 @@ import binascii
 import os
 import re
 import secrets as _stdlib_secrets
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -57,12 +58,16 @@ class SecretBox:
     kind (e.g. an env value pasted into the NPM password) fails to decrypt instead of leaking.
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, on_reveal: Callable[[str], None] | None = None) -> None:
         if len(key) != 32:
             raise ConfigError(f"encryption key must be 32 bytes, got {len(key)}. {KEY_HINT}")
         self._aead = AESGCM(key)
+        self._on_reveal = on_reveal  # e.g. Redactor.register: a revealed secret is never logged
 
     def encrypt(self, plaintext: str, context: str = "") -> str:
+        """Seal a value; `context` must be given again to decrypt it."""
+        if self._on_reveal:
+            self._on_reveal(plaintext)
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), context.encode() or None)
         return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
@@ -78,10 +83,15 @@ class SecretBox:
         if len(blob) < _NONCE_BYTES + 16:
             raise CryptoError("stored secret is corrupted (too short)")
         try:
-            plain = self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context.encode() or None)
+            plain = self._aead.decrypt(
+                blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context.encode() or None
+            )
         except InvalidTag as exc:
             raise CryptoError(
                 "a stored secret cannot be decrypted: ENCRYPTION_KEY differs from the one that "
                 "encrypted it, or the database was altered"
             ) from exc
-        return plain.decode("utf-8")
+        text = plain.decode("utf-8")
+        if self._on_reveal:
+            self._on_reveal(text)
+        return text
