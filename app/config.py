@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, alias="DW_PORT", ge=1, le=65535)
     log_level: LogLevel = Field(default="info", alias="DW_LOG_LEVEL")
     docker_host: str | None = Field(default=None, alias="DOCKER_HOST")
+    # True when this process runs as a container on the shared network (the Docker image sets
+    # it): containers are then reached by name; otherwise by their address on that network.
+    in_network: bool = Field(default=False, alias="DW_IN_NETWORK")
+    drain_seconds: float = Field(default=3.0, alias="DW_DRAIN_SECONDS", ge=0, le=300)
 
     @field_validator("log_level", mode="before")
     @classmethod

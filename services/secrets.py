@@ -95,3 +95,16 @@ class SecretBox:
         if self._on_reveal:
             self._on_reveal(text)
         return text
+
+
+def derive_subkey(key: bytes, purpose: str) -> bytes:
+    """A separate 32-byte key for another use (JWT signing, session cookies) from the master key.
+
+    HKDF keeps the uses independent: a leaked session secret reveals nothing about the key
+    that encrypts the stored credentials.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(key)

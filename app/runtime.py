@@ -1,0 +1,107 @@
+"""Builds every long-lived object once (settings → database → stores → clients → services)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+import bcrypt
+
+from app.config import Settings, resolve_encryption_key
+from app.db import Database
+from app.logs import configure_logging
+from app.store.config_store import ConfigStore
+from app.store.deploys import DeployStore
+from app.store.instances import InstanceStore
+from app.store.projects import ProjectStore
+from app.store.registries import RegistryStore
+from app.store.settings_store import SettingsStore
+from app.store.users import UserStore
+from services.docker_engine import DockerEngine
+from services.redaction import Redactor
+from services.secrets import SecretBox, derive_subkey
+from services.status import SystemStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stores:
+    settings: SettingsStore
+    registries: RegistryStore
+    projects: ProjectStore
+    instances: InstanceStore
+    deploys: DeployStore
+    users: UserStore
+    config: ConfigStore
+
+
+@dataclass
+class Runtime:
+    """Everything routes and pages need, handed to them explicitly (no module globals)."""
+
+    settings: Settings
+    redactor: Redactor
+    box: SecretBox
+    db: Database
+    stores: Stores
+    engine: DockerEngine
+    status: SystemStatus
+    session_secret: str
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runtime:
+    """Open the database (migrated), the stores and the adapters; import the seed once."""
+    redactor = redactor or Redactor()
+    redactor.register(settings.admin_password, settings.encryption_key)
+    key = resolve_encryption_key(settings)
+    box = SecretBox(key, on_reveal=redactor.register)
+    db = Database(settings.database_path)
+    db.migrate()
+    stores = Stores(
+        settings=SettingsStore(db, box),
+        registries=RegistryStore(db, box),
+        projects=ProjectStore(db, box),
+        instances=InstanceStore(db),
+        deploys=DeployStore(db),
+        users=UserStore(db),
+        config=ConfigStore(db, box),
+    )
+    engine = DockerEngine(base_url=settings.docker_host)
+    session_secret = derive_subkey(key, "nicegui-storage").hex()
+    status = SystemStatus(engine, db)
+    return Runtime(settings, redactor, box, db, stores, engine, status, session_secret)
+
+
+def first_launch(runtime: Runtime) -> None:
+    """Import the seed file (first launch only) and make sure an administrator exists."""
+    seed = runtime.settings.seed_path
+    if runtime.stores.config.seed_on_first_launch(seed):
+        log.info("imported seed file %s", seed)
+    ensure_admin(runtime.stores.users, runtime.settings.admin_password, runtime.redactor)
+
+
+def ensure_admin(users: UserStore, admin_password: str | None, redactor: Redactor) -> None:
+    """Create the first admin from ADMIN_PASSWORD, or with a random password logged once."""
+    if users.count() > 0:
+        return
+    password = admin_password or secrets.token_urlsafe(18)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    users.create(username="admin", password_hash=hashed, is_admin=True)
+    if admin_password:
+        log.info("created the administrator 'admin' with the password from ADMIN_PASSWORD")
+        return
+    # Printed once on purpose: this is the only way the operator learns it. Not via the logger,
+    # whose redaction would (rightly) mask it.
+    print(
+        f"Docker Watcher: created user 'admin' with generated password: {password}\n"
+        "Change it after signing in, or set ADMIN_PASSWORD before the first start.",
+        flush=True,
+    )
+    redactor.register(password)
+
+
+def setup_logging(settings: Settings, redactor: Redactor) -> None:
+    configure_logging(settings.log_level, redactor)

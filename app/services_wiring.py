@@ -1,0 +1,96 @@
+"""Builds the domain services over the stores and adapters (used by the app and by tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.models import Project
+from app.store.deploys import DeployStore
+from app.store.instances import InstanceStore
+from app.store.projects import ProjectStore
+from app.store.registries import RegistryStore
+from app.store.settings_store import SettingsStore
+from services.deploy_ports import DeployPorts, ProxySource
+from services.deployer import Deployer
+from services.docker_engine import DockerEngine
+from services.events import EventBus
+from services.health import HealthChecker
+from services.instance_control import InstanceControl
+from services.notify import Notifier, channels_from_urls
+from services.proxy_provider import ProxyProvider
+from services.reconciler import Reconciler
+from services.routing import Router
+
+
+@dataclass
+class DomainServices:
+    bus: EventBus
+    notifier: Notifier
+    router: Router
+    proxies: ProxySource
+    control: InstanceControl
+    deployer: Deployer
+    reconciler: Reconciler
+    health: HealthChecker
+
+
+@dataclass
+class WiringInputs:
+    projects: ProjectStore
+    instances: InstanceStore
+    deploys: DeployStore
+    registries: RegistryStore
+    settings: SettingsStore
+    engine: DockerEngine
+    http: httpx.AsyncClient
+    data_dir: Path
+    in_network: bool = False
+    drain_seconds: float = 3.0
+
+
+class RegistryAuth:
+    """(username, token) for pulling a project's image, or None for anonymous pulls."""
+
+    def __init__(self, registries: RegistryStore) -> None:
+        self._registries = registries
+
+    def __call__(self, project: Project) -> tuple[str, str] | None:
+        if project.registry_id is None:
+            return None
+        registry = self._registries.get(project.registry_id)
+        token = self._registries.token(registry)
+        return (registry.username, token) if token else None
+
+
+def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> DomainServices:
+    """Wire deployer, controls, reconciler and friends; `proxies` may be replaced in tests."""
+    bus = EventBus()
+    urls = inputs.settings.get_global().notification_urls
+    notifier = Notifier(channels_from_urls(urls, inputs.http))
+    router = Router(inputs.instances)
+    proxy_source: ProxySource = proxies or ProxyProvider(inputs.settings, inputs.http)
+    health = HealthChecker(inputs.http, inputs.engine)
+    control = InstanceControl(
+        inputs.instances, inputs.projects, inputs.settings, inputs.engine, router, proxy_source, bus
+    )
+    ports = DeployPorts(
+        projects=inputs.projects,
+        instances=inputs.instances,
+        deploys=inputs.deploys,
+        settings=inputs.settings,
+        engine=inputs.engine,
+        health=health,
+        router=router,
+        proxies=proxy_source,
+        control=control,
+        notifier=notifier,
+        bus=bus,
+        registry_auth=RegistryAuth(inputs.registries),
+        volume_defaults=inputs.data_dir / "volumes",
+    )
+    deployer = Deployer(ports, in_network=inputs.in_network, drain_seconds=inputs.drain_seconds)
+    reconciler = Reconciler(inputs.instances, inputs.deploys, inputs.engine, control, bus)
+    return DomainServices(bus, notifier, router, proxy_source, control, deployer, reconciler, health)

@@ -1,0 +1,27 @@
+"""The shared page frame: header with navigation and the engine status light."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nicegui import ui
+
+from services.status import SystemStatus
+
+
+@contextmanager
+def frame(title: str, status: SystemStatus) -> Iterator[None]:
+    """Lay out a page inside the common header; yields the content column."""
+    ui.page_title(f"{title} · Docker Watcher")
+    with ui.header().classes("items-center justify-between bg-slate-800"):
+        ui.label("Docker Watcher").classes("text-lg font-semibold")
+        with ui.row().classes("items-center gap-2"):
+            ui.icon("circle").classes("text-xs").bind_name_from(
+                status, "docker", backward=lambda c: "check_circle" if c.ok else "error"
+            )
+            ui.label().bind_text_from(status, "docker", backward=lambda c: c.detail).classes(
+                "text-sm"
+            ).props("data-testid=engine-status")
+    with ui.column().classes("w-full max-w-6xl mx-auto p-4 gap-4"):
+        yield

@@ -1,0 +1,45 @@
+"""The collaborators a deploy needs, bundled so the deployer's constructor stays readable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from app.models import Project
+from app.store.deploys import DeployStore
+from app.store.instances import InstanceStore
+from app.store.projects import ProjectStore
+from app.store.settings_store import SettingsStore
+from services.docker_engine import DockerEngine
+from services.events import EventBus
+from services.health import HealthChecker
+from services.notify import Notifier
+from services.routing import ProxyTarget, Router
+
+if TYPE_CHECKING:
+    from services.instance_control import InstanceControl
+
+
+class ProxySource(Protocol):
+    """Anything that yields the currently configured proxy (see ProxyProvider)."""
+
+    async def current(self) -> ProxyTarget | None: ...
+
+
+@dataclass
+class DeployPorts:
+    projects: ProjectStore
+    instances: InstanceStore
+    deploys: DeployStore
+    settings: SettingsStore
+    engine: DockerEngine
+    health: HealthChecker
+    router: Router
+    proxies: ProxySource
+    control: InstanceControl
+    notifier: Notifier
+    bus: EventBus
+    registry_auth: Callable[[Project], tuple[str, str] | None]
+    volume_defaults: Path  # where volumes may live when no roots are configured

@@ -1,0 +1,30 @@
+"""Names derived from a project, stage and tag: container names and the instance subdomains."""
+
+from __future__ import annotations
+
+from app.models import GlobalSettings, Project, Stage
+from services import subdomains
+
+
+def container_name(project: Project, stage: Stage, tag: str, instance_id: int) -> str:
+    """A DNS-safe, unique container name (NPM reaches the container by it on the network)."""
+    return subdomains.sanitize_label(f"dw-{project.name}-{stage.name}-{tag}-{instance_id}")
+
+
+def tag_fqdn(settings: GlobalSettings, project: Project, stage: Stage, tag: str) -> str:
+    """The subdomain every instance gets for its own tag (e.g. stage-rel-app-v1-2-0.example.com)."""
+    label = subdomains.render(
+        settings.subdomain_pattern, project=project.name, stage=stage.name, tag=tag
+    )
+    return subdomains.fqdn(label, settings.domain)
+
+
+def default_fqdn(settings: GlobalSettings, project: Project, stage: Stage) -> str:
+    """The stage's moving subdomain: its custom one (e.g. launcher) or the pattern's default."""
+    if stage.subdomain:
+        label = subdomains.sanitize_label(stage.subdomain)
+    else:
+        label = subdomains.render(
+            settings.subdomain_pattern, project=project.name, stage=stage.name
+        )
+    return subdomains.fqdn(label, settings.domain)

@@ -1,0 +1,155 @@
+"""A whole product installation for integration tests: real SQLite, engine, registry and wiring.
+
+`World` builds the same service graph as the app (`app.services_wiring.build_services`) over a
+temporary data directory, a project whose image lives in the test registry, and a fresh Docker
+network. Everything it or the product creates is removed when the test ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from docker import DockerClient
+
+from app.db import Database
+from app.models import Deploy, DeployTrigger, Instance, Project, Stage
+from app.services_wiring import DomainServices, WiringInputs, build_services
+from app.store.deploys import DeployStore
+from app.store.instances import InstanceStore
+from app.store.projects import ProjectStore
+from app.store.registries import RegistryStore
+from app.store.settings_store import SettingsStore
+from services.deployer import DeployRequest
+from services.docker_engine import DockerEngine
+from services.secrets import SecretBox
+from services.types import LABEL_PROJECT
+from tests.support.images import RegistryAccess, push_test_image
+
+DOMAIN = "test.example"
+
+
+@dataclass
+class World:
+    client: DockerClient
+    registry: RegistryAccess
+    db: Database
+    projects: ProjectStore
+    instances: InstanceStore
+    deploys: DeployStore
+    settings: SettingsStore
+    registries: RegistryStore
+    engine: DockerEngine
+    http: httpx.AsyncClient
+    services: DomainServices
+    project: Project
+    network: str
+    data_dir: Path
+
+    @property
+    def repo(self) -> str:
+        return f"demo/{self.project.name}"
+
+    async def push(self, tag: str, variant: str = "ok", marker: str | None = None) -> str:
+        """Push a test image for this project's repository; returns its digest."""
+        return await asyncio.to_thread(
+            push_test_image, self.client, self.registry, self.repo, tag, variant=variant,
+            marker=marker,
+        )
+
+    def stage(self, name: str) -> Stage:
+        assert self.project.id is not None
+        return self.projects.stage_by_name(self.project.id, name)
+
+    async def deploy(self, tag: str, stage: str = "dev", **kwargs: Any) -> Deploy:
+        assert self.project.id is not None
+        request = DeployRequest(self.project.id, stage, tag, **kwargs)
+        return await self.services.deployer.deploy(request)
+
+    def live(self, stage: str = "dev") -> list[Instance]:
+        return self.instances.all(stage_id=self.stage(stage).id)
+
+    def containers(self) -> list[Any]:
+        """Every container (any state) of this world's project."""
+        filters = {"label": f"{LABEL_PROJECT}={self.project.name}"}
+        return list(self.client.containers.list(all=True, filters=filters))
+
+    async def fetch(self, instance: Instance, path: str = "/") -> httpx.Response:
+        """GET straight from the instance's container on the test network."""
+        assert instance.container_id
+        info = await self.engine.get(instance.container_id)
+        address = info.ip_by_network[self.network]
+        return await self.http.get(f"http://{address}:8080{path}", timeout=5)
+
+    def step_names(self, deploy: Deploy) -> list[str]:
+        assert deploy.id is not None
+        return [s.name for s in self.deploys.steps(deploy.id)]
+
+
+def _add_stages(projects: ProjectStore, project_id: int) -> None:
+    projects.add_stage(project_id, name="dev", tag_pattern="dev-*", auto_deploy=True,
+                       max_instances=2)
+    projects.add_stage(project_id, name="rel", tag_pattern="v*", max_instances=1)
+    projects.add_stage(project_id, name="prod", tag_pattern="v*", max_instances=1,
+                       promote_from="rel", confirm=True, subdomain="launcher")
+
+
+@asynccontextmanager
+async def make_world(
+    client: DockerClient, registry: RegistryAccess, tmp: Path, *, proxies: Any = None,
+    npm: dict[str, Any] | None = None, notification_urls: list[str] | None = None,
+) -> AsyncIterator[World]:
+    """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
+    box = SecretBox(os.urandom(32))
+    db = Database(tmp / "watcher.db")
+    db.migrate()
+    projects, instances, deploys = ProjectStore(db, box), InstanceStore(db), DeployStore(db)
+    settings, registries = SettingsStore(db, box), RegistryStore(db, box)
+    network = f"dw-test-{uuid.uuid4().hex[:8]}"
+    settings.update_global(domain=DOMAIN, network=network,
+                           notification_urls=notification_urls or [])
+    if npm:
+        settings.update_npm(**npm)
+    reg = registries.create(name="test", url=registry.url, username=registry.username,
+                            token=registry.password)
+    name = f"app-{uuid.uuid4().hex[:6]}"
+    project = projects.create(name=name, registry_id=reg.id, image=f"{registry.host}/demo/{name}",
+                              port=8080, healthcheck="/health", healthcheck_interval=0.5,
+                              healthcheck_retries=2, healthcheck_timeout=2)
+    assert project.id is not None
+    _add_stages(projects, project.id)
+    engine = DockerEngine()
+    http = httpx.AsyncClient()
+    inputs = WiringInputs(projects, instances, deploys, registries, settings, engine, http, tmp,
+                          drain_seconds=0.3)
+    services = build_services(inputs, proxies)
+    world = World(client, registry, db, projects, instances, deploys, settings, registries,
+                  engine, http, services, project, network, tmp)
+    try:
+        yield world
+    finally:
+        await _teardown(world)
+
+
+async def _teardown(world: World) -> None:
+    await world.services.deployer.shutdown(30)
+    await world.services.notifier.aclose(1)
+    for container in world.containers():
+        container.remove(force=True, v=True)
+    for network in world.client.networks.list(names=[world.network]):
+        network.remove()
+    await world.http.aclose()
+    await world.engine.close()
+    world.db.close()
+
+
+def manual(**kwargs: Any) -> dict[str, Any]:
+    """Request options for a person's deploy from the UI."""
+    return {"trigger": DeployTrigger.MANUAL, **kwargs}
