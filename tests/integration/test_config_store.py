@@ -1,0 +1,326 @@
+"""ConfigStore on a real, migrated SQLite file: round trips, atomicity, first launch, secrets."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from app.db import Database
+from app.models import (
+    AppState,
+    AuthSettings,
+    EnvVar,
+    GlobalSettings,
+    NpmSettings,
+    Project,
+    Registry,
+    Stage,
+    VolumeMount,
+)
+from app.store.config_store import SEED_MARKER, ConfigStore
+from services.config_io import SeedDocument, parse_seed, render_seed
+from services.errors import ConfigError, CryptoError, ValidationFailed
+from services.secrets import SecretBox
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "seed.example.yaml"
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+EXAMPLE_SECRETS = ("npm-password-here", "gitea-token-here", "api-key-here")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(tmp_path / "watcher.db")
+    database.migrate()
+    return database
+
+
+@pytest.fixture
+def store(db: Database) -> ConfigStore:
+    return ConfigStore(db, SecretBox(KEY))
+
+
+def example() -> SeedDocument:
+    return parse_seed(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def snapshot(store: ConfigStore) -> str:
+    """The whole stored configuration, secrets included as ciphertext, as comparable text."""
+    return render_seed(store.export_document(), include_secrets="encrypted")
+
+
+def counts(db: Database) -> dict[str, int]:
+    models = (Registry, Project, Stage, EnvVar, VolumeMount, GlobalSettings, NpmSettings)
+    with db.session() as session:
+        return {m.__name__: len(session.exec(select(m)).all()) for m in models}
+
+
+def decrypted_env(db: Database, key: str) -> str:
+    with db.session() as session:
+        row = session.exec(select(EnvVar).where(EnvVar.key == key, col(EnvVar.secret))).one()
+    assert row.value is not None
+    return SecretBox(KEY).decrypt(row.value, "env.value")
+
+
+# --- import and export -----------------------------------------------------------------------
+
+
+def test_example_seed_imports_cleanly(store: ConfigStore, db: Database) -> None:
+    store.import_document(example(), replace=False)
+    with db.session() as session:
+        app = session.exec(select(Project)).one()
+        stages = session.exec(select(Stage).order_by(col(Stage.position))).all()
+        registry = session.exec(select(Registry)).one()
+        npm = session.get(NpmSettings, 1)
+    assert app.name == "web-app-launcher" and app.registry_id == registry.id and app.port == 3000
+    assert [s.name for s in stages] == ["dev", "rel", "prod"]
+    assert stages[2].promote_from == "rel" and stages[2].blue_green
+    assert npm is not None and npm.password_enc is not None and npm.password_enc.startswith("v1:")
+    assert registry.token_enc is not None
+    assert SecretBox(KEY).decrypt(registry.token_enc, "registry.token") == "gitea-token-here"
+    assert decrypted_env(db, "API_KEY") == "api-key-here"
+
+
+def test_webhook_secret_is_generated_when_absent(store: ConfigStore, db: Database) -> None:
+    store.import_document(parse_seed("projects: {app: {image: nginx}}"), replace=False)
+    with db.session() as session:
+        row = session.get(GlobalSettings, 1)
+    assert row is not None and row.webhook_secret_enc is not None
+    secret = SecretBox(KEY).decrypt(row.webhook_secret_enc, "webhook.secret")
+    assert uuid.UUID(secret).version == 4
+
+
+def test_given_webhook_secret_is_stored_encrypted(store: ConfigStore, db: Database) -> None:
+    given = "d8f2a1e9-5b7c-4e0a-9f3d-2c1b0a9e8d7f"
+    store.import_document(parse_seed(f"global: {{webhook_secret: {given}}}"), replace=False)
+    with db.session() as session:
+        row = session.get(GlobalSettings, 1)
+    assert row is not None and row.webhook_secret_enc is not None
+    assert given not in row.webhook_secret_enc
+    assert SecretBox(KEY).decrypt(row.webhook_secret_enc, "webhook.secret") == given
+
+
+def test_import_export_import_gives_the_same_state(store: ConfigStore, tmp_path: Path) -> None:
+    store.import_document(example(), replace=False)
+    first = snapshot(store)
+    store.import_document(parse_seed(first), replace=True)
+    assert snapshot(store) == first
+    fresh_db = Database(tmp_path / "fresh.db")
+    fresh_db.migrate()
+    fresh = ConfigStore(fresh_db, SecretBox(KEY))
+    fresh.import_yaml(first, replace=False)  # a new install seeded from the encrypted export
+    assert snapshot(fresh) == first
+    assert decrypted_env(fresh_db, "API_KEY") == "api-key-here"
+
+
+def test_export_without_secrets_reimports_keeping_stored_secrets(
+    store: ConfigStore, db: Database
+) -> None:
+    store.import_document(example(), replace=False)
+    before = snapshot(store)
+    text = store.export_yaml(include_secrets="omit")
+    assert "v1:" not in text and not any(s in text for s in EXAMPLE_SECRETS)
+    store.import_yaml(text, replace=True)
+    assert snapshot(store) == before
+
+
+def test_reimport_updates_by_name_and_keeps_the_rest(store: ConfigStore, db: Database) -> None:
+    store.import_document(example(), replace=False)
+    store.import_yaml("projects: {keep-me: {image: redis}}", replace=True)
+    with db.session() as session:
+        old_ids = {s.name: s.id for s in session.exec(select(Stage)).all()}
+    changed = textwrap.dedent(
+        """
+        registries: {gitea: {url: https://git.example.com, type: gitea}}
+        projects:
+          web-app-launcher:
+            registry: gitea
+            image: git.example.com/alexei/web-app-launcher
+            port: 8080
+            env: {NODE_ENV: staging}
+            stages: {prod: {tag_pattern: "v*", max_instances: 3}, qa: {}}
+        """
+    )
+    store.import_yaml(changed, replace=True)
+    doc = store.export_document(include_secrets="omit")
+    assert set(doc.projects) == {"web-app-launcher", "keep-me"}  # absent projects are kept
+    app = doc.projects["web-app-launcher"]
+    assert app.port == 8080 and list(app.stages) == ["prod", "qa"] and app.volumes == []
+    assert list(app.env) == ["NODE_ENV"]
+    with db.session() as session:
+        new_ids = {s.name: s.id for s in session.exec(select(Stage)).all()}
+    assert new_ids["prod"] == old_ids["prod"]  # instances keep pointing at their stage
+    assert "dev" not in new_ids and new_ids["qa"] not in old_ids.values()
+
+
+def test_reimport_merges_only_given_settings(store: ConfigStore, db: Database) -> None:
+    store.import_document(example(), replace=False)
+    store.import_yaml("global: {poll_interval: 60}\nnpm: {ssl_forced: false}", replace=True)
+    with db.session() as session:
+        settings, npm = session.get(GlobalSettings, 1), session.get(NpmSettings, 1)
+    assert settings is not None and (settings.poll_interval, settings.domain) == (60, "example.com")
+    assert npm is not None and not npm.ssl_forced and npm.password_enc is not None
+
+
+def test_first_import_refuses_existing_names_and_writes_nothing(
+    store: ConfigStore, db: Database
+) -> None:
+    store.import_document(example(), replace=False)
+    before = snapshot(store)
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_document(example(), replace=False)
+    assert {e.path for e in caught.value.errors} == {
+        "registries.gitea",
+        "projects.web-app-launcher",
+    }
+    assert snapshot(store) == before
+
+
+# --- nothing half-written --------------------------------------------------------------------
+
+
+def test_a_document_with_one_bad_key_imports_nothing(store: ConfigStore, db: Database) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("max_instances: 5", "max_instances: 0")
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_yaml(text, replace=False)
+    assert [str(e) for e in caught.value.errors] == [
+        "projects.web-app-launcher.stages.dev.max_instances: must be ≥ 1"
+    ]
+    assert set(counts(db).values()) == {0}
+
+
+def test_a_database_error_midway_rolls_everything_back(store: ConfigStore, db: Database) -> None:
+    doc = example()
+    # model_copy skips validation: the last project breaks a NOT NULL column after everything
+    # else (settings, registries, the first project and its stages) was already written.
+    broken = doc.projects["web-app-launcher"].model_copy(update={"image": None})
+    bad_doc = doc.model_copy(update={"projects": {**doc.projects, "zz-last": broken}})
+    with pytest.raises(IntegrityError, match="NOT NULL"):
+        store.import_document(bad_doc, replace=False)
+    assert set(counts(db).values()) == {0}
+
+
+def test_ciphertext_from_another_key_is_refused_whole(store: ConfigStore, db: Database) -> None:
+    foreign = ConfigStore(db, SecretBox(OTHER_KEY))
+    foreign.import_document(example(), replace=False)
+    text = render_seed(foreign.export_document(), include_secrets="encrypted")
+    db2 = Database(db.path.parent / "second.db")
+    db2.migrate()
+    with pytest.raises(ValidationFailed) as caught:
+        ConfigStore(db2, SecretBox(KEY)).import_yaml(text, replace=False)
+    paths = {e.path for e in caught.value.errors}
+    assert "npm.password" in paths and "projects.web-app-launcher.env.API_KEY" in paths
+    assert all("cannot be decrypted" in e.message for e in caught.value.errors)
+    assert set(counts(db2).values()) == {0}
+
+
+# --- first launch ----------------------------------------------------------------------------
+
+
+def test_first_launch_imports_once_and_never_rereads(store: ConfigStore, tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    assert store.seed_on_first_launch(seed) is True
+    before = snapshot(store)
+    seed.write_text("projects: {other: {image: redis}}\n", encoding="utf-8")
+    assert store.seed_on_first_launch(seed) is False
+    seed.write_text("this: [is not even valid", encoding="utf-8")
+    assert store.seed_on_first_launch(seed) is False  # not read at all
+    assert snapshot(store) == before
+
+
+def test_first_launch_without_a_file_sets_the_marker(
+    store: ConfigStore, db: Database, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed.yaml"
+    assert store.seed_on_first_launch(seed) is False
+    with db.session() as session:
+        assert session.get(AppState, SEED_MARKER) is not None
+    seed.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    assert store.seed_on_first_launch(seed) is False
+    assert counts(db)["Project"] == 0
+
+
+def test_a_bad_seed_leaves_no_marker_so_the_fix_is_imported(
+    store: ConfigStore, db: Database, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("projects: {app: {image: nginx, port: 0}}\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed, match=r"projects\.app\.port: must be ≥ 1"):
+        store.seed_on_first_launch(seed)
+    with db.session() as session:
+        assert session.get(AppState, SEED_MARKER) is None
+    seed.write_text("projects: {app: {image: nginx, port: 8000}}\n", encoding="utf-8")
+    assert store.seed_on_first_launch(seed) is True
+
+
+def test_a_directory_in_place_of_the_seed_is_a_clear_error(
+    store: ConfigStore, tmp_path: Path
+) -> None:
+    (tmp_path / "seed.yaml").mkdir()
+    with pytest.raises(ConfigError, match="not a file"):
+        store.seed_on_first_launch(tmp_path / "seed.yaml")
+
+
+# --- secrets at rest -------------------------------------------------------------------------
+
+
+def test_no_plaintext_secret_reaches_the_database_files(db: Database, tmp_path: Path) -> None:
+    secrets = {
+        "npm": "Npm-Plaintext-7f3a9c",
+        "token": "Token-Plaintext-1b2c3d",
+        "env": "Env-Plaintext-4e5f6a",
+        "stage_env": "StageEnv-Plaintext-9d8c7b",
+        "oidc": "Oidc-Plaintext-2a3b4c",
+        "webhook": "0b5e9d7c-3f1a-4c2b-8e6d-9a8b7c6d5e4f",
+    }
+    seed = textwrap.dedent(
+        f"""
+        global: {{webhook_secret: {secrets["webhook"]}}}
+        npm: {{url: 'http://npm:81', password: {secrets["npm"]}}}
+        registries: {{r: {{url: 'https://r.example', token: {secrets["token"]}}}}}
+        projects:
+          app:
+            registry: r
+            image: r.example/o/app
+            env: {{K: {{value: {secrets["env"]}, secret: true}}, PLAIN: visible-value}}
+            stages: {{dev: {{env: {{S: {{value: {secrets["stage_env"]}, secret: true}}}}}}}}
+        auth: {{oidc: {{client_secret: {secrets["oidc"]}}}}}
+        """
+    )
+    ConfigStore(db, SecretBox(KEY)).import_yaml(seed, replace=False)
+    raw = b"".join(
+        path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("watcher.db")
+    )
+    assert b"visible-value" in raw  # the check reads the real data
+    for name, plaintext in secrets.items():
+        assert plaintext.encode() not in raw, name
+        assert plaintext.lower().encode() not in raw.lower(), name
+
+
+def test_export_with_a_wrong_key_raises_crypto_error(db: Database) -> None:
+    ConfigStore(db, SecretBox(KEY)).import_document(example(), replace=False)
+    wrong = ConfigStore(db, SecretBox(OTHER_KEY))
+    with pytest.raises(CryptoError, match="ENCRYPTION_KEY differs"):
+        wrong.export_document(include_secrets="encrypted")
+    with pytest.raises(CryptoError):
+        wrong.export_yaml(include_secrets="encrypted")
+    rescued = wrong.export_yaml(include_secrets="omit")  # the rest is still recoverable
+    assert "web-app-launcher" in rescued and "v1:" not in rescued
+
+
+def test_valueless_secret_is_stored_empty_and_absent_sections_untouched(
+    store: ConfigStore, db: Database
+) -> None:
+    store.import_yaml("projects: {app: {image: nginx, env: {T: {secret: true}}}}", replace=False)
+    with db.session() as session:
+        row = session.exec(select(EnvVar)).one()
+    assert row.secret and row.value is None
+    with db.session() as session:
+        auth = session.get(AuthSettings, 1)
+    assert auth is None  # sections left out of the seed are not touched
