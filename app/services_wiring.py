@@ -68,6 +68,7 @@ class RegistryAuth:
 def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> DomainServices:
     """Wire deployer, controls, reconciler and friends; `proxies` may be replaced in tests."""
     bus = EventBus()
+    installation = inputs.settings.installation_id()
     urls = inputs.settings.get_global().notification_urls
     notifier = Notifier(channels_from_urls(urls, inputs.http))
     router = Router(inputs.instances)
@@ -90,7 +91,12 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
         bus=bus,
         registry_auth=RegistryAuth(inputs.registries),
         volume_defaults=inputs.data_dir / "volumes",
+        installation=installation,
     )
     deployer = Deployer(ports, in_network=inputs.in_network, drain_seconds=inputs.drain_seconds)
-    reconciler = Reconciler(inputs.instances, inputs.deploys, inputs.engine, control, bus)
-    return DomainServices(bus, notifier, router, proxy_source, control, deployer, reconciler, health)
+    reconciler = Reconciler(
+        inputs.instances, inputs.deploys, inputs.engine, control, bus, installation
+    )
+    return DomainServices(
+        bus, notifier, router, proxy_source, control, deployer, reconciler, health
+    )

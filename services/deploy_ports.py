@@ -43,3 +43,4 @@ class DeployPorts:
     bus: EventBus
     registry_auth: Callable[[Project], tuple[str, str] | None]
     volume_defaults: Path  # where volumes may live when no roots are configured
+    installation: str  # labelled on every container, see types.LABEL_INSTALLATION

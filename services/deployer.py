@@ -32,7 +32,7 @@ from services.events import Event
 from services.health import HealthPolicy, HealthResult, reach_address
 from services.notify import Notification
 from services.routing import ProxyTarget
-from services.types import ContainerSpec, ImageInfo, labels_for
+from services.types import LABEL_INSTALLATION, ContainerSpec, ImageInfo, labels_for
 from services.volumes import plan_mounts
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,7 @@ class Deployer:
         labels = labels_for(
             job.project.name, job.stage.name, job.request.tag, instance.id, job.deploy.id or 0
         )
+        labels[LABEL_INSTALLATION] = self._p.installation
         return ContainerSpec(
             name=instance.container_name,
             image=job.image_ref,

@@ -15,15 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.models import Deploy, DeployStatus, Instance, InstanceStatus, utcnow
-from services.errors import WatcherError
+from services.errors import NotFound, WatcherError
 from services.events import Event, EventBus
-from services.types import LABEL_INSTANCE, RESYNC_ACTION, ContainerInfo, EngineEvent
+from services.types import (
+    LABEL_INSTALLATION,
+    LABEL_INSTANCE,
+    RESYNC_ACTION,
+    ContainerInfo,
+    EngineEvent,
+)
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: Docker Watcher stopped while this deploy was running"
 
 
 class _Engine(Protocol):
+    async def get(self, id_or_name: str) -> ContainerInfo: ...
     async def list_managed(self, labels: Any = None) -> list[ContainerInfo]: ...
     async def remove(self, container_id: str, force: bool = True) -> bool: ...
     def events(self, stop: asyncio.Event, *, labels: Any = None) -> Any: ...
@@ -79,7 +86,9 @@ class Reconciler:
         engine: _Engine,
         control: _Control,
         bus: EventBus,
+        installation: str,
     ) -> None:
+        self._ours = {LABEL_INSTALLATION: installation}
         self._instances = instances
         self._deploys = deploys
         self._engine = engine
@@ -91,7 +100,7 @@ class Reconciler:
         report = ReconcileReport()
         for deploy in await asyncio.to_thread(self._deploys.unfinished):
             await self._finish_interrupted(deploy, report)
-        containers = await self._engine.list_managed()
+        containers = await self._engine.list_managed(self._ours)
         await self._remove_orphans(containers, report)
         await self._sync(containers, report)
         return report
@@ -99,7 +108,7 @@ class Reconciler:
     async def sync_statuses(self) -> ReconcileReport:
         """Read every instance's status from the engine (after an events reconnect)."""
         report = ReconcileReport()
-        await self._sync(await self._engine.list_managed(), report)
+        await self._sync(await self._engine.list_managed(self._ours), report)
         return report
 
     async def _finish_interrupted(self, deploy: Deploy, report: ReconcileReport) -> None:
@@ -160,9 +169,14 @@ class Reconciler:
         instance = await asyncio.to_thread(self._instances.find, instance_id or 0)
         if instance is None:
             return
-        status = _status_from_event(event, instance.status)
-        if status is not None:
-            await self._set_status(instance, status)
+        await self._set_status(instance, await self._current_status(event))
+
+    async def _current_status(self, event: EngineEvent) -> InstanceStatus:
+        """The container's state now (events can arrive late or out of order, so ask)."""
+        try:
+            return status_of(await self._engine.get(event.container_id))
+        except NotFound:
+            return InstanceStatus.MISSING
 
     async def _set_status(self, instance: Instance, status: InstanceStatus) -> bool:
         if instance.status == status:
@@ -185,7 +199,7 @@ class Reconciler:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the engine's events until `stop` is set; never raises."""
         try:
-            async for event in self._engine.events(stop):
+            async for event in self._engine.events(stop, labels=self._ours):
                 try:
                     await self.apply(event)
                 except WatcherError as exc:
@@ -201,23 +215,3 @@ def _instance_id(container: ContainerInfo) -> int | None:
 def _instance_id_from_labels(labels: Any) -> int | None:
     value = str(labels.get(LABEL_INSTANCE, ""))
     return int(value) if value.isdigit() else None
-
-
-_EVENT_STATUS = {
-    "die": InstanceStatus.STOPPED,
-    "stop": InstanceStatus.STOPPED,
-    "kill": None,
-    "destroy": InstanceStatus.MISSING,
-    "oom": InstanceStatus.FAILED,
-}
-
-
-def _status_from_event(event: EngineEvent, current: InstanceStatus) -> InstanceStatus | None:
-    if event.action == "health_status":
-        return {"healthy": InstanceStatus.HEALTHY, "unhealthy": InstanceStatus.UNHEALTHY}.get(
-            event.health or ""
-        )
-    if event.action in ("start", "restart", "unpause"):
-        # Without a Docker HEALTHCHECK "running" is all we learn; one with it reports soon after.
-        return InstanceStatus.HEALTHY if current != InstanceStatus.STARTING else None
-    return _EVENT_STATUS.get(event.action)

@@ -97,6 +97,17 @@ class SettingsStore:
             session.add(row)
             return row
 
+    def installation_id(self) -> str:
+        """A random id made on first use, labelled on every container this installation starts."""
+        current = self.get_state("installation_id")
+        if current:
+            return current
+        fresh = uuid.uuid4().hex[:12]
+        with self._db.session() as session:
+            if session.get(AppState, "installation_id") is None:
+                session.add(AppState(key="installation_id", value=fresh))
+        return self.get_state("installation_id") or fresh
+
     def get_state(self, key: str) -> str | None:
         with self._db.session() as session:
             row = session.get(AppState, key)

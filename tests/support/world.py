@@ -60,7 +60,12 @@ class World:
     async def push(self, tag: str, variant: str = "ok", marker: str | None = None) -> str:
         """Push a test image for this project's repository; returns its digest."""
         return await asyncio.to_thread(
-            push_test_image, self.client, self.registry, self.repo, tag, variant=variant,
+            push_test_image,
+            self.client,
+            self.registry,
+            self.repo,
+            tag,
+            variant=variant,
             marker=marker,
         )
 
@@ -94,17 +99,30 @@ class World:
 
 
 def _add_stages(projects: ProjectStore, project_id: int) -> None:
-    projects.add_stage(project_id, name="dev", tag_pattern="dev-*", auto_deploy=True,
-                       max_instances=2)
+    projects.add_stage(
+        project_id, name="dev", tag_pattern="dev-*", auto_deploy=True, max_instances=2
+    )
     projects.add_stage(project_id, name="rel", tag_pattern="v*", max_instances=1)
-    projects.add_stage(project_id, name="prod", tag_pattern="v*", max_instances=1,
-                       promote_from="rel", confirm=True, subdomain="launcher")
+    projects.add_stage(
+        project_id,
+        name="prod",
+        tag_pattern="v*",
+        max_instances=1,
+        promote_from="rel",
+        confirm=True,
+        subdomain="launcher",
+    )
 
 
 @asynccontextmanager
 async def make_world(
-    client: DockerClient, registry: RegistryAccess, tmp: Path, *, proxies: Any = None,
-    npm: dict[str, Any] | None = None, notification_urls: list[str] | None = None,
+    client: DockerClient,
+    registry: RegistryAccess,
+    tmp: Path,
+    *,
+    proxies: Any = None,
+    npm: dict[str, Any] | None = None,
+    notification_urls: list[str] | None = None,
 ) -> AsyncIterator[World]:
     """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
     box = SecretBox(os.urandom(32))
@@ -113,25 +131,49 @@ async def make_world(
     projects, instances, deploys = ProjectStore(db, box), InstanceStore(db), DeployStore(db)
     settings, registries = SettingsStore(db, box), RegistryStore(db, box)
     network = f"dw-test-{uuid.uuid4().hex[:8]}"
-    settings.update_global(domain=DOMAIN, network=network,
-                           notification_urls=notification_urls or [])
+    settings.update_global(
+        domain=DOMAIN, network=network, notification_urls=notification_urls or []
+    )
     if npm:
         settings.update_npm(**npm)
-    reg = registries.create(name="test", url=registry.url, username=registry.username,
-                            token=registry.password)
+    reg = registries.create(
+        name="test", url=registry.url, username=registry.username, token=registry.password
+    )
     name = f"app-{uuid.uuid4().hex[:6]}"
-    project = projects.create(name=name, registry_id=reg.id, image=f"{registry.host}/demo/{name}",
-                              port=8080, healthcheck="/health", healthcheck_interval=0.5,
-                              healthcheck_retries=2, healthcheck_timeout=2)
+    project = projects.create(
+        name=name,
+        registry_id=reg.id,
+        image=f"{registry.host}/demo/{name}",
+        port=8080,
+        healthcheck="/health",
+        healthcheck_interval=0.5,
+        healthcheck_retries=2,
+        healthcheck_timeout=2,
+    )
     assert project.id is not None
     _add_stages(projects, project.id)
     engine = DockerEngine()
     http = httpx.AsyncClient()
-    inputs = WiringInputs(projects, instances, deploys, registries, settings, engine, http, tmp,
-                          drain_seconds=0.3)
+    inputs = WiringInputs(
+        projects, instances, deploys, registries, settings, engine, http, tmp, drain_seconds=0.3
+    )
     services = build_services(inputs, proxies)
-    world = World(client, registry, db, projects, instances, deploys, settings, registries,
-                  engine, http, services, project, network, tmp)
+    world = World(
+        client,
+        registry,
+        db,
+        projects,
+        instances,
+        deploys,
+        settings,
+        registries,
+        engine,
+        http,
+        services,
+        project,
+        network,
+        tmp,
+    )
     try:
         yield world
     finally:
