@@ -30,7 +30,7 @@ from services.deploy_ports import DeployPorts
 from services.errors import Conflict, WatcherError
 from services.events import Event
 from services.health import HealthPolicy, HealthResult, reach_address
-from services.notify import Notification
+from services.notify import Notification, NotificationKind
 from services.routing import ProxyTarget
 from services.types import LABEL_INSTALLATION, ContainerSpec, ImageInfo, labels_for
 from services.volumes import plan_mounts
@@ -473,12 +473,21 @@ class Deployer:
             await job.recorder.log("rolled back: removed what this deploy created")
 
     @staticmethod
-    def _notification(kind: str, deploy: Deploy, **extra: str) -> Notification:
+    def _notification(
+        kind: NotificationKind,
+        deploy: Deploy,
+        *,
+        url: str | None = None,
+        step: str | None = None,
+        error: str | None = None,
+    ) -> Notification:
         return Notification(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             project=deploy.project_name,
             stage=deploy.stage_name,
             tag=deploy.tag,
             deploy_id=deploy.id,
-            **extra,  # type: ignore[arg-type]
+            url=url,
+            step=step,
+            error=error,
         )

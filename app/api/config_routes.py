@@ -9,7 +9,6 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from app.store.config_store import ConfigStore
-from services.config_io import render_seed
 
 
 def register(api: FastAPI, config: ConfigStore) -> None:
@@ -19,7 +18,6 @@ def register(api: FastAPI, config: ConfigStore) -> None:
             "omit", description="leave secrets out, or include them as ciphertext"
         ),
     ) -> Response:
-        document = await asyncio.to_thread(config.export_document)
-        text = render_seed(document, include_secrets=secrets)
+        text = await asyncio.to_thread(config.export_yaml, include_secrets=secrets)
         headers = {"Content-Disposition": 'attachment; filename="docker-watcher-config.yaml"'}
         return Response(text, media_type="application/x-yaml", headers=headers)

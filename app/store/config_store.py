@@ -21,6 +21,7 @@ from app.models import (
     AuthSettings,
     EnvVar,
     GlobalSettings,
+    Instance,
     NpmSettings,
     Project,
     Registry,
@@ -79,7 +80,7 @@ class ConfigStore:
     document; projects and registries absent from the document are KEPT, never deleted. The
     stages of a project in the document become exactly the document's stages (rows of stages
     whose name matches keep their ids, since instances reference them; stages left out are
-    deleted, and the database cascades that to their instance rows).
+    deleted, unless they still have instances: then the whole import is refused).
     A secret left out of the document (as in an export without secrets) keeps the stored one.
     """
 
@@ -289,9 +290,21 @@ class _Writer:
             self._s.add(row)
             rows[name] = row
         for gone in existing.values():
+            self._refuse_if_running(gone)
             self._s.delete(gone)
         self._s.flush()
         return {name: row.id for name, row in rows.items() if row.id is not None}
+
+    def _refuse_if_running(self, stage: Stage) -> None:
+        """Deleting a stage with instances would orphan live containers: refuse, write nothing."""
+        held = self._s.exec(select(Instance).where(Instance.stage_id == stage.id)).first()
+        if held is not None:
+            project = self._s.get(Project, stage.project_id)
+            raise ValidationFailed.single(
+                f"projects.{project.name if project else stage.project_id}.stages",
+                f"stage {stage.name!r} is missing from the document but still has instances; "
+                "remove them first or keep the stage",
+            )
 
     def _env(
         self,

@@ -324,3 +324,34 @@ def test_valueless_secret_is_stored_empty_and_absent_sections_untouched(
     with db.session() as session:
         auth = session.get(AuthSettings, 1)
     assert auth is None  # sections left out of the seed are not touched
+
+
+def test_reimport_refuses_to_drop_a_stage_that_still_has_instances(tmp_path: Path) -> None:
+    from app.models import Instance
+    from app.store.instances import InstanceStore
+    from app.store.projects import ProjectStore
+
+    db = Database(tmp_path / "w.db")
+    db.migrate()
+    box = SecretBox(bytes(32))
+    store = ConfigStore(db, box)
+    store.import_yaml(
+        "projects:\n  web:\n    image: ex.com/a/web\n    port: 80\n"
+        "    stages:\n      dev: {tag_pattern: 'dev-*'}\n      rel: {tag_pattern: 'v*'}\n",
+        replace=True,
+    )
+    projects = ProjectStore(db, box)
+    web = projects.get_by_name("web")
+    assert web is not None and web.id is not None
+    rel = projects.stage_by_name(web.id, "rel")
+    assert rel.id is not None
+    InstanceStore(db).add(Instance(project_id=web.id, stage_id=rel.id, tag="v1"))
+
+    with pytest.raises(ValidationFailed, match=r"projects\.web\.stages: stage 'rel'"):
+        store.import_yaml(
+            "projects:\n  web:\n    image: ex.com/a/web\n    port: 81\n"
+            "    stages:\n      dev: {tag_pattern: 'dev-*'}\n",
+            replace=True,
+        )
+    assert [s.name for s in projects.stages(web.id)] == ["dev", "rel"]
+    assert projects.get(web.id).port == 80  # nothing half-written
