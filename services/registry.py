@@ -330,8 +330,10 @@ class RegistryClient:
 
         Uses HEAD with every modern manifest type in Accept (without it, old registries convert
         to schema 1 and report another digest). Falls back to GET and hashes the body when the
-        registry sends no ``Docker-Content-Digest`` or refuses HEAD. Raises NotFound for an
-        unknown repository or tag, and the other errors of ``list_tags``.
+        registry sends no ``Docker-Content-Digest`` or refuses HEAD; a 404 is also repeated as
+        GET, since only a body says whether the tag or the whole repository is missing
+        (distribution 2.8 says MANIFEST_UNKNOWN for both). Raises NotFound for an unknown
+        repository or tag, and the other errors of ``list_tags``.
         """
         name = repository_path(repository, self.kind)
         url = f"{self.base_url}/v2/{name}/manifests/{_check_reference(tag)}"
