@@ -29,6 +29,7 @@ class WatcherJsonFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        log_data.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of message
         for key, value in log_context.current().items():
             log_data.setdefault(key, value)
         for key in list(log_data):

@@ -55,6 +55,8 @@ class Runtime:
 def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runtime:
     """Open the database (migrated), the stores and the adapters; import the seed once."""
     redactor = redactor or Redactor()
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)  # database, key and session secrets: owner only
     redactor.register(settings.admin_password, settings.encryption_key)
     key = resolve_encryption_key(settings)
     box = SecretBox(key, on_reveal=redactor.register)

@@ -1,0 +1,168 @@
+"""The real process (`python -m app`): start-up, seed, /healthz, export, bad configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from services.secrets import generate_key_hex
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = """
+global: {domain: example.test, network: dw-seeded}
+npm: {url: "http://127.0.0.1:9", email: a@b.test, password: npm-plaintext-secret}
+registries:
+  local: {url: "http://127.0.0.1:5999", type: generic, username: ci, token: reg-plaintext-token}
+projects:
+  web:
+    registry: local
+    image: 127.0.0.1:5999/demo/web
+    port: 8080
+    env: {API_KEY: {value: env-plaintext-secret, secret: true}, MODE: prod}
+    stages: {dev: {tag_pattern: "dev-*", auto_deploy: true, max_instances: 2}}
+"""
+SECRETS = ("npm-plaintext-secret", "reg-plaintext-token", "env-plaintext-secret")
+
+
+def child_environ(**extra: str) -> dict[str, str]:
+    """Our environment without pytest's marker, which would switch NiceGUI into test mode."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    return {**environ, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_app(data_dir: Path, **env: str) -> Iterator[tuple[str, Path]]:
+    """Run the app until the block ends; yields its base URL and its log file."""
+    port = free_port()
+    log_file = data_dir.parent / f"app-{port}.log"
+    environ = child_environ(DW_DATA_DIR=str(data_dir), DW_PORT=str(port), **env)
+    with log_file.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=data_dir.parent,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process, log_file)
+        yield url, log_file
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app exited with {process.returncode}:\n{log_file.read_text()}")
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"app did not answer within 30 s:\n{log_file.read_text()}")
+
+
+def test_first_start_seeds_serves_health_and_exports_without_secrets(tmp_path: Path) -> None:
+    (tmp_path / "seed.yaml").write_text(SEED)
+    data = tmp_path / "data"
+    with running_app(data, ENCRYPTION_KEY=generate_key_hex()) as (url, log_file):
+        health = httpx.get(f"{url}/healthz")
+        exported = httpx.get(f"{url}/api/config/export").text
+        dashboard = httpx.get(f"{url}/").text
+
+    assert health.status_code == 200
+    assert health.json()["database"]["ok"] and health.json()["docker"]["ok"]
+    document = yaml.safe_load(exported)
+    assert document["projects"]["web"]["stages"]["dev"]["max_instances"] == 2
+    assert document["projects"]["web"]["env"]["MODE"] == "prod"
+    assert "Docker Engine" in dashboard
+    raw = b"".join(p.read_bytes() for p in data.iterdir() if p.name.startswith("watcher.db"))
+    for secret in SECRETS:
+        assert secret not in exported
+        assert secret.encode() not in raw
+        assert secret not in log_file.read_text()
+    for line in log_file.read_text().splitlines():
+        if line.startswith("{"):
+            json.loads(line)  # structured logs: every log line is one JSON object
+
+
+def test_seed_is_read_only_on_first_launch(tmp_path: Path) -> None:
+    seed, data, key = tmp_path / "seed.yaml", tmp_path / "data", generate_key_hex()
+    seed.write_text(SEED)
+    with running_app(data, ENCRYPTION_KEY=key):
+        pass
+    seed.write_text(SEED.replace("port: 8080", "port: 9999"))
+    with running_app(data, ENCRYPTION_KEY=key) as (url, _):
+        exported = yaml.safe_load(httpx.get(f"{url}/api/config/export").text)
+    assert exported["projects"]["web"]["port"] == 8080
+
+
+def test_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with running_app(data) as (_, log_file):
+        first_key = (data / "encryption.key").read_text()
+    assert "generated a new key" in log_file.read_text()
+    assert stat.S_IMODE((data / "encryption.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    with running_app(data):
+        assert (data / "encryption.key").read_text() == first_key
+
+
+def test_unreachable_docker_degrades_instead_of_crashing(tmp_path: Path) -> None:
+    with running_app(tmp_path / "data", DOCKER_HOST="unix:///nonexistent/docker.sock") as (url, _):
+        health = httpx.get(f"{url}/healthz")
+        page = httpx.get(f"{url}/").text
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "degraded" and not body["docker"]["ok"]
+    assert "not reachable" in body["docker"]["detail"]
+    assert "not reachable" in page
+
+
+def test_malformed_encryption_key_stops_with_instructions(tmp_path: Path) -> None:
+    environ = child_environ(DW_DATA_DIR=str(tmp_path / "d"), ENCRYPTION_KEY="too-short")
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ENCRYPTION_KEY is malformed" in result.stderr
+    assert "python -m app keygen" in result.stderr
+
+
+def test_keygen_prints_a_usable_key() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "keygen"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert len(result.stdout.strip()) == 64
+    int(result.stdout.strip(), 16)
