@@ -6,6 +6,7 @@ Routing through NPM and nginx is covered in test_deploy_routing.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,7 +128,7 @@ async def test_concurrent_deploys_to_one_stage_are_serialised(world: World) -> N
 
     assert all(r.status == DeployStatus.SUCCEEDED for r in results), [r.error for r in results]
     spans = sorted((r.started_at, r.finished_at) for r in results)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end is not None and start is not None and end <= start  # never overlapping
     assert len(world.live()) == 2 and len(world.containers()) == 2
 

@@ -57,7 +57,7 @@ def connect_docker() -> DockerClient:
     )
 
 
-@dataclass
+@dataclass(eq=False)  # scopes are told apart by identity: two empty ones are not "equal"
 class DockerResources:
     """Ids of the Docker objects created in one scope, each with the client that created it."""
 
