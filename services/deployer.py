@@ -233,6 +233,8 @@ class Deployer:
             default = naming.default_fqdn(job.settings, job.project, job.stage)
             job.domains = [tag_domain, default]
             await asyncio.to_thread(self._check_unique, job)
+            for domain in job.domains:
+                await self._p.router.check_available(job.target, domain)
             await job.recorder.log(f"subdomains: {', '.join(job.domains)}")
 
     def _check_unique(self, job: _Job) -> None:

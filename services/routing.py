@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.models import Instance
-from services.errors import NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class ProxyManager(Protocol):
     ) -> Any: ...
 
     async def delete_host(self, host_id: int) -> None: ...
+
+    async def find_host(self, domain: str) -> Any: ...
 
 
 class _Instances(Protocol):
@@ -72,14 +74,18 @@ class Router:
         if not target.domain:
             raise ValidationFailed.single("domain", "set the domain in Settings before routing")
         owned = await asyncio.to_thread(self._owned_ids)
-        host = await target.proxy.ensure_host(
-            fqdn,
-            instance.container_name,
-            port,
-            owned_ids=owned,
-            certificate_id=target.certificate_id,
-            ssl_forced=target.ssl_forced,
-        )
+        try:
+            host = await target.proxy.ensure_host(
+                fqdn,
+                instance.container_name,
+                port,
+                owned_ids=owned,
+                certificate_id=target.certificate_id,
+                ssl_forced=target.ssl_forced,
+            )
+        except WatcherError:
+            await self._discard_leftover(target, fqdn, owned)
+            raise
         host_id = int(host.id)
         await asyncio.to_thread(self._transfer, fqdn, host_id, instance, target.url(fqdn))
         return host_id
@@ -93,6 +99,33 @@ class Router:
             except NotFound:
                 log.info("proxy host %s for %s was already gone", host_id, fqdn)
         await asyncio.to_thread(self._drop, instance, fqdn)
+
+    async def check_available(self, target: ProxyTarget, fqdn: str) -> None:
+        """Raise Conflict when NPM serves `fqdn` with a host we did not create (before deploying).
+
+        Also the first contact with NPM in a deploy, so an unreachable NPM fails here, before a
+        container is started.
+        """
+        host = await target.proxy.find_host(fqdn)
+        if host is None or host.carries_our_marker:
+            return
+        if int(host.id) in await asyncio.to_thread(self._owned_ids):
+            return
+        raise Conflict(
+            f"{fqdn} is already served by NPM proxy host #{host.id}, which Docker Watcher did "
+            "not create; remove it in NPM or choose another subdomain"
+        )
+
+    async def _discard_leftover(self, target: ProxyTarget, fqdn: str, owned: set[int]) -> None:
+        """NPM may store a host and still fail (nginx refused it, reload failed): a host with our
+        marker that no instance owns is this attempt's leftover, so delete it."""
+        try:
+            host = await target.proxy.find_host(fqdn)
+            if host is not None and host.carries_our_marker and int(host.id) not in owned:
+                await target.proxy.delete_host(int(host.id))
+                log.info("deleted proxy host #%s left by a failed change of %s", host.id, fqdn)
+        except WatcherError as exc:
+            log.warning("could not check for a leftover proxy host of %s: %s", fqdn, exc)
 
     def owner_of(self, fqdn: str, among: list[Instance]) -> Instance | None:
         return next((i for i in among if fqdn in i.proxy_host_ids), None)
