@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -146,7 +147,7 @@ class DockerEngine:
         report = _progress_sink(asyncio.get_running_loop(), progress)
         digest = await self._call(f"pulling {ref}", self._pull_sync, ref, auth, report)
         info = await self.inspect_image(ref)
-        return info if digest is None else _with_digest(info, digest)
+        return info if digest is None else dataclasses.replace(info, digest=digest)
 
     def _pull_sync(
         self, ref: str, auth: tuple[str, str] | None, report: Callable[[dict[str, Any]], None]
@@ -537,19 +538,6 @@ def _digest_for(ref: str, repo_digests: tuple[str, ...]) -> str | None:
     return None
 
 
-def _with_digest(info: ImageInfo, digest: str) -> ImageInfo:
-    return ImageInfo(
-        id=info.id,
-        digest=digest,
-        repo_digests=info.repo_digests,
-        repo_tags=info.repo_tags,
-        exposed_ports=info.exposed_ports,
-        healthcheck=info.healthcheck,
-        labels=info.labels,
-        env=info.env,
-    )
-
-
 def _image_info(ref: str, attrs: Mapping[str, Any]) -> ImageInfo:
     config = attrs.get("Config") or {}
     repo_digests = tuple(attrs.get("RepoDigests") or ())
@@ -716,19 +704,19 @@ class _EventPump:
         self._client: Any = None
 
     def run(self) -> None:
+        """Connect and drain; after a drop or failure pause, doubling while connecting fails."""
         delay, resync = self._delays[0], False
         while not self._stopped.is_set():
             stream = self._open()
-            if stream is None:
-                resync = True
-                self._stopped.wait(delay)
-                delay = min(delay * 2, self._delays[1])
-                continue
-            delay = self._delays[0]
-            if resync:
-                self._safe_deliver(_resync_event())
-            self._drain(stream)
+            if stream is not None:
+                if resync:
+                    self._safe_deliver(_resync_event())
+                self._drain(stream)
+                delay = self._delays[0]
             resync = True
+            self._stopped.wait(delay)
+            if stream is None:
+                delay = min(delay * 2, self._delays[1])
 
     def _open(self) -> Any:
         client: Any = None

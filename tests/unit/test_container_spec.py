@@ -1,6 +1,9 @@
-"""ContainerSpec → docker-py kwargs by equality, the labels helper, and the engine's parsers."""
+"""The Docker adapter's pure parts: ContainerSpec → kwargs by equality, labels, parsers, events."""
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 import docker.errors
 import pytest
@@ -12,6 +15,7 @@ from services.docker_engine import spec_to_create_kwargs
 from services.errors import CannotConnect, Conflict, InvalidAuth, NotFound, Timeout, UpstreamError
 from services.types import (
     LABEL_MANAGED,
+    RESYNC_ACTION,
     ContainerSpec,
     ImageHealthcheck,
     Mount,
@@ -238,3 +242,74 @@ def test_conflict_status_becomes_conflict() -> None:
         str(docker_engine._api_error("creating web", error)) == "creating web: name already in use"
     )
     assert type(docker_engine._api_error("creating web", error)) is Conflict
+
+
+class FakeStream:
+    """Like docker-py's CancellableStream: a live one blocks after its items until closed."""
+
+    def __init__(self, items: list[dict[str, Any]], *, live: bool) -> None:
+        self.items, self.live, self.closed = list(items), live, threading.Event()
+
+    def __iter__(self) -> FakeStream:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self.items:
+            return self.items.pop(0)
+        if self.live:
+            self.closed.wait(5)
+        raise StopIteration
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FakeClient:
+    """Serves scripted event streams (the last one live) or connection failures, in order."""
+
+    def __init__(self, *scripts: list[dict[str, Any]] | Exception) -> None:
+        self.scripts = list(scripts)
+        self.calls: list[dict[str, Any]] = []
+        self.api = self
+
+    def events(self, **kwargs: Any) -> FakeStream:
+        self.calls.append(kwargs)
+        script = self.scripts.pop(0)
+        if isinstance(script, Exception):
+            raise script
+        return FakeStream(script, live=not self.scripts)
+
+    def close(self) -> None:
+        pass
+
+
+def raw_event(action: str, nanos: int) -> dict[str, Any]:
+    actor = {"ID": "c1", "Attributes": {"name": "web", **LABELS}}
+    return {"Type": "container", "Action": action, "Actor": actor, "timeNano": nanos}
+
+
+def test_event_pump_reconnects_resumes_and_asks_for_a_resync() -> None:
+    fake = FakeClient(
+        [raw_event("start", 1_000_000_000), raw_event("exec_start: wget", 1_500_000_000)],
+        docker.errors.DockerException("engine restarting"),  # the stream dropped, engine down
+        [raw_event("die", 2_000_000_000)],
+    )
+    seen: list[Any] = []
+    three = threading.Event()
+
+    def deliver(event: Any) -> None:
+        seen.append(event)
+        if len(seen) == 3:
+            three.set()
+
+    labels = ["docker-watcher.managed=true"]
+    pump = docker_engine._EventPump(lambda: fake, deliver, labels, since=0.5, min_delay=0.01)
+    thread = threading.Thread(target=pump.run, daemon=True)
+    thread.start()
+    assert three.wait(5)
+    pump.stop()  # closes the live stream, as docker-py's close() does
+    thread.join(5)
+    assert not thread.is_alive()
+    assert [e.action for e in seen] == ["start", RESYNC_ACTION, "die"]
+    assert [c["since"] for c in fake.calls] == ["0.500000000", "1.500000000", "1.500000000"]
+    assert fake.calls[0]["filters"] == {"type": ["container"], "label": labels}
