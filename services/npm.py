@@ -95,8 +95,8 @@ class ProxyHost:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ProxyHost:
         """Build from NPM's JSON, tolerating missing or oddly typed fields."""
-        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-        assert isinstance(meta, dict)
+        raw_meta = data.get("meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         online = meta.get("nginx_online")
         return cls(
             id=_as_int(data.get("id")),
@@ -262,8 +262,8 @@ def _validation_error(action: str, message: str) -> ValidationFailed:
 
 @dataclass
 class _Token:
-    value: str
-    expires: datetime
+    value: str = field(repr=False)
+    expires: datetime = field(default_factory=_utcnow)
 
 
 class NpmClient:

@@ -6,11 +6,13 @@ upstream HTTP server on 127.0.0.1. A few tests check the emulator itself against
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from docker import DockerClient
 
 from services.errors import (
     CannotConnect,
@@ -19,12 +21,15 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.npm import TWO_FACTOR_MESSAGE, NginxConfigError, NpmClient
-from tests.support.npm_emulator import EchoUpstream, NpmEmulator
+from services.npm import TWO_FACTOR_MESSAGE, NginxConfigError, NpmClient, ProxyHostSpec
+from tests.support.docker_env import create_container, create_network, wait_until
+from tests.support.images import build_test_image
+from tests.support.npm_emulator import EchoUpstream, EmulatorFactory, NpmEmulator, docker_resolver
 
 pytest_plugins = ["tests.support.npm_fixtures"]
 
 DOMAIN = "stage-dev-app.example.com"
+HOSTS = "/api/nginx/proxy-hosts"
 Upstreams = Callable[[str], EchoUpstream]
 
 
@@ -233,6 +238,16 @@ async def test_owned_by_id_without_marker_is_updated(
     assert served_by(npm_emulator, DOMAIN) == "new"
 
 
+async def test_duplicate_domain_is_a_clear_conflict(
+    npm: NpmClient, npm_emulator: NpmEmulator
+) -> None:
+    spec = ProxyHostSpec((DOMAIN,), "127.0.0.1", 8080)
+    await npm.create_host(spec)
+    with pytest.raises(Conflict, match=f"{DOMAIN.upper()} is already in use"):
+        await npm.create_host(ProxyHostSpec((DOMAIN.upper(),), "127.0.0.1", 8081))
+    assert len(npm_emulator.live_hosts()) == 1
+
+
 async def test_domain_held_by_a_redirection_host(npm: NpmClient, npm_emulator: NpmEmulator) -> None:
     npm_emulator.add_redirection_host([DOMAIN])
     with pytest.raises(Conflict, match="redirection or 404 host"):
@@ -250,9 +265,17 @@ async def test_validation_error_is_clear(npm: NpmClient) -> None:
 # --------------------------------------------------------------------------- certificates
 
 
+@pytest.mark.parametrize("timestamps", ["sqlite", "iso"])
 async def test_certificate_picking_and_attaching(
-    npm: NpmClient, npm_emulator: NpmEmulator, echo_upstream: Upstreams
+    npm_emulator_factory: EmulatorFactory, echo_upstream: Upstreams, timestamps: str
 ) -> None:
+    npm_emulator = npm_emulator_factory(timestamp_style=timestamps)
+    async with httpx.AsyncClient() as http:
+        npm = NpmClient(npm_emulator.url, npm_emulator.email, npm_emulator.password, http=http)
+        await _pick_and_attach(npm, npm_emulator, echo_upstream("blue"))
+
+
+async def _pick_and_attach(npm: NpmClient, npm_emulator: NpmEmulator, blue: EchoUpstream) -> None:
     now = datetime.now(UTC)
     npm_emulator.add_certificate(["*.example.com"], expires_on=now - timedelta(days=1))
     good = npm_emulator.add_certificate(["example.com", "*.example.com"], nice_name="wild")
@@ -261,7 +284,7 @@ async def test_certificate_picking_and_attaching(
     assert picked is not None and picked.id == good
     assert await npm.pick_wildcard_certificate("example.net") is None
     host = await npm.ensure_host(
-        DOMAIN, "127.0.0.1", echo_upstream("blue").port, certificate_id=good, ssl_forced=True
+        DOMAIN, "127.0.0.1", blue.port, certificate_id=good, ssl_forced=True
     )
     row = npm_emulator.host(host.id)
     assert (row["certificate_id"], row["ssl_forced"], row["http2_support"]) == (good, True, True)
@@ -366,10 +389,50 @@ def test_emulator_cleans_flags_and_gates_versions(api: httpx.Client) -> None:
         False,
     )
     assert "nginx_online" not in created["meta"]
-    with NpmEmulator(version="2.13.0") as old, httpx.Client(base_url=old.url) as client:
-        login = {"identity": old.email, "secret": old.password}
-        token = client.post("/api/tokens", json=login).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+
+
+async def test_older_npm_gets_no_trust_forwarded_proto(
+    npm_emulator_factory: EmulatorFactory, echo_upstream: Upstreams
+) -> None:
+    old = npm_emulator_factory(version="2.13.0")
+    with httpx.Client(base_url=old.url) as api:
+        token = api.post("/api/tokens", json={"identity": old.email, "secret": old.password})
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
         body = HOST_BODY | {"trust_forwarded_proto": True}
-        resp = client.post("/api/nginx/proxy-hosts", json=body, headers=headers)
+        resp = api.post("/api/nginx/proxy-hosts", json=body, headers=headers)
         assert error_of(resp) == (400, "data must NOT have additional properties")
+    async with httpx.AsyncClient() as http:
+        npm = NpmClient(old.url, old.email, old.password, http=http)
+        await npm.ensure_host(DOMAIN, "127.0.0.1", echo_upstream("blue").port)
+    sent = [body for method, path, body in old.requests if (method, path) == ("POST", HOSTS)]
+    assert "trust_forwarded_proto" not in sent[-1]
+    assert served_by(old, DOMAIN) == "blue"
+
+
+# --------------------------------------------------------------------------- real containers
+
+
+async def test_forward_host_is_a_container_name(
+    npm: NpmClient,
+    npm_emulator: NpmEmulator,
+    docker_client: DockerClient,
+    test_session_label: dict[str, str],
+) -> None:
+    suffix = uuid.uuid4().hex[:10]
+    network = create_network(docker_client, f"dwt-npm-{suffix}", labels=test_session_label)
+    image = f"dw-test/npm:{suffix}"
+    build_test_image(docker_client, image, variant="nohealth", marker=f"tag-{suffix}")
+    name = f"dwt-npm-app-{suffix}"
+    create_container(
+        docker_client, image, name=name, network=network.name, labels=test_session_label
+    )
+    npm_emulator.resolve = docker_resolver(docker_client, str(network.name))
+    await npm.ensure_host(DOMAIN, name, 8080)
+
+    def answered() -> httpx.Response | None:  # the container's httpd may still be starting
+        resp = npm_emulator.get_via_proxy(DOMAIN, "/tag.txt")
+        return resp if resp.status_code == 200 else None
+
+    resp = wait_until(answered, timeout=10, message="the container never answered via nginx")
+    assert resp is not None
+    assert resp.text.strip() == f"tag-{suffix}"

@@ -285,11 +285,11 @@ class NginxRunner:
         for sub in ("conf/proxy_host", "logs", "temp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # workers run as nobody when we are root
-        temp = self.root / "temp"
-        temp_paths = "".join(
+        temp, flags = self.root / "temp", self._build_flags()
+        temp_paths = "".join(  # nginx-light may lack some modules, and so their directives
             f"  {kind}_temp_path {temp}/{kind};\n"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-            if kind == "client_body" or f"--without-http_{kind}_module" not in self._build_flags()
+            if f"--without-http_{kind}_module" not in flags
         )
         self.conf.write_text(
             "daemon off;\nworker_processes 1;\n"
@@ -439,6 +439,20 @@ def render_host_config(
         f"{websocket}"
         "    proxy_pass $forward_scheme://$server:$port$request_uri;\n  }\n}\n"
     )
+
+
+def docker_resolver(client: Any, network: str) -> Callable[[str], str]:
+    """A `resolve` that answers like Docker's DNS on `network`: the container's address there.
+
+    `client` is a docker-py `DockerClient`. The host reaches bridge-network addresses directly,
+    so our nginx on 127.0.0.1 can forward to containers the way NPM's container does by name.
+    """
+
+    def resolve(name: str) -> str:
+        networks = client.containers.get(name).attrs["NetworkSettings"]["Networks"]
+        return str(networks[network]["IPAddress"]) or name
+
+    return resolve
 
 
 def _resolved(resolve: Callable[[str], str], name: str) -> str:
@@ -887,6 +901,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for
+    # the delayed ACK (~40 ms a request) — a stall real NPM (Node) does not have.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:
@@ -954,6 +971,9 @@ class _ServerThread:
 # --------------------------------------------------------------------------- the facade
 
 
+EmulatorFactory = Callable[..., "NpmEmulator"]
+
+
 class NpmEmulator:
     """NPM for tests: `url` for the API, `nginx_port` for traffic, hooks for faults and time."""
 
@@ -994,8 +1014,13 @@ class NpmEmulator:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> NpmEmulator:
-        self.nginx.start()
-        self._front = _ServerThread(self)
+        """Start nginx, then the API server; on failure stop whatever already runs."""
+        try:
+            self.nginx.start()
+            self._front = _ServerThread(self)
+        except BaseException:
+            self.stop()
+            raise
         self._port = self._front.port
         return self
 
@@ -1066,6 +1091,16 @@ class NpmEmulator:
         """The next reloads fail: NPM answers 500 although the host row was already written."""
         with self.api.lock:
             self.api.failing_reloads += times
+
+    @property
+    def resolve(self) -> Callable[[str], str]:
+        return self.api.resolve
+
+    @resolve.setter
+    def resolve(self, resolver: Callable[[str], str]) -> None:
+        """How `forward_host` becomes an address in written configs (e.g. `docker_resolver`)."""
+        with self.api.lock:
+            self.api.resolve = resolver
 
     @property
     def two_factor(self) -> bool:

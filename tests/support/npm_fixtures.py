@@ -1,29 +1,46 @@
 """pytest fixtures for the NPM emulator and throwaway HTTP upstreams.
 
 Use from a test module with `pytest_plugins = ["tests.support.npm_fixtures"]` (or from the root
-conftest). Each test gets a fresh emulator with its own nginx; both stop when the test ends.
+conftest). Each test gets a fresh emulator with its own nginx; both stop when the test ends, and
+a test fails if the emulator itself hit a bug while answering.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from tests.support.npm_emulator import EchoUpstream, NpmEmulator
+from tests.support.npm_emulator import EchoUpstream, EmulatorFactory, NpmEmulator
 
 
 @pytest.fixture
-def npm_emulator() -> Iterator[NpmEmulator]:
-    """A started NPM v2.15.1 emulator backed by a real nginx; fresh state per test."""
-    emulator = NpmEmulator()
-    emulator.start()
-    try:
-        yield emulator
-    finally:
+def npm_emulator_factory() -> Iterator[EmulatorFactory]:
+    """Factory: `npm_emulator_factory(version="2.13.0", resolve=...)` starts an emulator."""
+    started: list[NpmEmulator] = []
+
+    def start(**options: Any) -> NpmEmulator:
+        emulator = NpmEmulator(**options)
+        started.append(emulator)
+        return emulator.start()
+
+    yield start
+    bugs: list[str] = []
+    for emulator in started:
         emulator.stop()
-    if emulator.api.internal_errors:
-        pytest.fail("NPM emulator bug:\n" + "\n".join(emulator.api.internal_errors))
+        bugs.extend(emulator.api.internal_errors)
+    if bugs:
+        pytest.fail("NPM emulator bug:\n" + "\n".join(bugs))
+
+
+@pytest.fixture
+def npm_emulator(npm_emulator_factory: EmulatorFactory) -> NpmEmulator:
+    """A started NPM v2.15.1 emulator backed by a real nginx; fresh state per test.
+
+    Set `npm_emulator.resolve = docker_resolver(client, network)` to forward to containers.
+    """
+    return npm_emulator_factory()
 
 
 @pytest.fixture
