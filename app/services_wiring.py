@@ -49,6 +49,9 @@ class WiringInputs:
     data_dir: Path
     in_network: bool = False
     drain_seconds: float = 3.0
+    # Health probes go to container addresses: a client with trust_env=False, so an HTTP_PROXY
+    # in the environment never captures them. Defaults to `http` (tests).
+    probe_http: httpx.AsyncClient | None = None
 
 
 class RegistryAuth:
@@ -73,7 +76,7 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
     notifier = Notifier(channels_from_urls(urls, inputs.http))
     router = Router(inputs.instances)
     proxy_source: ProxySource = proxies or ProxyProvider(inputs.settings, inputs.http)
-    health = HealthChecker(inputs.http, inputs.engine)
+    health = HealthChecker(inputs.probe_http or inputs.http, inputs.engine)
     control = InstanceControl(
         inputs.instances, inputs.projects, inputs.settings, inputs.engine, router, proxy_source, bus
     )

@@ -103,25 +103,25 @@ async def check(
 
 async def test_fast_app_is_healthy_at_the_first_probe_after_50_ms() -> None:
     result, _, urls, lines = await check(replies(200))
-    assert (result.ok, result.probes, result.elapsed, result.mode) == (True, 1, 0.05, "http")
+    assert (result.ok, result.probes, result.elapsed, result.mode) == (True, 1, 0.02, "http")
     assert urls == ["http://172.20.0.5:8080/health"]
     assert lines[-1] == "healthy: HTTP 200 from http://172.20.0.5:8080/health"
 
 
-async def test_refusals_while_starting_back_off_from_50_ms_and_do_not_count_as_retries() -> None:
+async def test_refusals_while_starting_back_off_from_20_ms_and_do_not_count_as_retries() -> None:
     script = replies(httpx.ConnectError, httpx.ConnectError, httpx.ConnectError, 200)
     result, clock, _, lines = await check(script)
     assert result.ok and result.probes == 4
-    assert clock.sleeps == [0.05, 0.1, 0.2, 0.4]  # 3 refusals < retries, yet still healthy
-    assert result.elapsed == pytest.approx(0.75)
+    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16]  # 3 refusals < retries, yet still healthy
+    assert result.elapsed == pytest.approx(0.3)
     assert "probe 1: cannot connect (simulated)" in lines
 
 
-async def test_refusal_back_off_is_capped_at_the_interval() -> None:
+async def test_refusal_back_off_is_capped_while_the_app_starts() -> None:
     script = replies(*[httpx.ConnectError] * 9, 204)
     result, clock, _, _ = await check(script)
     assert result.ok
-    assert clock.sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0, 1.0, 1.0]
 
 
 async def test_always_500_fails_after_retries_probes_spaced_by_interval() -> None:
@@ -129,7 +129,7 @@ async def test_always_500_fails_after_retries_probes_spaced_by_interval() -> Non
     assert not result.ok
     assert result.reason == "3 failed probes, last: HTTP 500"
     assert len(urls) == 3 and result.probes == 3
-    assert clock.sleeps == [0.05, 5.0, 5.0]
+    assert clock.sleeps == [0.02, 5.0, 5.0]
 
 
 async def test_failures_count_only_after_the_app_first_answered() -> None:
@@ -138,7 +138,7 @@ async def test_failures_count_only_after_the_app_first_answered() -> None:
     assert not result.ok
     assert result.probes == 5  # two refusals while starting, then 503 + two refusals
     assert result.reason == "3 failed probes, last: cannot connect (simulated)"
-    assert clock.sleeps == [0.05, 0.1, 0.2, 5.0, 5.0]
+    assert clock.sleeps == [0.02, 0.04, 0.08, 5.0, 5.0]
 
 
 async def test_redirect_counts_as_healthy_and_is_not_followed() -> None:
@@ -177,7 +177,7 @@ async def test_exited_container_fails_at_once_with_exit_code_and_logs() -> None:
     assert not result.ok and urls == []
     assert result.reason.startswith("the container stopped (exited, exit code 3); last log lines:")
     assert result.reason.endswith("boom: port in use")
-    assert result.elapsed == 0.05
+    assert result.elapsed == 0.02
 
 
 async def test_container_dying_between_probes_stops_the_check() -> None:
@@ -221,7 +221,7 @@ async def test_docker_mode_waits_for_healthy() -> None:
     )
     assert (result.ok, result.mode, result.probes) == (True, "docker", 4)
     assert result.reason == "Docker HEALTHCHECK reports healthy"  # output only when unhealthy
-    assert urls == [] and clock.sleeps == [0.05, 0.1, 0.2, 0.4]
+    assert urls == [] and clock.sleeps == [0.02, 0.04, 0.08, 0.16]
 
 
 async def test_docker_mode_reports_unhealthy_with_the_probe_output() -> None:
