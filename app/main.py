@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from nicegui import app as nicegui_app
@@ -12,10 +13,35 @@ from app.api import config_routes, health
 from app.config import Settings
 from app.runtime import Runtime, build_runtime, first_launch, setup_logging
 from pages import dashboard
+from services.errors import WatcherError
 from services.redaction import Redactor
 
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 10.0
+DEPLOY_DRAIN_TIMEOUT = 120.0  # SIGTERM: running deploys get this long to finish
+
+
+async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Clean up after an interrupted run, then keep statuses current from engine events.
+
+    With the engine down at start-up this logs and retries, so the app keeps serving its UI.
+    """
+    reconciler = runtime.services.reconciler
+    while not stop.is_set():
+        try:
+            report = await reconciler.reconcile_startup()
+        except WatcherError as exc:
+            log.warning("reconciliation postponed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATUS_INTERVAL)
+            continue
+        log.info(
+            "reconciled: %d interrupted deploys cleaned up, %d stray containers removed",
+            len(report.interrupted_deploys),
+            len(report.removed_orphans),
+        )
+        await reconciler.run(stop)
+        return
 
 
 def create_app(runtime: Runtime) -> None:

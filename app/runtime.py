@@ -7,10 +7,12 @@ import secrets
 from dataclasses import dataclass, field
 
 import bcrypt
+import httpx
 
 from app.config import Settings, resolve_encryption_key
 from app.db import Database
 from app.logs import configure_logging
+from app.services_wiring import DomainServices, WiringInputs, build_services
 from app.store.config_store import ConfigStore
 from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
@@ -49,7 +51,18 @@ class Runtime:
     engine: DockerEngine
     status: SystemStatus
     session_secret: str
+    http: httpx.AsyncClient
+    probe_http: httpx.AsyncClient
+    services: DomainServices
     extras: dict[str, object] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        """Release clients and the database (after deploys and background loops stopped)."""
+        await self.services.notifier.aclose()
+        await self.http.aclose()
+        await self.probe_http.aclose()
+        await self.engine.close()
+        self.db.close()
 
 
 def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runtime:
@@ -74,7 +87,35 @@ def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runti
     engine = DockerEngine(base_url=settings.docker_host)
     session_secret = derive_subkey(key, "nicegui-storage").hex()
     status = SystemStatus(engine, db)
-    return Runtime(settings, redactor, box, db, stores, engine, status, session_secret)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+    probe_http = httpx.AsyncClient(trust_env=False)  # container probes never go through a proxy
+    inputs = WiringInputs(
+        stores.projects,
+        stores.instances,
+        stores.deploys,
+        stores.registries,
+        stores.settings,
+        engine,
+        http,
+        settings.data_dir,
+        in_network=settings.in_network,
+        drain_seconds=settings.drain_seconds,
+        probe_http=probe_http,
+    )
+    services = build_services(inputs)
+    return Runtime(
+        settings,
+        redactor,
+        box,
+        db,
+        stores,
+        engine,
+        status,
+        session_secret,
+        http,
+        probe_http,
+        services,
+    )
 
 
 def first_launch(runtime: Runtime) -> None:
