@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
@@ -67,8 +68,17 @@ def create_app(runtime: Runtime) -> None:
     nicegui_app.on_shutdown(on_shutdown)
 
 
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run(settings: Settings) -> None:
-    """Start the whole application and block until it stops."""
+    """Start the whole application and block until it stops.
+
+    Uvicorn handles SIGTERM itself (graceful shutdown, which drains deploys) and afterwards
+    re-raises it to the handler that was installed before; ours turns that into exit code 0.
+    """
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     redactor = Redactor()
     setup_logging(settings, redactor)
     runtime = build_runtime(settings, redactor)

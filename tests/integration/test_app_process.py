@@ -67,8 +67,8 @@ def running_app(data_dir: Path, **env: str) -> Iterator[tuple[str, Path]]:
         _wait_ready(url, process, log_file)
         yield url, log_file
     finally:
-        process.terminate()
-        process.wait(15)
+        process.terminate()  # SIGTERM: stop accepting, drain, close, exit 0
+        assert process.wait(30) == 0, log_file.read_text()[-3000:]
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> None:
