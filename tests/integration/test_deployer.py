@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from docker import DockerClient
 from app.models import DeployStatus, DeployTrigger, InstanceStatus
 from services.deployer import DeployRequest
 from services.types import LABEL_DEPLOY, LABEL_INSTANCE, LABEL_STAGE, LABEL_TAG
+from tests.support.docker_env import async_wait_until
+from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
 
@@ -159,3 +161,42 @@ async def test_every_step_is_logged_with_timings(world: World) -> None:
     assert all(s.duration_ms is not None and s.duration_ms >= 0 for s in steps)
     messages = [line.message for line in world.deploys.log_lines(deploy.id)]
     assert any("pulling" in m for m in messages) and any("healthy after" in m for m in messages)
+
+
+async def test_success_and_failure_are_notified_with_url_step_and_error(
+    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
+) -> None:
+    with FakeReceiver() as receiver:
+        async with make_world(
+            docker_client, registry, tmp_path, notification_urls=[receiver.url]
+        ) as world:
+            await world.push("dev-1")
+            await world.push("dev-2", variant="unhealthy")
+            ok = await world.deploy("dev-1")
+            failed = await world.deploy("dev-2")
+            await async_wait_until(
+                _count(receiver, 2), timeout=10, message="notifications never arrived"
+            )
+
+    by_event = {body["event"]: body for body in receiver.bodies}
+    succeeded, failure = by_event["deploy_succeeded"], by_event["deploy_failed"]
+    assert (succeeded["tag"], succeeded["deploy_id"], succeeded["stage"]) == ("dev-1", ok.id, "dev")
+    assert succeeded["project"] == world.project.name
+    assert (failure["tag"], failure["step"], failure["deploy_id"]) == ("dev-2", "health", failed.id)
+    assert "health check failed" in failure["error"]
+
+
+async def test_a_dead_notification_endpoint_never_fails_a_deploy(
+    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
+) -> None:
+    dead = "http://127.0.0.1:9/hook"  # discard port: connection refused
+    async with make_world(docker_client, registry, tmp_path, notification_urls=[dead]) as world:
+        await world.push("dev-1")
+        assert (await world.deploy("dev-1")).status == DeployStatus.SUCCEEDED
+
+
+def _count(receiver: FakeReceiver, wanted: int) -> Callable[[], Awaitable[bool]]:
+    async def enough() -> bool:
+        return len(receiver.bodies) >= wanted
+
+    return enough
