@@ -232,7 +232,12 @@ async def test_blue_green_switch_keeps_the_stage_url_answering(
         async with httpx.AsyncClient() as client:
             while not stop.is_set():
                 try:
-                    answer = await client.get(url, headers={"Host": host}, timeout=5)
+                    # A fresh connection each time: nginx's graceful reload closes idle
+                    # keep-alive connections (browsers retry those); what must never fail is
+                    # a request sent while the upstream switches.
+                    answer = await client.get(
+                        url, headers={"Host": host, "Connection": "close"}, timeout=5
+                    )
                     answers.append(answer.text.strip())
                     if answer.status_code != 200:
                         failures.append(str(answer.status_code))
