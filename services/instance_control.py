@@ -9,56 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from app.models import GlobalSettings, Instance, InstanceStatus, Project, Stage, utcnow
+from app.models import Instance, InstanceStatus, utcnow
 from services import naming
 from services.errors import NotFound
 from services.events import Event, EventBus
 from services.routing import ProxyTarget, Router
 
+if TYPE_CHECKING:
+    from app.store.instances import InstanceStore
+    from app.store.projects import ProjectStore
+    from app.store.settings_store import SettingsStore
+    from services.deploy_ports import ProxySource
+    from services.docker_engine import DockerEngine
+
 log = logging.getLogger(__name__)
-
-
-class _Engine(Protocol):
-    async def stop(self, container_id: str, timeout: int = 10) -> None: ...
-    async def start(self, container_id: str) -> None: ...
-    async def restart(self, container_id: str, timeout: int = 10) -> None: ...
-    async def remove(self, container_id: str, force: bool = True) -> bool: ...
-    async def logs(self, container_id: str, tail: int = 200) -> str: ...
-
-
-class _Instances(Protocol):
-    def get(self, instance_id: int) -> Instance: ...
-    def all(
-        self, *, project_id: int | None = None, stage_id: int | None = None
-    ) -> list[Instance]: ...
-    def update(self, instance_id: int, **changes: Any) -> Instance: ...
-    def delete(self, instance_id: int) -> None: ...
-
-
-class _Projects(Protocol):
-    def get(self, project_id: int) -> Project: ...
-    def get_stage(self, stage_id: int) -> Stage: ...
-
-
-class _Settings(Protocol):
-    def get_global(self) -> GlobalSettings: ...
-
-
-class _Proxies(Protocol):
-    async def current(self) -> ProxyTarget | None: ...
 
 
 class InstanceControl:
     def __init__(
         self,
-        instances: _Instances,
-        projects: _Projects,
-        settings: _Settings,
-        engine: _Engine,
+        instances: InstanceStore,
+        projects: ProjectStore,
+        settings: SettingsStore,
+        engine: DockerEngine,
         router: Router,
-        proxies: _Proxies,
+        proxies: ProxySource,
         bus: EventBus,
     ) -> None:
         self._instances = instances

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from app.models import Deploy, DeployStatus, Instance, InstanceStatus, utcnow
+from app.store.deploys import DeployStore
+from app.store.instances import InstanceStore
+from services.docker_engine import DockerEngine
 from services.errors import NotFound, WatcherError
 from services.events import Event, EventBus
 from services.types import (
@@ -25,33 +28,11 @@ from services.types import (
     EngineEvent,
 )
 
+if TYPE_CHECKING:
+    from services.instance_control import InstanceControl
+
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: Docker Watcher stopped while this deploy was running"
-
-
-class _Engine(Protocol):
-    async def get(self, id_or_name: str) -> ContainerInfo: ...
-    async def list_managed(self, labels: Any = None) -> list[ContainerInfo]: ...
-    async def remove(self, container_id: str, force: bool = True) -> bool: ...
-    def events(self, stop: asyncio.Event, *, labels: Any = None) -> Any: ...
-
-
-class _Instances(Protocol):
-    def all(
-        self, *, project_id: int | None = None, stage_id: int | None = None
-    ) -> list[Instance]: ...
-    def find(self, instance_id: int) -> Instance | None: ...
-    def update(self, instance_id: int, **changes: Any) -> Instance: ...
-
-
-class _Deploys(Protocol):
-    def unfinished(self) -> list[Deploy]: ...
-    def update(self, deploy_id: int, **changes: Any) -> Deploy: ...
-    def log(self, deploy_id: int, step: str, message: str, level: str = "info") -> object: ...
-
-
-class _Control(Protocol):
-    async def remove(self, instance_id: int, *, reassign_default: bool = True) -> None: ...
 
 
 @dataclass
@@ -81,10 +62,10 @@ def status_of(container: ContainerInfo | None) -> InstanceStatus:
 class Reconciler:
     def __init__(
         self,
-        instances: _Instances,
-        deploys: _Deploys,
-        engine: _Engine,
-        control: _Control,
+        instances: InstanceStore,
+        deploys: DeployStore,
+        engine: DockerEngine,
+        control: InstanceControl,
         bus: EventBus,
         installation: str,
     ) -> None:

@@ -10,39 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from app.models import Instance
+from app.store.instances import InstanceStore
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
+from services.npm import ProxyManager
 
 log = logging.getLogger(__name__)
-
-
-class ProxyManager(Protocol):
-    """What the router needs from a reverse proxy (NPM today; Traefik or Caddy could follow)."""
-
-    async def ensure_host(
-        self,
-        domain: str,
-        forward_host: str,
-        forward_port: int,
-        *,
-        owned_ids: set[int] | None = None,
-        certificate_id: int | None = None,
-        ssl_forced: bool = False,
-    ) -> Any: ...
-
-    async def delete_host(self, host_id: int) -> None: ...
-
-    async def find_host(self, domain: str) -> Any: ...
-
-
-class _Instances(Protocol):
-    def all(
-        self, *, project_id: int | None = None, stage_id: int | None = None
-    ) -> list[Instance]: ...
-    def find(self, instance_id: int) -> Instance | None: ...
-    def update(self, instance_id: int, **changes: Any) -> Instance: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +36,7 @@ class ProxyTarget:
 class Router:
     """Points domains at instances through the proxy and keeps ownership on the instance rows."""
 
-    def __init__(self, instances: _Instances) -> None:
+    def __init__(self, instances: InstanceStore) -> None:
         self._instances = instances
 
     async def point(self, target: ProxyTarget, fqdn: str, instance: Instance, port: int) -> int:
