@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import posixpath
 import re
 import string
 import uuid
@@ -34,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from services import env_rules, volume_rules
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
 from services.secrets import is_encrypted
@@ -44,7 +44,6 @@ SecretKind = Literal["webhook", "npm", "registry", "env", "oidc"]
 MAX_SEED_CHARS = 1_000_000
 MAX_YAML_NODES = 100_000  # after alias expansion: stops "billion laughs" documents early
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -76,12 +75,38 @@ def _registry_name(value: str) -> str:
 
 
 def _env_key(value: str) -> str:
-    if not _ENV_KEY.fullmatch(value) or len(value) > 255:
-        raise _fail(
-            "is not a valid environment variable name (letters, digits and '_', "
-            "not starting with a digit)"
-        )
+    problem = env_rules.key_problem(value)
+    if problem:
+        raise _fail(problem)
     return value
+
+
+def _plain_length(entry: EnvEntry) -> int:
+    """A value's length for the size rules; 0 for an encrypted export's ciphertext."""
+    text = entry.value or ""
+    if entry.secret and is_encrypted(text):
+        return 0  # its plaintext passed these rules when it was stored
+    return len(text)
+
+
+def _env_scope(value: dict[str, Any]) -> dict[str, Any]:
+    sizes = [(k, _plain_length(v)) for k, v in value.items() if v is not None]
+    problems = env_rules.scope_problems(sizes, "")
+    if problems:
+        raise _fail(problems[0].message)
+    return value
+
+
+def _with_rule(rule: Callable[[str, str], str]) -> Callable[[str], str]:
+    """A field check from `services.volume_rules` (the rules deploys apply too)."""
+
+    def check(value: str) -> str:
+        try:
+            return rule(value, "")
+        except ValidationFailed as exc:
+            raise _fail(exc.errors[0].message) from None
+
+    return check
 
 
 def _url(value: str) -> str:
@@ -142,21 +167,6 @@ def _image(value: str) -> str:
     return value.strip()
 
 
-def _absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise _fail("must be an absolute path (starting with '/')")
-    if ".." in value.split("/"):
-        raise _fail("must not contain '..'")
-    return posixpath.normpath(value).replace("//", "/")
-
-
-def _container_path(value: str) -> str:
-    normal = _absolute_path(value)
-    if normal == "/":
-        raise _fail("must not be '/' (the container's root)")
-    return normal
-
-
 def _url_path(value: str) -> str:
     if not value.startswith("/") or any(ch.isspace() for ch in value):
         raise _fail("must be a URL path starting with '/', e.g. /health")
@@ -195,7 +205,7 @@ RegistryName = Annotated[str, AfterValidator(_registry_name)]
 EnvKey = Annotated[str, AfterValidator(_env_key)]
 Url = Annotated[str, AfterValidator(_url)]
 RequiredUrl = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url)]
-AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+AbsolutePath = Annotated[str, AfterValidator(_with_rule(volume_rules.check_host_path))]
 Secret = Annotated[SecretStr, AfterValidator(_secret)]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
@@ -266,6 +276,10 @@ class EnvEntry(_Section):
     def _value_unless_secret(self) -> EnvEntry:
         if self.value is None and not self.secret:
             raise _fail("needs a value (only a secret may leave it out, to keep the stored one)")
+        checked = self.value is not None and _plain_length(self) > 0
+        problem = env_rules.value_problem(self.value or "") if checked else None
+        if problem:
+            raise _fail(problem)
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -276,8 +290,8 @@ class EnvEntry(_Section):
 
 
 class VolumeSeed(_Section):
-    source: AbsolutePath
-    target: Annotated[str, AfterValidator(_container_path)]
+    source: Annotated[str, AfterValidator(_with_rule(volume_rules.check_source))]
+    target: Annotated[str, AfterValidator(_with_rule(volume_rules.check_target))]
     mode: Literal["shared", "isolated"] = "shared"
     read_only: bool = False
 
@@ -290,7 +304,7 @@ class StageSeed(_Section):
     promote_from: str | None = None
     subdomain: Annotated[str, AfterValidator(_dns_name)] | None = None
     blue_green: bool = False
-    env: dict[EnvKey, EnvEntry | None] = {}
+    env: Annotated[dict[EnvKey, EnvEntry | None], AfterValidator(_env_scope)] = {}
     volumes: list[VolumeSeed] = []
 
 
@@ -302,7 +316,7 @@ class ProjectSeed(_Section):
     healthcheck_retries: int = Field(3, ge=1, le=100)
     healthcheck_interval: float = Field(5.0, gt=0, le=3600)
     healthcheck_timeout: float = Field(10.0, gt=0, le=3600)
-    env: dict[EnvKey, EnvEntry] = {}
+    env: Annotated[dict[EnvKey, EnvEntry], AfterValidator(_env_scope)] = {}
     volumes: list[VolumeSeed] = []
     stages: dict[StageName, StageSeed] = {}
 
@@ -516,37 +530,40 @@ def _subdomain_clash(value: object, path: str, seen: dict[str, str]) -> list[Fie
 
 def _roots(value: object) -> list[str]:
     items = value if isinstance(value, list) else []
-    return [_normal(item) for item in items if isinstance(item, str) and item.startswith("/")]
+    return [volume_rules.normal(i) for i in items if isinstance(i, str) and i.startswith("/")]
 
 
-def _normal(path: str) -> str:
-    return posixpath.normpath(path).replace("//", "/")
+class _RawVolume(NamedTuple):
+    """A volume entry of the raw document; a field of the wrong type reads as invalid text."""
+
+    source: str
+    target: str
+    mode: str
+
+    @classmethod
+    def of(cls, raw: object) -> _RawVolume:
+        entry = _mapping(raw)
+        text = {k: entry.get(k, "shared" if k == "mode" else "") for k in cls._fields}
+        return cls(**{k: v if isinstance(v, str) else "" for k, v in text.items()})
 
 
 def _volume_checks(volumes: object, roots: list[str], base: str) -> list[FieldError]:
-    errors: list[FieldError] = []
-    targets: set[str] = set()
-    for i, raw in enumerate(volumes if isinstance(volumes, list) else []):
-        volume = _mapping(raw)
-        errors += _source_check(volume.get("source"), roots, f"{base}.{i}.source")
-        target = volume.get("target")
-        if isinstance(target, str) and target.startswith("/"):
-            if _normal(target) in targets:
-                errors.append(FieldError(f"{base}.{i}.target", "is mounted twice"))
-            targets.add(_normal(target))
+    """The rules deploys apply, as far as text can tell (the real paths are checked later).
+
+    Without volume_roots in the document the installation's roots are unknown here, so only
+    dangerous paths are refused.
+    """
+    entries = [_RawVolume.of(raw) for raw in (volumes if isinstance(volumes, list) else [])]
+    errors = volume_rules.cross_problems(entries, base)
+    check = volume_rules.root_problem if roots else volume_rules.danger_problem
+    for i, volume in enumerate(entries):
+        try:  # named volumes and bad paths are left to the field checks
+            source = volume_rules.check_host_path(volume.source, "")
+        except ValidationFailed:
+            continue
+        problem = check(source, roots)
+        errors += [FieldError(f"{base}.{i}.source", problem)] if problem else []
     return errors
-
-
-def _source_check(source: object, roots: list[str], path: str) -> list[FieldError]:
-    if not (roots and isinstance(source, str) and source.startswith("/")):
-        return []
-    if any(_under(_normal(source), root) for root in roots):
-        return []
-    return [FieldError(path, f"must lie under one of the volume_roots ({', '.join(roots)})")]
-
-
-def _under(path: str, root: str) -> bool:
-    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _auth_checks(auth: dict[Any, Any]) -> list[FieldError]:

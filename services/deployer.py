@@ -24,7 +24,7 @@ from app.models import (
     Stage,
     utcnow,
 )
-from services import log_context, naming, tags
+from services import container_config, log_context, naming, tags
 from services.deploy_log import DeployRecorder, StepFailed
 from services.deploy_ports import DeployPorts
 from services.errors import Conflict, WatcherError
@@ -32,8 +32,8 @@ from services.events import Event
 from services.health import HealthPolicy, HealthResult, reach_address
 from services.notify import Notification, NotificationKind
 from services.routing import ProxyTarget
-from services.types import LABEL_INSTALLATION, ContainerSpec, ImageInfo, labels_for
-from services.volumes import plan_mounts
+from services.types import LABEL_INSTALLATION, ContainerSpec, ImageInfo, Mount, labels_for
+from services.volumes import allowed_roots, prepare
 
 log = logging.getLogger(__name__)
 AUTOMATIC_TRIGGERS = (DeployTrigger.WEBHOOK, DeployTrigger.POLL)
@@ -74,6 +74,7 @@ class _Job:
     domains: list[str] = field(default_factory=list)
     undo: list[Undo] = field(default_factory=list)
     moved_from: set[int] = field(default_factory=set)  # instances that lost a domain to us
+    config: container_config.ContainerConfig | None = None  # env and mounts, checked in "check"
 
     @property
     def image_ref(self) -> str:
@@ -161,7 +162,19 @@ class Deployer:
             settings = await asyncio.to_thread(self._p.settings.get_global)
             job = _Job(request, deploy, project, stage, settings, rec)
             await self._check_rules(job)
+            job.config = await asyncio.to_thread(self._configure, job)
+            for line in job.config.describe():
+                await rec.log(line)
         return job
+
+    def _configure(self, job: _Job) -> container_config.ContainerConfig:
+        """Env and mounts, checked before anything is pulled or created (ValidationFailed)."""
+        assert job.project.id is not None
+        roots = allowed_roots(job.settings, self._p.volume_defaults)
+        data_dir = self._p.volume_defaults.parent
+        return container_config.build(
+            self._p.projects, job.project.id, job.stage, job.request.tag, roots, data_dir
+        )
 
     async def _execute(self, job: _Job) -> DeployStatus:
         await self._pull(job)
@@ -215,7 +228,14 @@ class Deployer:
 
     async def _unchanged(self, job: _Job) -> bool:
         current = await asyncio.to_thread(self._p.instances.all, stage_id=job.stage.id)
-        same = [i for i in current if i.tag == job.request.tag and i.digest == job.digest]
+        fingerprint = job.config.fingerprint if job.config else ""
+        same = [
+            i
+            for i in current
+            if i.tag == job.request.tag
+            and i.digest == job.digest
+            and i.config_hash == fingerprint  # a changed env or volume is worth a redeploy
+        ]
         if any(i.status == InstanceStatus.HEALTHY for i in same):
             await job.recorder.log(
                 f"{job.request.tag} with this digest already runs; nothing to do"
@@ -254,8 +274,10 @@ class Deployer:
     async def _start(self, job: _Job) -> None:
         async with job.recorder.step("start"):
             await self._p.engine.ensure_network(job.settings.network)
+            assert job.config is not None
+            mounts = await asyncio.to_thread(prepare, job.config.mounts)
             job.instance = await self._new_instance(job)
-            spec = await self._container_spec(job, job.instance)
+            spec = await self._container_spec(job, job.instance, mounts)
             job.undo.append(self._undo_instance(job.instance))
             info = await self._p.engine.create_and_start(spec)
             assert job.instance.id is not None
@@ -275,26 +297,18 @@ class Deployer:
             deploy_id=job.deploy.id,
             tag=job.request.tag,
             digest=job.digest,
+            config_hash=job.config.fingerprint if job.config else "",
         )
         row = await asyncio.to_thread(self._p.instances.add, row)
         assert row.id is not None
         name = naming.container_name(job.project, job.stage, job.request.tag, row.id)
         return await asyncio.to_thread(self._p.instances.update, row.id, container_name=name)
 
-    async def _container_spec(self, job: _Job, instance: Instance) -> ContainerSpec:
-        assert job.project.id is not None and job.stage.id is not None and instance.id is not None
-        env = await asyncio.to_thread(self._p.projects.resolved_env, job.project.id, job.stage.id)
-        volumes = await asyncio.to_thread(
-            self._p.projects.resolved_volumes, job.project.id, job.stage.id
-        )
-        mounts = await asyncio.to_thread(
-            plan_mounts,
-            volumes,
-            job.settings,
-            self._p.volume_defaults,
-            job.stage.name,
-            job.request.tag,
-        )
+    async def _container_spec(
+        self, job: _Job, instance: Instance, mounts: list[Mount]
+    ) -> ContainerSpec:
+        assert job.config is not None and instance.id is not None
+        env = job.config.env
         labels = labels_for(
             job.project.name, job.stage.name, job.request.tag, instance.id, job.deploy.id or 0
         )
@@ -323,9 +337,9 @@ class Deployer:
             lines: list[str] = []
             result = await self._probe(job, job.instance, lines)
             for line in lines[-20:]:
-                await job.recorder.log(line)
+                await job.recorder.log(self._redact(job, line))
             if not result.ok:
-                raise HealthFailed(f"health check failed: {result.reason}")
+                raise HealthFailed(self._redact(job, f"health check failed: {result.reason}"))
             job.instance = await asyncio.to_thread(
                 self._p.instances.update,
                 job.instance.id,
@@ -438,7 +452,7 @@ class Deployer:
     ) -> Deploy:
         assert deploy.id is not None
         refused = isinstance(failure.cause, Refused)
-        message = self._describe(failure)
+        message = self._redact(job, self._describe(failure))
         await rec.log(message, "warning" if refused else "error")
         if job is not None:
             await self._rollback(job)
@@ -456,6 +470,11 @@ class Deployer:
             note = self._notification("deploy_failed", deploy, step=failure.step, error=message)
             self._p.notifier.notify(note)
         return final
+
+    @staticmethod
+    def _redact(job: _Job | None, text: str) -> str:
+        """Mask this deploy's secret env values: a crashing app may print them in its logs."""
+        return job.config.redact(text) if job is not None and job.config is not None else text
 
     @staticmethod
     def _describe(failure: StepFailed) -> str:

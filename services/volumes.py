@@ -1,87 +1,171 @@
 """Turns a stage's volume entries into safe mounts (SPEC §5 "Volumes").
 
-Host paths must be absolute, normalised and under an allowed root; the Docker socket, `/` and
-system directories are refused unless an administrator lists them as roots explicitly.
-`isolated` mounts get `{source}/{stage}-{tag}/`, created (0750) when missing.
+`plan` checks everything first without touching the disk: the text rules of
+`services.volume_rules`, then the *real* path behind any symlink against the allowed roots (a
+link under a root that points at `/etc` is judged as `/etc`), and never Docker Watcher's own
+data directory (database, keys) except its `volumes/` folder. `prepare` then creates missing
+folders (owner-only for new sources; an isolated `{source}/{stage}-{tag}/` copies its parent's
+owner and mode, never world-writable) and re-checks that no symlink was slipped in meanwhile.
+A checked path is mounted by its real path, so a link swapped later changes nothing.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from app.models import GlobalSettings, VolumeMode, VolumeMount
-from services import subdomains
+from app.models import GlobalSettings, VolumeMount
+from services import volume_rules as rules
 from services.errors import FieldError, ValidationFailed
 from services.types import Mount
 
-DANGEROUS = (
-    "/",
-    "/etc",
-    "/proc",
-    "/sys",
-    "/var/run",
-    "/run",
-    "/dev",
-    "/boot",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-)
+NEW_DIR_MODE = 0o750
+_KEPT_BITS = 0o2775  # rwx for owner and group, r-x for others, setgid; never world-writable
+
+
+@dataclass(frozen=True)
+class PlannedMount:
+    """A checked mount; `isolated_in` is the real source folder its own folder is made in."""
+
+    mount: Mount
+    path: str  # the entry's field path, e.g. `stages.dev.volumes.0`, for later errors
+    isolated_in: str | None = None
 
 
 def allowed_roots(settings: GlobalSettings, default_root: Path) -> list[str]:
-    """The configured roots, or the data directory's volumes/ folder when none are set."""
-    roots = settings.volume_roots or [str(default_root.resolve())]
-    return [os.path.normpath(r) for r in roots]
+    """The configured roots (real paths), or the data directory's volumes/ folder."""
+    configured = [r for r in settings.volume_roots if r.startswith("/")]
+    return [os.path.realpath(r) for r in configured or [str(default_root)]]
 
 
-def check_source(source: str, roots: Iterable[str], path: str = "source") -> str:
-    """The normalised host path, or ValidationFailed saying why it may not be mounted."""
-    if not source.startswith("/"):
-        raise ValidationFailed.single(path, "host paths must be absolute")
-    if ".." in PurePosixPath(source).parts:
-        raise ValidationFailed.single(path, "'..' is not allowed in host paths")
-    normal = os.path.normpath(source)
-    roots = list(roots)
-    under = [r for r in roots if normal == r or normal.startswith(r.rstrip("/") + "/")]
-    if not under:
+def real_source(source: str, roots: Sequence[str], data_dir: Path | None, path: str) -> str:
+    """The real host path of `source` once it passed every rule; ValidationFailed otherwise."""
+    given = rules.check_host_path(source, path)
+    real = os.path.realpath(given)
+    problem = rules.root_problem(real, roots) or _data_dir_problem(real, data_dir)
+    if problem:
+        via = f" ({given} resolves to {real})" if real != given else ""
+        raise ValidationFailed.single(path, problem + via)
+    return real
+
+
+def _data_dir_problem(real: str, data_dir: Path | None) -> str | None:
+    if data_dir is None:
+        return None
+    home = os.path.realpath(data_dir)
+    volumes = os.path.join(home, "volumes")
+    if rules.under(home, real) or (rules.under(real, home) and not rules.under(real, volumes)):
+        return f"{real} would expose Docker Watcher's own data directory (database, keys)"
+    return None
+
+
+def check(
+    entries: Sequence[tuple[str, rules.VolumeLike]], roots: Sequence[str], data_dir: Path | None
+) -> list[FieldError]:
+    """Every problem of already-resolved entries, each named by its entry's field path."""
+    errors: list[FieldError] = []
+    for path, volume in entries:
+        problems = rules.entry_problems(volume, path)
+        if not problems and not rules.is_named(volume.source):
+            try:
+                real_source(volume.source, roots, data_dir, f"{path}.source")
+            except ValidationFailed as exc:
+                problems = exc.errors
+        errors += problems
+    return errors
+
+
+def plan(
+    entries: Sequence[tuple[str, VolumeMount]],
+    roots: Sequence[str],
+    data_dir: Path | None,
+    stage: str,
+    tag: str,
+) -> list[PlannedMount]:
+    """The mounts of one container, checked but not yet created; raises every problem at once."""
+    errors = check(entries, roots, data_dir)
+    if errors:
+        raise ValidationFailed(errors)
+    return [_planned(path, volume, roots, data_dir, stage, tag) for path, volume in entries]
+
+
+def _planned(
+    path: str,
+    volume: VolumeMount,
+    roots: Sequence[str],
+    data_dir: Path | None,
+    stage: str,
+    tag: str,
+) -> PlannedMount:
+    target = rules.normal(volume.target)
+    if rules.is_named(volume.source):
+        return PlannedMount(Mount(volume.source, target, volume.read_only, "volume"), path)
+    real = real_source(volume.source, roots, data_dir, f"{path}.source")
+    if volume.mode != "isolated":
+        return PlannedMount(Mount(real, target, volume.read_only, "bind"), path)
+    own = os.path.join(real, rules.isolated_dir_name(stage, tag))
+    return PlannedMount(Mount(own, target, volume.read_only, "bind"), path, isolated_in=real)
+
+
+def prepare(planned: Sequence[PlannedMount]) -> list[Mount]:
+    """Create missing host folders and re-check isolated ones; the mounts to give Docker."""
+    for item in planned:
+        try:
+            _prepare_one(item)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ValidationFailed.single(
+                f"{item.path}.source", f"cannot create {exc.filename or 'a folder'}: {reason}"
+            ) from exc
+    return [item.mount for item in planned]
+
+
+def _prepare_one(item: PlannedMount) -> None:
+    if item.mount.kind == "bind":
+        make_missing(Path(item.isolated_in or item.mount.source))
+    if item.isolated_in is not None:
+        ensure_isolated_dir(item.mount.source, f"{item.path}.source")
+
+
+def make_missing(folder: Path) -> None:
+    """Create `folder` and missing parents, owner-only (0750), like `mkdir -p` but not wider."""
+    missing: list[Path] = []
+    while not folder.exists() and not folder.is_symlink():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(mode=NEW_DIR_MODE)
+        os.chmod(new, NEW_DIR_MODE)  # mkdir's mode is narrowed by the umask; make it exact
+
+
+def ensure_isolated_dir(folder: str, path: str) -> None:
+    """Create an instance's own folder with its parent's owner and mode; refuse a symlink."""
+    own = Path(folder)
+    try:
+        own.mkdir(mode=0o700)  # private until its final owner and mode are set
+    except FileExistsError:
+        pass
+    else:
+        _copy_access(own, own.parent.stat())
+    if own.is_symlink() or not own.is_dir() or os.path.realpath(own) != str(own):
         raise ValidationFailed.single(
-            path, f"{normal} is outside the allowed volume roots ({', '.join(roots)})"
+            path, f"{own} must be a real folder (not a symlink or a file); remove it and retry"
         )
-    if _is_dangerous(normal) and normal not in roots:
-        raise ValidationFailed.single(path, f"{normal} may not be mounted into containers")
-    return normal
 
 
-def _is_dangerous(path: str) -> bool:
-    return path in DANGEROUS or any(path.startswith(d + "/") for d in DANGEROUS if d != "/")
+def _copy_access(folder: Path, parent: os.stat_result) -> None:
+    os.chmod(folder, stat.S_IMODE(parent.st_mode) & _KEPT_BITS)
+    if os.geteuid() == 0:  # only root may give a folder away; others already own it
+        os.chown(folder, parent.st_uid, parent.st_gid)
 
 
 def plan_mounts(
     volumes: list[VolumeMount], settings: GlobalSettings, default_root: Path, stage: str, tag: str
 ) -> list[Mount]:
-    """The mounts for one container; creates isolated directories. Raises ValidationFailed."""
+    """Check and create the mounts for one container (paths named `volumes.N`)."""
+    entries = [(f"volumes.{i}", volume) for i, volume in enumerate(volumes)]
     roots = allowed_roots(settings, default_root)
-    mounts: list[Mount] = []
-    errors: list[FieldError] = []
-    for index, volume in enumerate(volumes):
-        try:
-            mounts.append(_mount(volume, roots, stage, tag, f"volumes[{index}]"))
-        except ValidationFailed as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise ValidationFailed(errors)
-    return mounts
-
-
-def _mount(volume: VolumeMount, roots: list[str], stage: str, tag: str, path: str) -> Mount:
-    if not volume.target.startswith("/"):
-        raise ValidationFailed.single(f"{path}.target", "container paths must be absolute")
-    if not volume.source.startswith("/"):  # a named Docker volume
-        return Mount(volume.source, volume.target, volume.read_only, "volume")
-    source = check_source(volume.source, roots, f"{path}.source")
-    if volume.mode == VolumeMode.ISOLATED:
-        source = os.path.join(source, subdomains.sanitize_label(f"{stage}-{tag}"))
-        Path(source).mkdir(mode=0o750, parents=True, exist_ok=True)
-    return Mount(source, volume.target, volume.read_only, "bind")
+    return prepare(plan(entries, roots, default_root.parent, stage, tag))

@@ -122,24 +122,35 @@ class ProjectStore:
 
         Each entry is (key, value, secret); a None value in a stage unsets the key.
         """
+        rows = [
+            EnvVar(
+                project_id=project_id,
+                stage_id=stage_id,
+                key=key,
+                value=self.seal(value) if secret and value is not None else value,
+                secret=secret,
+                unset=value is None,
+            )
+            for key, value, secret in entries
+        ]
+        self.replace_env(project_id, stage_id, rows)
+
+    def replace_env(self, project_id: int, stage_id: int | None, rows: list[EnvVar]) -> None:
+        """Replace one scope's entries with rows whose secret values are already sealed.
+
+        Lets a caller keep an unchanged secret's ciphertext as is (see services.env_config).
+        """
         with self._db.session() as session:
             old = select(EnvVar).where(EnvVar.project_id == project_id, EnvVar.stage_id == stage_id)
             for row in session.exec(old).all():
                 session.delete(row)
-            for key, value, secret in entries:
-                stored = (
-                    self._box.encrypt(value, ENV_CONTEXT) if secret and value is not None else value
-                )
-                session.add(
-                    EnvVar(
-                        project_id=project_id,
-                        stage_id=stage_id,
-                        key=key,
-                        value=stored,
-                        secret=secret,
-                        unset=value is None,
-                    )
-                )
+            for row in rows:
+                row.project_id, row.stage_id, row.id = project_id, stage_id, None
+                session.add(row)
+
+    def seal(self, value: str) -> str:
+        """The ciphertext stored for a secret env value."""
+        return self._box.encrypt(value, ENV_CONTEXT)
 
     def resolved_env(self, project_id: int, stage_id: int) -> dict[str, str]:
         """The env a container of this stage gets: project values, then stage overrides."""

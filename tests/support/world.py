@@ -29,6 +29,7 @@ from app.store.registries import RegistryStore
 from app.store.settings_store import SettingsStore
 from services.deployer import DeployRequest
 from services.docker_engine import DockerEngine
+from services.redaction import Redactor
 from services.secrets import SecretBox
 from services.types import LABEL_PROJECT
 from tests.support.images import RegistryAccess, push_test_image
@@ -52,6 +53,7 @@ class World:
     project: Project
     network: str
     data_dir: Path
+    box: SecretBox | None = None  # the key of this world's stores (e.g. for a ConfigStore)
 
     @property
     def repo(self) -> str:
@@ -93,6 +95,15 @@ class World:
         address = info.ip_by_network[self.network]
         return await self.http.get(f"http://{address}:8080{path}", timeout=5)
 
+    async def run_in(self, instance: Instance, *command: str) -> str:
+        """Run a command inside the instance's container; its output (fails on non-zero exit)."""
+        assert instance.container_id
+        container = await asyncio.to_thread(self.client.containers.get, instance.container_id)
+        code, output = await asyncio.to_thread(container.exec_run, list(command))
+        text = bytes(output).decode("utf-8", "replace")
+        assert code == 0, f"{command} exited {code}: {text}"
+        return text
+
     def step_names(self, deploy: Deploy) -> list[str]:
         assert deploy.id is not None
         return [s.name for s in self.deploys.steps(deploy.id)]
@@ -123,9 +134,10 @@ async def make_world(
     proxies: Any = None,
     npm: dict[str, Any] | None = None,
     notification_urls: list[str] | None = None,
+    redactor: Redactor | None = None,
 ) -> AsyncIterator[World]:
     """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
-    box = SecretBox(os.urandom(32))
+    box = SecretBox(os.urandom(32), on_reveal=redactor.register if redactor else None)
     db = Database(tmp / "watcher.db")
     db.migrate()
     projects, instances, deploys = ProjectStore(db, box), InstanceStore(db), DeployStore(db)
@@ -173,6 +185,7 @@ async def make_world(
         project,
         network,
         tmp,
+        box=box,
     )
     try:
         yield world

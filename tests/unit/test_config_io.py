@@ -149,9 +149,9 @@ def test_notification_url_takes_one_or_many() -> None:
         (project("env: {A: {secret: false}}"), "projects.app.env.A", "needs a value"),
         (project("env: {A: {value: x, hidden: true}}"), "projects.app.env.A.hidden", "unknown key"),
         (
-            project("volumes: [{source: data, target: /x}]"),
+            project("volumes: [{source: ../data, target: /x}]"),
             "projects.app.volumes.0.source",
-            "must be an absolute path",
+            "must be an absolute host path, or a Docker volume name",
         ),
         (
             project("volumes: [{source: /d, target: /app/../etc}]"),
