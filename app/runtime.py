@@ -20,6 +20,7 @@ from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
 from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
+from services.auth import AuthService
 from services.docker_engine import DockerEngine
 from services.redaction import Redactor
 from services.secrets import SecretBox, derive_subkey
@@ -54,6 +55,7 @@ class Runtime:
     http: httpx.AsyncClient
     probe_http: httpx.AsyncClient
     services: DomainServices
+    auth: AuthService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -115,6 +117,7 @@ def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runti
         http,
         probe_http,
         services,
+        AuthService(stores.users, derive_subkey(key, "jwt")),
     )
 
 

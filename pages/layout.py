@@ -1,4 +1,4 @@
-"""The shared page frame: header with navigation and the engine status light."""
+"""The shared page frame: header with navigation, the engine status light and Sign out."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
+from services.auth import Principal
 from services.status import SystemStatus
 
 
@@ -23,5 +24,15 @@ def frame(title: str, status: SystemStatus) -> Iterator[None]:
             ui.label().bind_text_from(status, "docker", backward=lambda c: c.detail).classes(
                 "text-sm"
             ).props("data-testid=engine-status")
+            _sign_out()
     with ui.column().classes("w-full max-w-6xl mx-auto p-4 gap-4"):
         yield
+
+
+def _sign_out() -> None:
+    """Who is signed in, and a real form POST (the route clears the HttpOnly cookie)."""
+    principal = getattr(ui.context.client.request.state, "principal", None)
+    if isinstance(principal, Principal):
+        ui.label(principal.username).classes("text-sm ml-4")
+    with ui.element("form").props('method=post action="/api/auth/logout"'):
+        ui.button("Sign out", icon="logout").props("type=submit flat dense no-caps color=white")

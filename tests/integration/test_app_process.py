@@ -1,4 +1,4 @@
-"""The real process (`python -m app`): start-up, seed, /healthz, export, bad configuration."""
+"""The real process (`python -m app`): start-up, seed, /healthz, export, sign-in, bad config."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from nicegui.version import __version__ as nicegui_version
 
 from services.secrets import generate_key_hex
 
@@ -34,6 +35,7 @@ projects:
     stages: {dev: {tag_pattern: "dev-*", auto_deploy: true, max_instances: 2}}
 """
 SECRETS = ("npm-plaintext-secret", "reg-plaintext-token", "env-plaintext-secret")
+ADMIN_PASSWORD = "process-admin-password"
 
 
 def child_environ(**extra: str) -> dict[str, str]:
@@ -71,6 +73,16 @@ def running_app(data_dir: Path, **env: str) -> Iterator[tuple[str, Path]]:
         assert process.wait(30) == 0, log_file.read_text()[-3000:]
 
 
+@contextmanager
+def signed_in(url: str) -> Iterator[httpx.Client]:
+    """A client holding the session cookie of `admin` (the app ran with ADMIN_PASSWORD)."""
+    with httpx.Client(base_url=url) as client:
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        answer = client.post("/api/auth/login", json=login)
+        assert answer.status_code == 200, answer.text
+        yield client
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -87,10 +99,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> N
 def test_first_start_seeds_serves_health_and_exports_without_secrets(tmp_path: Path) -> None:
     (tmp_path / "seed.yaml").write_text(SEED)
     data = tmp_path / "data"
-    with running_app(data, ENCRYPTION_KEY=generate_key_hex()) as (url, log_file):
+    env = {"ENCRYPTION_KEY": generate_key_hex(), "ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with running_app(data, **env) as (url, log_file), signed_in(url) as client:
         health = httpx.get(f"{url}/healthz")
-        exported = httpx.get(f"{url}/api/config/export").text
-        dashboard = httpx.get(f"{url}/").text
+        exported = client.get("/api/config/export").text
+        dashboard = client.get("/").text
+        token = client.cookies["dw_session"]
 
     assert health.status_code == 200
     assert health.json()["database"]["ok"] and health.json()["docker"]["ok"]
@@ -99,6 +113,8 @@ def test_first_start_seeds_serves_health_and_exports_without_secrets(tmp_path: P
     assert document["projects"]["web"]["env"]["MODE"] == "prod"
     assert "Docker Engine" in dashboard
     raw = b"".join(p.read_bytes() for p in data.iterdir() if p.name.startswith("watcher.db"))
+    for secret in (*SECRETS, ADMIN_PASSWORD, token):
+        assert secret not in log_file.read_text()
     for secret in SECRETS:
         assert secret not in exported
         assert secret.encode() not in raw
@@ -111,11 +127,11 @@ def test_first_start_seeds_serves_health_and_exports_without_secrets(tmp_path: P
 def test_seed_is_read_only_on_first_launch(tmp_path: Path) -> None:
     seed, data, key = tmp_path / "seed.yaml", tmp_path / "data", generate_key_hex()
     seed.write_text(SEED)
-    with running_app(data, ENCRYPTION_KEY=key):
+    with running_app(data, ENCRYPTION_KEY=key, ADMIN_PASSWORD=ADMIN_PASSWORD):
         pass
     seed.write_text(SEED.replace("port: 8080", "port: 9999"))
-    with running_app(data, ENCRYPTION_KEY=key) as (url, _):
-        exported = yaml.safe_load(httpx.get(f"{url}/api/config/export").text)
+    with running_app(data, ENCRYPTION_KEY=key) as (url, _), signed_in(url) as client:
+        exported = yaml.safe_load(client.get("/api/config/export").text)
     assert exported["projects"]["web"]["port"] == 8080
 
 
@@ -131,14 +147,38 @@ def test_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_unreachable_docker_degrades_instead_of_crashing(tmp_path: Path) -> None:
-    with running_app(tmp_path / "data", DOCKER_HOST="unix:///nonexistent/docker.sock") as (url, _):
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with running_app(tmp_path / "data", **env) as (url, _), signed_in(url) as client:
         health = httpx.get(f"{url}/healthz")
-        page = httpx.get(f"{url}/").text
+        page = client.get("/").text
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "degraded" and not body["docker"]["ok"]
     assert "not reachable" in body["docker"]["detail"]
     assert "not reachable" in page
+
+
+def test_without_signing_in_api_is_401_and_pages_lead_to_login(tmp_path: Path) -> None:
+    with running_app(tmp_path / "data", ADMIN_PASSWORD=ADMIN_PASSWORD) as (url, _):
+        export = httpx.get(f"{url}/api/config/export")
+        dashboard = httpx.get(f"{url}/")
+        login_page = httpx.get(f"{url}/login?next=%2F")
+        nicegui_js = httpx.get(f"{url}/_nicegui/{nicegui_version}/static/nicegui.js")
+        socket_io = httpx.get(f"{url}/_nicegui_ws/socket.io/?EIO=4&transport=polling")
+        wrong = httpx.post(f"{url}/api/auth/login", json={"username": "admin", "password": "x"})
+        with signed_in(url) as client:
+            bearer = {"Authorization": f"Bearer {client.cookies['dw_session']}"}
+            by_token = httpx.get(f"{url}/api/config/export", headers=bearer)
+            client.post("/api/auth/logout")
+            after_logout = httpx.get(f"{url}/api/config/export", headers=bearer)
+    assert export.status_code == 401 and export.json() == {"detail": "not signed in"}
+    assert dashboard.status_code == 303 and dashboard.headers["location"] == "/login?next=%2F"
+    assert login_page.status_code == 200 and "Sign in to continue" in login_page.text
+    assert nicegui_js.status_code == 200  # the login page's own assets are public
+    assert socket_io.status_code not in {303, 401}
+    assert wrong.status_code == 401
+    assert by_token.status_code == 200 and "projects" in by_token.text
+    assert after_logout.status_code == 401
 
 
 def test_malformed_encryption_key_stops_with_instructions(tmp_path: Path) -> None:

@@ -1,0 +1,117 @@
+"""POST /api/auth/login and /logout, and GET /api/auth/session (the login page's hand-off)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from app.auth_guard import (
+    LOGIN_PATH,
+    clear_session_cookie,
+    is_https,
+    presented_token,
+    set_session_cookie,
+)
+from services.auth import AuthService, IssuedToken, safe_next
+from services.errors import InvalidAuth, RateLimited
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    expires_at: datetime
+
+
+class _NoEchoRoute(APIRoute):
+    """422 answers name the field but never echo the submitted values (they hold passwords)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def without_echo(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return JSONResponse({"detail": _describe(exc.errors())}, status_code=422)
+
+        return without_echo
+
+
+def _describe(errors: Any) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def register(api: FastAPI, auth: AuthService) -> None:
+    router = APIRouter(route_class=_NoEchoRoute, tags=["auth"])
+
+    def _set_cookie(response: Response, issued: IssuedToken, request: Request) -> None:
+        max_age = auth.seconds_left(issued)
+        set_session_cookie(response, issued.token, max_age=max_age, secure=is_https(request))
+
+    @router.post(
+        "/api/auth/login",
+        summary="Sign in with a local account",
+        response_model=LoginResponse,
+        responses={401: {"description": "wrong credentials"}, 429: {"description": "throttled"}},
+    )
+    async def login(body: LoginRequest, request: Request) -> Response:
+        """Answers the token for scripts and sets it as the browser's session cookie."""
+        try:
+            issued = await auth.login(body.username, body.password, client=_client(request))
+        except InvalidAuth as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=401)
+        except RateLimited as exc:
+            headers = {"Retry-After": str(int(exc.retry_after or 1))}
+            return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+        payload = LoginResponse(token=issued.token, expires_at=issued.expires_at)
+        response = JSONResponse(payload.model_dump(mode="json"))
+        _set_cookie(response, issued, request)
+        return response
+
+    @router.post("/api/auth/logout", summary="Sign out (ends the session, clears the cookie)")
+    async def logout(request: Request) -> Response:
+        """Browsers (the header's Sign out form) are sent to the login page; scripts get JSON."""
+        token = presented_token(request)
+        if token:
+            auth.sign_out(token)
+        response: Response
+        if "text/html" in request.headers.get("accept", ""):
+            response = RedirectResponse(LOGIN_PATH, status_code=303)
+        else:
+            response = JSONResponse({"detail": "signed out"})
+        clear_session_cookie(response, secure=is_https(request))
+        return response
+
+    @router.get("/api/auth/session", include_in_schema=False)
+    async def session(
+        request: Request,
+        ticket: str = "",
+        next_path: Annotated[str, Query(alias="next")] = "/",
+    ) -> Response:
+        """Redeems the login page's one-time ticket: sets the cookie, goes on to `next`."""
+        target = safe_next(next_path)
+        try:
+            issued = auth.redeem(ticket)
+        except InvalidAuth:
+            return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", 303)
+        response = RedirectResponse(target, status_code=303)
+        _set_cookie(response, issued, request)
+        return response
+
+    api.include_router(router)

@@ -1,0 +1,141 @@
+"""The request guard: every page and API route needs a signed-in user, except a short list.
+
+A plain ASGI middleware on NiceGUI's app, so it sees pages, API routes and websockets alike.
+The session travels as a signed token in an HttpOnly cookie (browsers) or as
+`Authorization: Bearer <token>` (scripts); both are checked by the same `AuthService.verify`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from nicegui.version import __version__ as nicegui_version
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.auth import AuthService, Principal
+from services.errors import InvalidAuth
+
+SESSION_COOKIE = "dw_session"
+LOGIN_PATH = "/login"
+NOT_SIGNED_IN = "not signed in"
+
+# Reachable without signing in. The logout and the login hand-off only ever end or start a
+# session; NiceGUI's versioned assets are the same for everyone, and its socket.io endpoint
+# only serves page clients that an (authorised) page request created.
+PUBLIC_PATHS = frozenset(
+    {
+        LOGIN_PATH,
+        "/healthz",
+        "/favicon.ico",
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/auth/session",
+    }
+)
+PUBLIC_PREFIXES = (
+    "/api/auth/oidc/",
+    "/api/webhook/",
+    f"/_nicegui/{nicegui_version}/",
+    "/_nicegui_ws/",
+)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def presented_token(conn: HTTPConnection) -> str | None:
+    """The bearer token if the request has one, else the session cookie."""
+    scheme, _, credentials = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return conn.cookies.get(SESSION_COOKIE) or None
+
+
+def current_principal(request: Request) -> Principal | None:
+    """Who the guard let through for this request (None on public paths)."""
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
+def set_session_cookie(response: Response, token: str, *, max_age: int, secure: bool) -> None:
+    """HttpOnly (no script can read it), SameSite=Lax (not sent on cross-site POSTs)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def clear_session_cookie(response: Response, *, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
+
+
+def is_https(conn: HTTPConnection) -> bool:
+    return conn.url.scheme in {"https", "wss"}
+
+
+def login_redirect(conn: HTTPConnection) -> RedirectResponse:
+    """303 to the login page, remembering where the user wanted to go."""
+    target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+
+
+class AuthGuard:
+    """Lets a request through with its Principal in `request.state.principal`, or refuses it.
+
+    Refusal: API routes (and any non-GET) get 401 JSON; pages get a redirect to the login page;
+    websockets are closed. A cookie that no longer verifies is cleared on the way.
+    """
+
+    def __init__(self, app: ASGIApp, auth: AuthService) -> None:
+        self._app = app
+        self._auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"} or is_public(_route_path(scope)):
+            await self._app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        principal = self._principal(conn)
+        if principal is not None:
+            scope.setdefault("state", {})["principal"] = principal
+            await self._app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": NOT_SIGNED_IN})
+        else:
+            await self._refusal(conn)(scope, receive, send)
+
+    def _principal(self, conn: HTTPConnection) -> Principal | None:
+        token = presented_token(conn)
+        if token is None:
+            return None
+        try:
+            return self._auth.verify(token)
+        except InvalidAuth:
+            return None
+
+    def _refusal(self, conn: HTTPConnection) -> Response:
+        is_api = _route_path(conn.scope).startswith("/api/")
+        response: Response
+        if is_api or conn.scope.get("method") not in {"GET", "HEAD"}:
+            headers = {"WWW-Authenticate": "Bearer"}
+            response = JSONResponse({"detail": NOT_SIGNED_IN}, status_code=401, headers=headers)
+        else:
+            response = login_redirect(conn)
+        if SESSION_COOKIE in conn.cookies:
+            clear_session_cookie(response, secure=is_https(conn))
+        return response
+
+
+def _route_path(scope: Scope) -> str:
+    """The path routing sees (without a `root_path` prefix), so both decide on the same string."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

@@ -1,0 +1,115 @@
+"""Bounded in-memory bookkeeping for sign-in: an expiring map, and the failed-login throttle.
+
+Nothing here survives a restart, on purpose: the state is short-lived (seconds to hours) and
+keeping it in memory means an attacker's flood of attempts never turns into database writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ExpiringMap(Generic[K, V]):
+    """Entries that vanish at their deadline; at most `max_items`, the oldest dropped first.
+
+    Bounded so that whoever controls the keys (usernames, addresses, tickets) cannot grow it
+    without limit; expired entries are swept only when the map is full, so `put` stays cheap.
+    """
+
+    def __init__(self, max_items: int) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        self._max = max_items
+        self._items: dict[K, tuple[V, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, key: K, value: V, deadline: float, now: float) -> None:
+        """Store (or replace, moving it to the newest end) a value until `deadline`."""
+        self._items.pop(key, None)
+        if len(self._items) >= self._max:
+            self._sweep(now)
+        if len(self._items) >= self._max:
+            del self._items[next(iter(self._items))]
+        self._items[key] = (value, deadline)
+
+    def get(self, key: K, now: float) -> V | None:
+        item = self._items.get(key)
+        if item is None or item[1] <= now:
+            return None
+        return item[0]
+
+    def pop(self, key: K, now: float) -> V | None:
+        """Remove and return a live value (None when absent or expired): for one-time use."""
+        item = self._items.pop(key, None)
+        if item is None or item[1] <= now:
+            return None
+        return item[0]
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, (_, deadline) in self._items.items() if deadline <= now]:
+            del self._items[key]
+
+
+@dataclass(frozen=True)
+class _Strikes:
+    count: int
+    last: float
+
+
+class LoginThrottle:
+    """Slows repeated failed sign-ins for one key (a username, or a client address).
+
+    The choice: a temporary lockout that doubles with every further failure, rather than
+    sleeping before answering. After `free_attempts` failures, attempts are refused for
+    `base_delay * 2**(failures - free_attempts)` seconds (at most `max_delay`) without checking
+    the password, so refused attempts cost no bcrypt work, and parallel requests cannot get
+    around it the way they get around a per-response delay. Every attempt counts as a failure
+    when it starts and is forgiven when it succeeds, so a burst of concurrent guesses is counted
+    before any of them finishes. A key is forgotten `forget_after` seconds after its last
+    failure; at most `max_keys` keys are kept (oldest dropped), which bounds memory even when an
+    attacker varies usernames.
+
+    Trade-off, accepted: someone who knows a username can keep it locked, at most `max_delay`
+    seconds beyond their last attempt; the password itself never gets weaker.
+    """
+
+    def __init__(
+        self,
+        *,
+        free_attempts: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        forget_after: float = 3600.0,
+        max_keys: int = 10_000,
+    ) -> None:
+        if forget_after < max_delay:
+            raise ValueError("forget_after must not be shorter than max_delay")
+        self._free = free_attempts
+        self._base = base_delay
+        self._max_delay = max_delay
+        self._forget = forget_after
+        self._strikes: ExpiringMap[str, _Strikes] = ExpiringMap(max_keys)
+
+    def retry_after(self, key: str, now: float) -> float:
+        """Seconds until `key` may try again; 0 when it may try now."""
+        strikes = self._strikes.get(key, now)
+        if strikes is None or strikes.count < self._free:
+            return 0.0
+        delay = min(self._base * 2.0 ** (strikes.count - self._free), self._max_delay)
+        return max(0.0, strikes.last + delay - now)
+
+    def strike(self, key: str, now: float) -> None:
+        """Count one (possibly still running) failed attempt."""
+        previous = self._strikes.get(key, now)
+        count = previous.count + 1 if previous else 1
+        self._strikes.put(key, _Strikes(count, now), now + self._forget, now)
+
+    def forgive(self, key: str, now: float) -> None:
+        """Forget the failures of `key` after a successful sign-in."""
+        self._strikes.pop(key, now)

@@ -1,0 +1,71 @@
+"""ExpiringMap and LoginThrottle: deadlines, bounded memory, doubling delays with a cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.auth_limits import ExpiringMap, LoginThrottle
+
+
+def test_entries_vanish_at_their_deadline() -> None:
+    items: ExpiringMap[str, int] = ExpiringMap(10)
+    items.put("a", 1, deadline=10.0, now=0.0)
+    assert items.get("a", 9.9) == 1
+    assert items.get("a", 10.0) is None
+    assert items.pop("a", 10.0) is None and len(items) == 0
+
+
+def test_pop_is_one_time() -> None:
+    items: ExpiringMap[str, int] = ExpiringMap(10)
+    items.put("t", 7, deadline=5.0, now=0.0)
+    assert items.pop("t", 1.0) == 7
+    assert items.pop("t", 1.0) is None
+
+
+def test_a_full_map_sweeps_expired_entries_then_drops_the_oldest() -> None:
+    items: ExpiringMap[str, int] = ExpiringMap(3)
+    items.put("old", 0, deadline=1.0, now=0.0)
+    items.put("b", 1, deadline=100.0, now=0.0)
+    items.put("c", 2, deadline=100.0, now=0.0)
+    items.put("d", 3, deadline=100.0, now=2.0)  # "old" expired: swept, nothing live dropped
+    assert [items.get(k, 2.0) for k in "bcd"] == [1, 2, 3]
+    items.put("e", 4, deadline=100.0, now=2.0)  # all live: the oldest ("b") goes
+    assert items.get("b", 2.0) is None and len(items) == 3
+    items.put("c", 5, deadline=100.0, now=2.0)  # replacing refreshes its place
+    items.put("f", 6, deadline=100.0, now=2.0)
+    assert items.get("c", 2.0) == 5 and items.get("d", 2.0) is None
+
+
+def test_delays_double_after_the_free_attempts_up_to_the_cap() -> None:
+    throttle = LoginThrottle(free_attempts=2, base_delay=1.0, max_delay=5.0, forget_after=60.0)
+    waits = []
+    for _ in range(6):
+        waits.append(throttle.retry_after("k", 0.0))
+        throttle.strike("k", 0.0)
+    assert waits == [0, 0, 1, 2, 4, 5]
+    assert throttle.retry_after("k", 4.0) == 1.0
+    assert throttle.retry_after("other", 0.0) == 0
+
+
+def test_failures_are_forgotten_after_a_quiet_period_or_a_success() -> None:
+    throttle = LoginThrottle(free_attempts=1, max_delay=10.0, forget_after=60.0)
+    throttle.strike("k", 0.0)
+    assert throttle.retry_after("k", 0.0) == 1.0
+    assert throttle.retry_after("k", 60.0) == 0
+    throttle.strike("k", 100.0)
+    throttle.forgive("k", 100.0)
+    assert throttle.retry_after("k", 100.0) == 0
+
+
+def test_memory_stays_bounded_when_keys_vary() -> None:
+    throttle = LoginThrottle(max_keys=100)
+    for n in range(1_000):
+        throttle.strike(f"user:{n}", 0.0)
+    assert len(throttle._strikes) == 100
+
+
+def test_inconsistent_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        LoginThrottle(max_delay=600.0, forget_after=60.0)
+    with pytest.raises(ValueError):
+        ExpiringMap[str, int](0)

@@ -1,0 +1,213 @@
+"""AuthService: passwords, even timing for unknown users, tokens, sign-out, throttling."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from app.models import User
+from services.auth import FAILED, AuthService, safe_next
+from services.errors import InvalidAuth, RateLimited, ValidationFailed
+from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeUsers, SpyHasher, make_auth
+
+
+async def test_right_password_signs_in_and_records_the_time() -> None:
+    auth, users, clock, _ = make_auth()
+    issued = await auth.login("admin", ADMIN_PASSWORD, client="10.0.0.1")
+    assert users.users["admin"].last_login_at == clock.now
+    assert issued.expires_at == clock.now + timedelta(hours=12)
+    principal = auth.verify(issued.token)
+    assert (principal.user_id, principal.username) == (1, "admin")
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("admin", "wrong password"), ("nobody", ADMIN_PASSWORD), ("Admin", ADMIN_PASSWORD)],
+)
+async def test_every_failure_has_the_same_generic_message(username: str, password: str) -> None:
+    auth, *_ = make_auth()
+    with pytest.raises(InvalidAuth) as caught:
+        await auth.authenticate(username, password)
+    assert str(caught.value) == FAILED
+
+
+async def test_unknown_user_still_costs_one_bcrypt_check() -> None:
+    auth, users, _, hasher = make_auth()
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("nobody", "whatever")
+    assert len(hasher.checked) == 1
+    dummy = hasher.checked[0]
+    assert dummy.startswith("$2b$") and dummy != users.users["admin"].password_hash
+
+
+async def test_account_without_local_password_cannot_sign_in() -> None:
+    hasher = SpyHasher()
+    oidc_only = User(id=2, username="sso", password_hash=None)
+    auth, *_ = make_auth(oidc_only, hasher=hasher)
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("sso", "")
+    assert len(hasher.checked) == 1  # the dummy hash: same work as any other user
+
+
+async def test_bcrypt_runs_in_a_worker_thread() -> None:
+    auth, _, _, hasher = make_auth()
+    await auth.authenticate("admin", ADMIN_PASSWORD)
+    assert hasher.checked_on_loop == [False]
+
+
+async def test_password_longer_than_bcrypt_reads_never_matches() -> None:
+    hasher = SpyHasher()
+    exact = "p" * 72
+    auth, *_ = make_auth(User(id=1, username="u", password_hash=hasher.hash(exact)), hasher=hasher)
+    assert (await auth.authenticate("u", exact)).username == "u"
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("u", exact + "extra")  # bcrypt alone would accept this
+
+
+async def test_token_expires_by_the_injected_clock() -> None:
+    auth, _, clock, _ = make_auth()
+    token = (await auth.login("admin", ADMIN_PASSWORD)).token
+    clock.advance(12 * 3600 - 1)
+    assert auth.verify(token).username == "admin"
+    clock.advance(1)
+    with pytest.raises(InvalidAuth, match="expired"):
+        auth.verify(token)
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "2"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+async def test_tampered_foreign_or_unsigned_tokens_are_refused() -> None:
+    auth, _, clock, _ = make_auth()
+    token = (await auth.login("admin", ADMIN_PASSWORD)).token
+    now = int(clock.now.timestamp())
+    claims = {"sub": "1", "name": "admin", "iat": now, "exp": now + 60, "jti": "x"}
+    forged = [
+        _tamper(token),
+        jwt.encode(claims, b"another key of thirty-two bytes!", algorithm="HS256"),
+        jwt.encode(claims, "", algorithm="none"),
+        "not-a-token",
+        "",
+    ]
+    for bad in forged:
+        with pytest.raises(InvalidAuth):
+            auth.verify(bad)
+    assert auth.verify(jwt.encode(claims, JWT_KEY, algorithm="HS256")).username == "admin"
+
+
+async def test_sign_out_ends_only_that_session() -> None:
+    auth, *_ = make_auth()
+    first = (await auth.login("admin", ADMIN_PASSWORD)).token
+    second = (await auth.login("admin", ADMIN_PASSWORD)).token
+    auth.sign_out(first)
+    auth.sign_out("garbage")  # ignored, no error
+    with pytest.raises(InvalidAuth, match="signed out"):
+        auth.verify(first)
+    assert auth.verify(second).username == "admin"
+
+
+async def test_new_password_works_and_ends_older_sessions() -> None:
+    auth, _, clock, _ = make_auth()
+    old_session = (await auth.login("admin", ADMIN_PASSWORD)).token
+    clock.advance(1)
+    await auth.set_password(1, "a brand new secret")
+    with pytest.raises(InvalidAuth, match="password was changed"):
+        auth.verify(old_session)
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("admin", ADMIN_PASSWORD)
+    assert auth.verify((await auth.login("admin", "a brand new secret")).token)
+
+
+@pytest.mark.parametrize("password", ["short", "é" * 37])
+async def test_password_rules_name_the_field(password: str) -> None:
+    auth, *_ = make_auth()
+    with pytest.raises(ValidationFailed) as caught:
+        await auth.set_password(1, password)
+    assert caught.value.errors[0].path == "password"
+
+
+async def test_repeated_failures_lock_the_username_with_growing_delays() -> None:
+    auth, _, clock, hasher = make_auth()
+    for _ in range(5):
+        with pytest.raises(InvalidAuth):
+            await auth.authenticate("admin", "guess")
+    with pytest.raises(RateLimited) as caught:
+        await auth.authenticate("admin", ADMIN_PASSWORD)  # refused even with the right one
+    assert caught.value.retry_after == 1
+    assert len(hasher.checked) == 5  # a refused attempt costs no bcrypt work
+    clock.advance(1)
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("admin", "guess")
+    with pytest.raises(RateLimited) as caught:
+        await auth.authenticate("ADMIN", "guess")  # same key whatever the case
+    assert caught.value.retry_after == 2
+    clock.advance(2)
+    await auth.authenticate("admin", ADMIN_PASSWORD)  # success forgives
+    with pytest.raises(InvalidAuth):
+        await auth.authenticate("admin", "guess")
+
+
+async def test_one_address_guessing_many_usernames_is_slowed() -> None:
+    auth, *_ = make_auth()
+    for n in range(20):
+        with pytest.raises(InvalidAuth):
+            await auth.authenticate(f"user{n}", "guess", client="203.0.113.9")
+    with pytest.raises(RateLimited):
+        await auth.authenticate("admin", ADMIN_PASSWORD, client="203.0.113.9")
+    assert (await auth.authenticate("admin", ADMIN_PASSWORD, client="198.51.100.7")).id == 1
+
+
+async def test_a_concurrent_burst_is_counted_before_any_attempt_finishes() -> None:
+    auth, _, _, hasher = make_auth()
+    results = await asyncio.gather(
+        *(auth.authenticate("admin", "guess") for _ in range(8)), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [InvalidAuth] * 5 + [RateLimited] * 3
+    assert len(hasher.checked) == 5
+
+
+async def test_hand_off_ticket_works_once_and_expires() -> None:
+    auth, _, clock, _ = make_auth()
+    issued = await auth.login("admin", ADMIN_PASSWORD)
+    ticket = auth.hand_off(issued)
+    assert auth.redeem(ticket) == issued
+    with pytest.raises(InvalidAuth):
+        auth.redeem(ticket)
+    late = auth.hand_off(issued)
+    clock.advance(60)
+    with pytest.raises(InvalidAuth):
+        auth.redeem(late)
+
+
+def test_short_jwt_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        AuthService(FakeUsers(), b"short")
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/projects/3?tab=log", "/projects/3?tab=log"),
+        (None, "/"),
+        ("", "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/ok\r\nSet-Cookie: x", "/"),
+        ("/login?next=/x", "/"),
+        ("projects", "/"),
+    ],
+)
+def test_next_accepts_only_local_paths(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
