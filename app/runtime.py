@@ -22,11 +22,13 @@ from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
 from services.auth import AuthService
 from services.docker_engine import DockerEngine
+from services.errors import ConfigError
 from services.redaction import Redactor
 from services.secrets import SecretBox, derive_subkey
 from services.status import SystemStatus
 
 log = logging.getLogger(__name__)
+BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
 
 @dataclass
@@ -134,6 +136,8 @@ def ensure_admin(users: UserStore, admin_password: str | None, redactor: Redacto
     if users.count() > 0:
         return
     password = admin_password or secrets.token_urlsafe(18)
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        raise ConfigError(f"ADMIN_PASSWORD is too long: at most {BCRYPT_MAX_BYTES} bytes")
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
     users.create(username="admin", password_hash=hashed, is_admin=True)
     if admin_password:

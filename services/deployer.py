@@ -32,12 +32,31 @@ from services.events import Event
 from services.health import HealthPolicy, HealthResult, reach_address
 from services.notify import Notification, NotificationKind
 from services.routing import ProxyTarget
-from services.types import LABEL_INSTALLATION, ContainerSpec, ImageInfo, Mount, labels_for
+from services.types import (
+    LABEL_INSTALLATION,
+    ContainerSpec,
+    ImageInfo,
+    Mount,
+    PullProgress,
+    PullUpdate,
+    labels_for,
+)
 from services.volumes import allowed_roots, prepare
 
 log = logging.getLogger(__name__)
 AUTOMATIC_TRIGGERS = (DeployTrigger.WEBHOOK, DeployTrigger.POLL)
+MAX_PULL_LINES = 30
 Undo = Callable[[], Awaitable[None]]
+
+
+def _progress_collector(lines: list[str]) -> PullProgress:
+    """Keep the pull's milestones (layer done, digest, status), not its byte counters."""
+
+    def collect(update: PullUpdate) -> None:
+        if update.current is None and str(update) not in lines[-1:]:
+            lines.append(str(update))
+
+    return collect
 
 
 class Refused(WatcherError):
@@ -220,7 +239,12 @@ class Deployer:
         async with job.recorder.step("pull"):
             await job.recorder.log(f"pulling {job.image_ref}")
             auth = await asyncio.to_thread(self._p.registry_auth, job.project)
-            job.image = await self._p.engine.pull(job.image_ref, auth=auth, progress=None)
+            lines: list[str] = []
+            job.image = await self._p.engine.pull(
+                job.image_ref, auth=auth, progress=_progress_collector(lines)
+            )
+            for line in lines[-MAX_PULL_LINES:]:
+                await job.recorder.log(line)
             job.digest = job.image.digest or job.image.id
             assert job.deploy.id is not None
             await asyncio.to_thread(self._p.deploys.update, job.deploy.id, digest=job.digest)

@@ -206,3 +206,17 @@ def test_keygen_prints_a_usable_key() -> None:
     )
     assert len(result.stdout.strip()) == 64
     int(result.stdout.strip(), 16)
+
+
+def test_overlong_admin_password_is_a_clear_error(tmp_path: Path) -> None:
+    environ = child_environ(DW_DATA_DIR=str(tmp_path / "d"), ADMIN_PASSWORD="x" * 73)
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "ADMIN_PASSWORD is too long" in result.stderr
+    assert "Traceback" not in result.stderr
