@@ -23,6 +23,8 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Overwrite freed pages: a value saved in plain text and later made secret must not linger.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
