@@ -138,10 +138,8 @@ async def test_hanging_server_times_out_and_notify_returns_at_once(
 ) -> None:
     with FakeReceiver("hang") as hang:
         notifier = Notifier([WebhookChannel(f"{hang.url}?token={SECRET}", client, timeout=0.3)])
-        started = time.perf_counter()
         notifier.notify(deploy_failed())
-        assert time.perf_counter() - started < 0.05
-        assert notifier.pending == 1
+        assert notifier.pending == 1 and not hang.bodies  # returned before the send even began
         await wait_until(lambda: failure_logged(caplog_warnings))
         await notifier.aclose()
     assert "did not answer within 0.3 s" in caplog_warnings.text
