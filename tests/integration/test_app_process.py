@@ -220,3 +220,11 @@ def test_overlong_admin_password_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "ADMIN_PASSWORD is too long" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_start_up_reconciles_with_the_engine(tmp_path: Path) -> None:
+    with running_app(tmp_path / "data", ENCRYPTION_KEY=generate_key_hex()) as (_, log_file):
+        deadline = time.monotonic() + 20
+        while "reconciled:" not in log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert "reconciled: 0 interrupted deploys cleaned up" in log_file.read_text()
