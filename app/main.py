@@ -10,11 +10,11 @@ import signal
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
 
-from app.api import auth_routes, config_routes, health
+from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings
+from app.page_routes import register_pages
 from app.runtime import Runtime, build_runtime, first_launch, setup_logging
-from pages import dashboard, login
 from services.errors import WatcherError
 from services.redaction import Redactor
 
@@ -49,11 +49,8 @@ async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
 def create_app(runtime: Runtime) -> None:
     """Attach every route, page and lifecycle hook to NiceGUI's app."""
     nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)  # SPEC §9: sign-in everywhere
-    auth_routes.register(nicegui_app, runtime.auth)
-    login.register(runtime.auth)
-    health.register(nicegui_app, runtime.status)
-    config_routes.register(nicegui_app, runtime.stores.config)
-    dashboard.register(runtime.status)
+    register_routes(nicegui_app, runtime)
+    register_pages(runtime)
     stop = asyncio.Event()
 
     async def on_startup() -> None:
