@@ -55,6 +55,7 @@ def create_app(runtime: Runtime) -> None:
 
     async def on_startup() -> None:
         background_tasks.create(runtime.status.run(STATUS_INTERVAL, stop), name="status")
+        background_tasks.create(runtime.detection.poller.run(stop), name="poller")
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")
         log.info(
             "Docker Watcher listening on http://%s:%s", runtime.settings.host, runtime.settings.port
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime) -> None:
 
     async def on_shutdown() -> None:
         stop.set()
+        await runtime.detection.stop(None)  # webhook auto-creations finish queuing
         await runtime.services.deployer.shutdown(DEPLOY_DRAIN_TIMEOUT)
         await runtime.aclose()
         log.info("Docker Watcher stopped")

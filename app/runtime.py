@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 import bcrypt
 import httpx
 
+from app.admin_wiring import AdminServices, build_admin
 from app.config import Settings, resolve_encryption_key
 from app.db import Database
+from app.detection_wiring import DetectionServices, build_detection
 from app.logs import configure_logging
 from app.services_wiring import DomainServices, WiringInputs, build_services
 from app.store.config_store import ConfigStore
@@ -18,6 +20,7 @@ from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
+from app.store.seen_tags import SeenTagStore
 from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
 from services.auth import AuthService
@@ -58,6 +61,8 @@ class Runtime:
     probe_http: httpx.AsyncClient
     services: DomainServices
     auth: AuthService
+    detection: DetectionServices
+    admin: AdminServices
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -120,6 +125,8 @@ def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runti
         probe_http,
         services,
         AuthService(stores.users, derive_subkey(key, "jwt")),
+        detection=build_detection(inputs, services, SeenTagStore(db)),
+        admin=build_admin(stores, services, http, settings.data_dir),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.api import auth_routes, config_routes, health
+from app.api import auth_routes, config_routes, health, webhook_routes
 from app.runtime import Runtime
 
 
@@ -13,3 +13,4 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     auth_routes.register(api, runtime.auth)
     health.register(api, runtime.status)
     config_routes.register(api, runtime.stores.config)
+    webhook_routes.register(api, runtime.detection.webhook)  # public: its URL secret
