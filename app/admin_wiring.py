@@ -1,0 +1,62 @@
+"""Builds the admin services the pages and the REST API call (configuration, history, controls).
+
+Kept apart from `services_wiring` and `detection_wiring` so the three can grow independently;
+used by the runtime and by tests alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from app.services_wiring import DomainServices
+from services.deploy_queries import DeployQueries
+from services.env_config import EnvConfigService
+from services.instance_admin import InstanceAdmin
+from services.project_admin import ProjectAdmin
+from services.registry_admin import RegistryAdmin
+from services.settings_admin import SettingsAdmin
+from services.volume_config import VolumeConfigService
+
+if TYPE_CHECKING:
+    from app.runtime import Stores
+
+
+@dataclass
+class AdminServices:
+    project_admin: ProjectAdmin
+    registry_admin: RegistryAdmin
+    settings_admin: SettingsAdmin
+    deploy_queries: DeployQueries
+    env_config: EnvConfigService
+    volume_config: VolumeConfigService
+    instance_admin: InstanceAdmin
+
+
+def build_admin(
+    stores: Stores, services: DomainServices, http: httpx.AsyncClient, data_dir: Path
+) -> AdminServices:
+    """`data_dir` as the app's: isolated volumes default to its `volumes/` folder."""
+    return AdminServices(
+        project_admin=ProjectAdmin(
+            stores.projects,
+            stores.instances,
+            stores.registries,
+            services.control,
+            stores.deploys,
+            stores.settings,
+        ),
+        registry_admin=RegistryAdmin(stores.registries, stores.projects, http),
+        settings_admin=SettingsAdmin(stores.settings, services.notifier, http),
+        deploy_queries=DeployQueries(stores.deploys, services.bus),
+        env_config=EnvConfigService(stores.projects, stores.instances),
+        volume_config=VolumeConfigService(
+            stores.projects, stores.instances, stores.settings, data_dir / "volumes"
+        ),
+        instance_admin=InstanceAdmin(
+            stores.projects, stores.instances, services.control, services.deployer
+        ),
+    )
