@@ -9,27 +9,37 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from nicegui import app as nicegui_app
+from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
+from app.admin_wiring import AdminServices, build_admin
 from app.api import auth_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard
 from app.db import Database
+from app.runtime import Stores
+from app.services_wiring import DomainServices, WiringInputs, build_services
+from app.store.config_store import ConfigStore
+from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
 from app.store.settings_store import SettingsStore
-from pages import dashboard, login
+from app.store.users import UserStore
+from pages import dashboard, login, project_config
+from pages.project_config import ConfigServices
 from services.auth import AuthService
-from services.env_config import EnvConfigService
+from services.config_transfer import ConfigTransfer
+from services.docker_engine import DockerEngine
 from services.secrets import SecretBox
 from services.status import SystemStatus
-from services.volume_config import VolumeConfigService
 from tests.support.auth_fakes import FakeClock, make_auth
 
 
@@ -69,14 +79,54 @@ class ConfigSite:
     """A signed-in browser over the configuration pages, backed by a real temporary database."""
 
     user: User
-    db: Database
-    box: SecretBox
-    projects: ProjectStore
-    settings: SettingsStore
-    registries: RegistryStore
-    env: EnvConfigService
-    volumes: VolumeConfigService
+    stores: Stores
+    admin: AdminServices
+    services: DomainServices
+    transfer: ConfigTransfer
     data_dir: Path
+
+
+def _stores(db: Database, box: SecretBox) -> Stores:
+    return Stores(
+        settings=SettingsStore(db, box),
+        registries=RegistryStore(db, box),
+        projects=ProjectStore(db, box),
+        instances=InstanceStore(db),
+        deploys=DeployStore(db),
+        users=UserStore(db),
+        config=ConfigStore(db, box),
+    )
+
+
+@asynccontextmanager
+async def config_graph(
+    data_dir: Path,
+) -> AsyncIterator[tuple[Stores, DomainServices, AdminServices]]:
+    """The app's service graph (same wiring functions) over a fresh database in `data_dir`."""
+    db = Database(data_dir / "watcher.db")
+    db.migrate()
+    stores = _stores(db, SecretBox(os.urandom(32)))
+    (data_dir / "volumes").mkdir(exist_ok=True)
+    engine, http = DockerEngine(), httpx.AsyncClient()
+    inputs = WiringInputs(
+        stores.projects,
+        stores.instances,
+        stores.deploys,
+        stores.registries,
+        stores.settings,
+        engine,
+        http,
+        data_dir,
+    )
+    services = build_services(inputs)
+    try:
+        yield stores, services, build_admin(stores, services, http, data_dir)
+    finally:
+        await services.deployer.shutdown(5)
+        await services.notifier.aclose(1)
+        await http.aclose()
+        await engine.close()
+        db.close()
 
 
 @pytest.fixture
@@ -84,43 +134,32 @@ async def config_site(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[ConfigSite]:
     """Project configuration and settings pages, signed in as admin, over real stores."""
-    db = Database(tmp_path / "watcher.db")
-    db.migrate()
-    box = SecretBox(os.urandom(32))
-    projects, instances = ProjectStore(db, box), InstanceStore(db)
-    settings, registries = SettingsStore(db, box), RegistryStore(db, box)
-    (tmp_path / "volumes").mkdir()
-    site = ConfigSite(
-        None,  # type: ignore[arg-type]  # set below, inside the simulation
-        db,
-        box,
-        projects,
-        settings,
-        registries,
-        EnvConfigService(projects, instances),
-        VolumeConfigService(projects, instances, settings, tmp_path / "volumes"),
-        tmp_path,
-    )
     auth, users, _, _ = make_auth()
-    async with user_simulation() as user:
+    async with config_graph(tmp_path) as (stores, services, admin), user_simulation() as user:
         nicegui_app.add_middleware(AuthGuard, auth=auth)
+        site = ConfigSite(user, stores, admin, services, ConfigTransfer(stores.config), tmp_path)
         register_config_pages(site)
         user.http_client.cookies.set(SESSION_COOKIE, auth.issue_token(users.users["admin"]).token)
-        site.user = user
         yield site
-    db.close()
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected error logs: {errors}"
 
 
 def register_config_pages(site: ConfigSite) -> None:
     """The pages under test, wired the way app/page_routes.py wires them."""
-    from nicegui import ui
+    status = SystemStatus(_Engine(), _Database())
 
-    from pages.components.config_env import EnvEditor
-    from pages.components.config_volumes import VolumeEditor
+    @ui.page("/")
+    def home() -> None:  # where deleting a project lands (the dashboard is another page's)
+        ui.label("Dashboard")
 
-    @ui.page("/test/editors/{project_id}")
-    async def editors(project_id: int) -> None:
-        await EnvEditor(site.env, project_id).load()
-        await VolumeEditor(site.volumes, project_id).load()
+    project_config.register(
+        ConfigServices(
+            site.admin.project_admin,
+            site.admin.registry_admin,
+            site.admin.settings_admin,
+            site.admin.env_config,
+            site.admin.volume_config,
+            status,
+        )
+    )

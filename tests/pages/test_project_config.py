@@ -1,0 +1,118 @@
+"""/projects/new and /projects/{id}/settings in a simulated browser over the real services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from nicegui import ui
+
+from app.models import Project
+from tests.pages.conftest import ConfigSite
+
+NAVIGATION = 30  # should_see attempts (0.1 s apart) while a navigation completes
+
+
+def element(site: ConfigSite, marker: str) -> ui.element:
+    (found,) = site.user.find(marker=marker).elements
+    return found
+
+
+def error_of(site: ConfigSite, marker: str) -> str | None:
+    field = element(site, marker)
+    assert isinstance(field, ui.input | ui.number | ui.select)
+    return field.error
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait until `condition` holds (checked every 20 ms), failing after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def make_project(site: ConfigSite) -> Project:
+    project = site.stores.projects.create(name="web", image="registry.test/demo/web", port=8080)
+    assert project.id is not None
+    site.stores.projects.add_stage(project.id, name="dev", tag_pattern="dev-*")
+    return project
+
+
+async def test_create_refuses_bad_fields_then_creates(config_site: ConfigSite) -> None:
+    site = config_site
+    await site.user.open("/projects/new")
+    await site.user.should_see("New project")
+    site.user.find(marker="project-name").type("Web App!")
+    site.user.find(marker="project-save").click()
+    await until(lambda: error_of(site, "project-name"))
+    assert error_of(site, "project-image")
+    assert site.stores.projects.all() == []
+
+    site.user.find(marker="project-name").clear().type("web-app")
+    site.user.find(marker="project-image").type("registry.test/demo/web-app")
+    site.user.find(marker="project-save").click()
+    await site.user.should_see("Configure web-app", retries=NAVIGATION)
+    (project,) = site.stores.projects.all()
+    assert (project.name, project.image, project.port) == (
+        "web-app",
+        "registry.test/demo/web-app",
+        80,
+    )
+    await site.user.should_see(marker="stages-empty")
+
+
+async def test_a_taken_name_is_shown_at_the_name_field(config_site: ConfigSite) -> None:
+    site = config_site
+    make_project(site)
+    await site.user.open("/projects/new")
+    site.user.find(marker="project-name").type("web")
+    site.user.find(marker="project-image").type("registry.test/demo/other")
+    site.user.find(marker="project-save").click()
+    await site.user.should_see("a project named 'web' already exists")
+    assert len(site.stores.projects.all()) == 1
+
+
+async def test_add_a_stage_with_a_refused_subdomain_first(config_site: ConfigSite) -> None:
+    site = config_site
+    project = make_project(site)
+    site.stores.settings.update_global(domain="example.com")
+    await site.user.open(f"/projects/{project.id}/settings")
+    site.user.find(marker="stage-add").click()
+    await site.user.should_see(marker="stage-name")
+    site.user.find(marker="stage-name").type("prod")
+    site.user.find(marker="stage-tag_pattern").clear().type("v*")
+    site.user.find(marker="stage-subdomain").type("Launcher_1")
+    source = element(site, "stage-promote_from")
+    assert isinstance(source, ui.select) and "dev" in source.options
+    source.value = "dev"
+    site.user.find(marker="stage-save").click()
+    await until(lambda: error_of(site, "stage-subdomain"))
+
+    field = element(site, "stage-subdomain")
+    assert isinstance(field, ui.input)
+    field.value = "launcher"
+    await site.user.should_see("Stage address: launcher.example.com")
+    site.user.find(marker="stage-save").click()
+    await site.user.should_see("Stage saved.")
+    assert project.id is not None
+    prod = site.stores.projects.stage_by_name(project.id, "prod")
+    assert (prod.tag_pattern, prod.subdomain, prod.promote_from) == ("v*", "launcher", "dev")
+    await site.user.should_see("promotes from dev")
+
+
+async def test_delete_asks_naming_what_goes_then_deletes(config_site: ConfigSite) -> None:
+    site = config_site
+    project = make_project(site)
+    await site.user.open(f"/projects/{project.id}/settings")
+    site.user.find(marker="project-delete").click()
+    await site.user.should_see("Delete project web?")
+    await site.user.should_see("Stages: dev.")
+    site.user.find("Cancel").click()
+    await site.user.should_not_see("Delete project web?")
+    assert len(site.stores.projects.all()) == 1
+
+    site.user.find(marker="project-delete").click()
+    await site.user.should_see(marker="confirm")
+    site.user.find(marker="confirm").click()
+    await site.user.should_see("Dashboard", retries=NAVIGATION)
+    assert site.stores.projects.all() == []
