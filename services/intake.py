@@ -92,12 +92,20 @@ class Intake:
         return [await self._route_target(target, tag, pushed.digest, trigger) for target in targets]
 
     async def route_project(
-        self, project: Project, tag: str, digest: str, trigger: DeployTrigger
+        self,
+        project: Project,
+        tag: str,
+        digest: str,
+        trigger: DeployTrigger,
+        stages: list[Stage] | None = None,
     ) -> Outcome:
-        """Decide for one project; `digest` "" when unknown (then only an unseen tag is news)."""
+        """Decide for one project; `digest` "" when unknown (then only an unseen tag is news).
+
+        `stages`: the project's stages when the caller just read them (saves a query).
+        """
         assert project.id is not None
         image = f"{project.image}:{tag}"
-        steps, claimed = await asyncio.to_thread(self._plan_and_claim, project, tag, digest)
+        steps, claimed = await asyncio.to_thread(self._plan_and_claim, project, tag, digest, stages)
         if not steps:
             return Outcome(image, project.name, (_no_stage(project, tag),))
         if not claimed:
@@ -117,7 +125,7 @@ class Intake:
         if found is None:
             note = Decision("ignored", f"tag {tag} was not found in the registry")
             return Outcome(f"{project.image}:{tag}", project.name, (note,))
-        return await self.route_project(project, tag, found, trigger)
+        return await self.route_project(project, tag, found, trigger, target.stages)
 
     async def shutdown(self, timeout: float = 30.0) -> None:
         await self._creator.shutdown(timeout)
@@ -134,10 +142,12 @@ class Intake:
             _Target(p, self._s.projects.stages(p.id or 0), sources.get(p.id or 0)) for p in projects
         ]
 
-    def _plan_and_claim(self, project: Project, tag: str, digest: str) -> tuple[list[_Step], bool]:
+    def _plan_and_claim(
+        self, project: Project, tag: str, digest: str, stages: list[Stage] | None
+    ) -> tuple[list[_Step], bool]:
         """Per matching stage what to do, and whether this sighting is news (claimed)."""
         assert project.id is not None
-        stages = self._s.projects.stages(project.id)
+        stages = self._s.projects.stages(project.id) if stages is None else stages
         by_name = {s.name: s for s in stages}
         steps = [self._plan_stage(st, by_name, tag) for st in tags.stages_for_tag(stages, tag)]
         if not steps:
