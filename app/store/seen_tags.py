@@ -9,16 +9,19 @@ taken for, so changing a project's image takes a new baseline. Rows cascade with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from app.db import Database
 from app.models import SeenTag, utcnow
+from services.errors import NotFound
 
 BASELINE_MARKER = ""  # the tag of the row that marks a taken baseline
 _CHUNK = 500
@@ -80,7 +83,7 @@ class SeenTagStore:
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        with self._db.session() as session:
+        with _project_must_exist(project_id), self._db.session() as session:
             return bool(session.exec(stmt).rowcount)
 
     def record(self, project_id: int, entries: Iterable[tuple[str, str, SeenState]]) -> None:
@@ -92,7 +95,7 @@ class SeenTagStore:
             for tag, digest, state in entries
         ]
         stmt = insert(SeenTag).on_conflict_do_nothing(index_elements=["project_id", "tag"])
-        with self._db.session() as session:
+        with _project_must_exist(project_id), self._db.session() as session:
             for start in range(0, len(rows), _CHUNK):  # SQLite caps variables per statement
                 session.exec(stmt.values(rows[start : start + _CHUNK]))
 
@@ -141,3 +144,12 @@ class SeenTagStore:
         """
         self.record(project_id, ((tag, "", SeenState.BASELINE) for tag in tags))
         self.claim(project_id, BASELINE_MARKER, image, SeenState.MARKER)
+
+
+@contextmanager
+def _project_must_exist(project_id: int) -> Iterator[None]:
+    """A project deleted meanwhile fails its foreign key: say so in our own words."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise NotFound(f"project {project_id} no longer exists") from exc

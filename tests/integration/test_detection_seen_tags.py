@@ -11,6 +11,7 @@ import pytest
 from app.db import Database
 from app.store.projects import ProjectStore
 from app.store.seen_tags import SeenState, SeenTagStore
+from services.errors import NotFound
 from services.secrets import SecretBox
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -79,3 +80,11 @@ def test_forget_missing_spares_claims_made_during_the_listing(
     assert seen.forget_missing(pid, {"kept"}, listing_started) == 1
     assert set(seen.tags(pid)) == {"kept", "fresh"}
     assert seen.baseline_taken(pid, "h/app")  # the marker is never forgotten
+
+
+def test_claims_for_a_deleted_project_raise_not_found(store: tuple[SeenTagStore, int]) -> None:
+    seen, pid = store
+    with pytest.raises(NotFound):
+        seen.claim(pid + 1000, "v1", D1, SeenState.DEPLOYED)
+    with pytest.raises(NotFound):
+        seen.record(pid + 1000, [("v1", "", SeenState.BASELINE)])
