@@ -12,6 +12,7 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from app.models import Deploy, Instance, InstanceStatus, Project, Stage
 from app.store.deploys import DeployStore
@@ -25,6 +26,7 @@ from services.project_inputs import ProjectInput, StageInput
 from services.subdomain_owners import SubdomainOwners
 
 __all__ = [
+    "Light",
     "ProjectAdmin",
     "ProjectDetail",
     "ProjectInput",
@@ -34,6 +36,12 @@ __all__ = [
 ]
 _FAILING = (InstanceStatus.UNHEALTHY, InstanceStatus.FAILED, InstanceStatus.MISSING)
 _RUNNING = (InstanceStatus.HEALTHY, InstanceStatus.STARTING, InstanceStatus.UNHEALTHY)
+Light = Literal["failing", "starting", "healthy", "stopped", "empty"]
+_LIGHTS: tuple[tuple[InstanceStatus, Light], ...] = (
+    (InstanceStatus.STARTING, "starting"),
+    (InstanceStatus.HEALTHY, "healthy"),
+    (InstanceStatus.STOPPED, "stopped"),
+)
 
 
 @dataclass(frozen=True)
@@ -51,14 +59,14 @@ class ProjectSummary:
         return sum(self.instance_counts.get(status, 0) for status in _RUNNING)
 
     @property
-    def light(self) -> str:
+    def light(self) -> Light:
         """failing > starting > healthy > stopped > empty: the status a person must see first."""
         counts = self.instance_counts
         if any(counts.get(status) for status in _FAILING):
             return "failing"
-        for status in (InstanceStatus.STARTING, InstanceStatus.HEALTHY, InstanceStatus.STOPPED):
+        for status, light in _LIGHTS:
             if counts.get(status):
-                return status.value
+                return light
         return "empty"
 
 
@@ -138,6 +146,10 @@ class ProjectAdmin:
         await self._remove_instances(await asyncio.to_thread(self._instances.all, stage_id=row.id))
         assert row.id is not None
         await asyncio.to_thread(self._projects.delete_stage, row.id)
+
+    async def check_registry(self, registry_id: int | None) -> None:
+        """ValidationFailed on `registry_id` when no such registry exists (None is fine)."""
+        await asyncio.to_thread(self._check_registry, registry_id)
 
     # blocking helpers ----------------------------------------------------------------------
     def _overview(self) -> list[ProjectSummary]:

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.api import auth_routes, config_routes, health, webhook_routes
+from app.api import (
+    auth_routes,
+    config_import_routes,
+    config_routes,
+    deploy_routes,
+    deploys_routes,
+    health,
+    instances_routes,
+    project_config_routes,
+    projects_routes,
+    registries_routes,
+    settings_routes,
+    webhook_routes,
+)
+from app.api.errors import install_error_handlers
 from app.runtime import Runtime
+from services.config_transfer import ConfigTransfer
 
 
 def register_routes(api: FastAPI, runtime: Runtime) -> None:
@@ -14,3 +29,13 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     health.register(api, runtime.status)
     config_routes.register(api, runtime.stores.config)
     webhook_routes.register(api, runtime.detection.webhook)  # public: its URL secret
+    install_error_handlers(api)  # one error shape for the routes below
+    admin = runtime.admin
+    projects_routes.register(api, admin.project_admin, admin.env_config, admin.volume_config)
+    project_config_routes.register(api, admin.env_config, admin.volume_config)
+    instances_routes.register(api, admin.instance_admin)
+    registries_routes.register(api, admin.registry_admin)
+    settings_routes.register(api, admin.settings_admin)
+    deploys_routes.register(api, admin.deploy_queries)
+    deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
+    config_import_routes.register(api, ConfigTransfer(runtime.stores.config))

@@ -1,0 +1,80 @@
+"""/api/deploy/inspect and /api/deploy/quick: quick deploy (SPEC §6) over the REST API.
+
+Inspect pulls the image and answers a proposal (name, port, health check, stage, subdomains and
+clash warnings); quick takes the reviewed proposal, saves the project and queues its deploy.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.api.errors import error_responses
+from app.api.schemas import DeployAccepted, accepted
+from services.admin_input import MAX_ID
+from services.config_io import ProjectName, StageName
+from services.project_admin import ProjectAdmin
+from services.project_inputs import MAX_INSTANCES, Image, TagPattern, UrlPath
+from services.proposals import Proposal, StagePlan
+from services.quick_deploy import QuickDeploy
+
+TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+Tag = Annotated[str, StringConstraints(pattern=TAG)]
+
+
+class InspectIn(BaseModel):
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="image reference, e.g. ghcr.io/owner/app:v1 (no tag: latest)"
+    )
+
+
+class StagePlanIn(BaseModel):
+    name: StageName
+    tag_pattern: TagPattern
+    auto_deploy: bool
+    max_instances: int = Field(2, ge=1, le=MAX_INSTANCES)
+
+
+class QuickDeployIn(BaseModel):
+    """The proposal from inspect, as the person reviewed it."""
+
+    image: Image
+    tag: Tag
+    name: ProjectName
+    port: int = Field(ge=1, le=65535)
+    stage: StagePlanIn
+    healthcheck: UrlPath | None = None
+    registry_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+    def proposal(self) -> Proposal:
+        plan = StagePlan(**self.stage.model_dump())
+        fields = self.model_dump(exclude={"stage"})
+        return Proposal(stage=plan, **fields)
+
+
+def register(api: FastAPI, quick: QuickDeploy, projects: ProjectAdmin) -> None:
+    router = APIRouter(prefix="/api/deploy", tags=["quick deploy"])
+
+    @router.post(
+        "/inspect",
+        summary="Pull an image and propose a project for it",
+        responses=error_responses(404, 422, 429, 502, 504),
+    )
+    async def inspect(body: InspectIn) -> Proposal:
+        """Waits for the pull (minutes for a large image)."""
+        return await quick.inspect(body.reference)
+
+    @router.post(
+        "/quick",
+        status_code=202,
+        summary="Save a reviewed proposal as a project and deploy it",
+        responses=error_responses(409, 422),
+    )
+    async def quick_deploy(body: QuickDeployIn) -> DeployAccepted:
+        await projects.check_registry(body.registry_id)
+        queued = await quick.accept(body.proposal())
+        return accepted(queued.id, queued.project_id, queued.status)
+
+    api.include_router(router)

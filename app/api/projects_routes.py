@@ -1,0 +1,135 @@
+"""/api/projects: projects and their stages (SPEC §8); env and volumes: project_config_routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Response
+from pydantic import BaseModel
+
+from app.api.errors import error_responses
+from app.api.schemas import (
+    DeployOut,
+    InstanceOut,
+    ProjectId,
+    ProjectOut,
+    StageOut,
+    StagePath,
+)
+from app.models import InstanceStatus
+from services.env_config import EnvConfigService, ProjectEnvView
+from services.project_admin import Light, ProjectAdmin, ProjectInput, ProjectSummary, StageInput
+from services.volume_config import ProjectVolumesView, VolumeConfigService
+
+
+class ProjectSummaryOut(BaseModel):
+    project: ProjectOut
+    registry_name: str | None
+    stage_count: int
+    instance_counts: dict[InstanceStatus, int]
+    running: int
+    light: Light
+    latest_deploy: DeployOut | None
+
+
+class StageDetailOut(StageOut):
+    instances: list[InstanceOut]
+
+
+class ProjectDetailOut(ProjectOut):
+    """A project with its stages and instances, env (secret values masked) and volumes."""
+
+    registry_name: str | None
+    stages: list[StageDetailOut]
+    env: ProjectEnvView
+    volumes: ProjectVolumesView
+
+
+def _summary(summary: ProjectSummary) -> ProjectSummaryOut:
+    latest = summary.latest_deploy
+    return ProjectSummaryOut(
+        project=ProjectOut.model_validate(summary.project),
+        registry_name=summary.registry_name,
+        stage_count=summary.stage_count,
+        instance_counts=summary.instance_counts,
+        running=summary.running,
+        light=summary.light,
+        latest_deploy=DeployOut.model_validate(latest) if latest else None,
+    )
+
+
+def register(
+    api: FastAPI, admin: ProjectAdmin, env: EnvConfigService, volumes: VolumeConfigService
+) -> None:
+    router = APIRouter(prefix="/api/projects", tags=["projects"])
+
+    @router.get("", summary="List projects with status counts and latest deploy")
+    async def list_projects() -> list[ProjectSummaryOut]:
+        return [_summary(s) for s in await admin.list_overview()]
+
+    @router.post(
+        "", status_code=201, summary="Create a project", responses=error_responses(409, 422)
+    )
+    async def create_project(body: ProjectInput) -> ProjectOut:
+        return ProjectOut.model_validate(await admin.create_project(body))
+
+    @router.get("/{project_id}", summary="A project in detail", responses=error_responses(404, 422))
+    async def get_project(project_id: ProjectId) -> ProjectDetailOut:
+        detail = await admin.get(project_id)
+        stages = [
+            StageDetailOut(
+                **StageOut.model_validate(s.stage).model_dump(),
+                instances=[InstanceOut.model_validate(i) for i in s.instances],
+            )
+            for s in detail.stages
+        ]
+        return ProjectDetailOut(
+            **ProjectOut.model_validate(detail.project).model_dump(),
+            registry_name=detail.registry_name,
+            stages=stages,
+            env=await env.read(project_id),
+            volumes=await volumes.read(project_id),
+        )
+
+    @router.put(
+        "/{project_id}", summary="Change a project", responses=error_responses(404, 409, 422)
+    )
+    async def update_project(project_id: ProjectId, body: ProjectInput) -> ProjectOut:
+        return ProjectOut.model_validate(await admin.update_project(project_id, body))
+
+    @router.delete(
+        "/{project_id}",
+        status_code=204,
+        summary="Delete a project, removing its instances first",
+        responses=error_responses(404, 409, 422, 502, 504),
+    )
+    async def delete_project(project_id: ProjectId) -> Response:
+        await admin.delete_project(project_id)
+        return Response(status_code=204)
+
+    @router.post(
+        "/{project_id}/stages",
+        status_code=201,
+        summary="Add a stage",
+        responses=error_responses(404, 409, 422),
+    )
+    async def add_stage(project_id: ProjectId, body: StageInput) -> StageOut:
+        return StageOut.model_validate(await admin.add_stage(project_id, body))
+
+    @router.put(
+        "/{project_id}/stages/{stage}",
+        summary="Change a stage",
+        responses=error_responses(404, 409, 422),
+    )
+    async def update_stage(project_id: ProjectId, stage: StagePath, body: StageInput) -> StageOut:
+        return StageOut.model_validate(await admin.update_stage(project_id, stage, body))
+
+    @router.delete(
+        "/{project_id}/stages/{stage}",
+        status_code=204,
+        summary="Delete a stage, removing its instances first",
+        responses=error_responses(404, 409, 422, 502, 504),
+    )
+    async def delete_stage(project_id: ProjectId, stage: StagePath) -> Response:
+        await admin.delete_stage(project_id, stage)
+        return Response(status_code=204)
+
+    api.include_router(router)

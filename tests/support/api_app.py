@@ -1,0 +1,78 @@
+"""The app's REST API over a real Runtime on a temporary data dir, driven in-process by httpx.
+
+The same guard and routes as the real process (`AuthGuard` + `register_routes`) on a plain
+FastAPI app, so no NiceGUI server or port is needed; the runtime is the real one (SQLite, the
+real Docker Engine, real HTTP clients). `signed_in` logs in as the admin and sends the bearer
+token on every request, as scripts do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from app.api.routes import register_routes
+from app.auth_guard import AuthGuard
+from app.config import Settings
+from app.runtime import Runtime, build_runtime, first_launch
+from services.secrets import generate_key_hex
+
+ADMIN_PASSWORD = "api-test-admin-password"
+
+
+@dataclass
+class ApiApp:
+    runtime: Runtime
+    api: FastAPI
+    client: httpx.AsyncClient  # signed in (bearer token)
+
+
+def build_api(runtime: Runtime) -> FastAPI:
+    api = FastAPI(title="Docker Watcher")
+    api.add_middleware(AuthGuard, auth=runtime.auth)
+    register_routes(api, runtime)
+    return api
+
+
+def make_runtime(data_dir: Path, **env: str) -> Runtime:
+    environ = {
+        "DW_DATA_DIR": str(data_dir),
+        "ENCRYPTION_KEY": generate_key_hex(),
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "DW_SEED_PATH": str(data_dir / "no-seed.yaml"),
+        **env,
+    }
+    runtime = build_runtime(Settings.model_validate(environ))
+    first_launch(runtime)
+    return runtime
+
+
+async def sign_in(client: httpx.AsyncClient) -> str:
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    answer = await client.post("/api/auth/login", json=login)
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["token"]
+    client.cookies.clear()  # the bearer token alone, as a script sends it
+    client.headers["Authorization"] = f"Bearer {token}"
+    return token
+
+
+@asynccontextmanager
+async def api_app(data_dir: Path, **env: str) -> AsyncIterator[ApiApp]:
+    """A signed-in client over a fresh runtime; deploys are drained and clients closed after."""
+    runtime = make_runtime(data_dir, **env)
+    api = build_api(runtime)
+    transport = httpx.ASGITransport(api)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://dw.test") as client:
+            await sign_in(client)
+            yield ApiApp(runtime, api, client)
+    finally:
+        await runtime.detection.stop(None)
+        await runtime.services.deployer.shutdown(60)
+        await runtime.aclose()
