@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from app.runtime import Runtime
-from pages import dashboard, login
+from pages import dashboard, login, project_config, settings
+from pages.project_config import ConfigServices
+from pages.settings import SettingsServices
+from services.config_transfer import ConfigTransfer
 
 
 def register_pages(runtime: Runtime) -> None:
     """One line per page module."""
     login.register(runtime.auth)
+    # Before project: its /projects/{project_id} would otherwise also match /projects/new.
+    project_config.register(_config_services(runtime))
     dashboard.register(runtime.status)
+    settings.register(_settings_services(runtime))
+
+
+def _config_services(runtime: Runtime) -> ConfigServices:
+    admin = runtime.admin
+    return ConfigServices(
+        admin.project_admin,
+        admin.registry_admin,
+        admin.settings_admin,
+        admin.env_config,
+        admin.volume_config,
+        runtime.status,
+    )
+
+
+def _settings_services(runtime: Runtime) -> SettingsServices:
+    admin, transfer = runtime.admin, ConfigTransfer(runtime.stores.config)
+    return SettingsServices(admin.settings_admin, admin.registry_admin, transfer, runtime.status)

@@ -16,7 +16,9 @@ def frame(title: str, status: SystemStatus) -> Iterator[None]:
     """Lay out a page inside the common header; yields the content column."""
     ui.page_title(f"{title} · Docker Watcher")
     with ui.header().classes("items-center justify-between bg-slate-800"):
-        ui.label("Docker Watcher").classes("text-lg font-semibold")
+        with ui.row().classes("items-center gap-6"):
+            ui.label("Docker Watcher").classes("text-lg font-semibold")
+            _nav()
         with ui.row().classes("items-center gap-2"):
             ui.icon("circle").classes("text-xs").bind_name_from(
                 status, "docker", backward=lambda c: "check_circle" if c.ok else "error"
@@ -27,6 +29,18 @@ def frame(title: str, status: SystemStatus) -> Iterator[None]:
             _sign_out()
     with ui.column().classes("w-full max-w-6xl mx-auto p-4 gap-4"):
         yield
+
+
+NAV = (("Dashboard", "/"), ("New project", "/projects/new"), ("Settings", "/settings"))
+
+
+def _nav() -> None:
+    """The main places; the current one is underlined."""
+    here = ui.context.client.request.url.path
+    for text, target in NAV:
+        link = ui.link(text, target).classes("text-white no-underline text-sm hover:underline")
+        if here == target:
+            link.classes(replace="text-white underline text-sm")
 
 
 def _sign_out() -> None:

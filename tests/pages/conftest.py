@@ -21,9 +21,10 @@ from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
 from app.admin_wiring import AdminServices, build_admin
-from app.api import auth_routes
+from app.api import auth_routes, webhook_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard
 from app.db import Database
+from app.detection_wiring import DetectionServices, build_detection
 from app.runtime import Stores
 from app.services_wiring import DomainServices, WiringInputs, build_services
 from app.store.config_store import ConfigStore
@@ -31,10 +32,12 @@ from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
+from app.store.seen_tags import SeenTagStore
 from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
-from pages import dashboard, login, project_config
+from pages import dashboard, login, project_config, settings
 from pages.project_config import ConfigServices
+from pages.settings import SettingsServices
 from services.auth import AuthService
 from services.config_transfer import ConfigTransfer
 from services.docker_engine import DockerEngine
@@ -98,10 +101,11 @@ def _stores(db: Database, box: SecretBox) -> Stores:
     )
 
 
+Graph = tuple[Stores, DomainServices, AdminServices, DetectionServices]
+
+
 @asynccontextmanager
-async def config_graph(
-    data_dir: Path,
-) -> AsyncIterator[tuple[Stores, DomainServices, AdminServices]]:
+async def config_graph(data_dir: Path) -> AsyncIterator[Graph]:
     """The app's service graph (same wiring functions) over a fresh database in `data_dir`."""
     db = Database(data_dir / "watcher.db")
     db.migrate()
@@ -119,8 +123,9 @@ async def config_graph(
         data_dir,
     )
     services = build_services(inputs)
+    detection = build_detection(inputs, services, SeenTagStore(db))
     try:
-        yield stores, services, build_admin(stores, services, http, data_dir)
+        yield stores, services, build_admin(stores, services, http, data_dir), detection
     finally:
         await services.deployer.shutdown(5)
         await services.notifier.aclose(1)
@@ -135,8 +140,10 @@ async def config_site(
 ) -> AsyncIterator[ConfigSite]:
     """Project configuration and settings pages, signed in as admin, over real stores."""
     auth, users, _, _ = make_auth()
-    async with config_graph(tmp_path) as (stores, services, admin), user_simulation() as user:
+    async with config_graph(tmp_path) as graph, user_simulation() as user:
+        stores, services, admin, detection = graph
         nicegui_app.add_middleware(AuthGuard, auth=auth)
+        webhook_routes.register(nicegui_app, detection.webhook)
         site = ConfigSite(user, stores, admin, services, ConfigTransfer(stores.config), tmp_path)
         register_config_pages(site)
         user.http_client.cookies.set(SESSION_COOKIE, auth.issue_token(users.users["admin"]).token)
@@ -151,8 +158,13 @@ def register_config_pages(site: ConfigSite) -> None:
 
     @ui.page("/")
     def home() -> None:  # where deleting a project lands (the dashboard is another page's)
-        ui.label("Dashboard")
+        ui.label("Home page stub")
 
+    settings.register(
+        SettingsServices(
+            site.admin.settings_admin, site.admin.registry_admin, site.transfer, status
+        )
+    )
     project_config.register(
         ConfigServices(
             site.admin.project_admin,

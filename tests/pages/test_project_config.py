@@ -41,7 +41,7 @@ def make_project(site: ConfigSite) -> Project:
 async def test_create_refuses_bad_fields_then_creates(config_site: ConfigSite) -> None:
     site = config_site
     await site.user.open("/projects/new")
-    await site.user.should_see("New project")
+    await site.user.should_see(marker="project-save")
     site.user.find(marker="project-name").type("Web App!")
     site.user.find(marker="project-save").click()
     await until(lambda: error_of(site, "project-name"))
@@ -114,5 +114,5 @@ async def test_delete_asks_naming_what_goes_then_deletes(config_site: ConfigSite
     site.user.find(marker="project-delete").click()
     await site.user.should_see(marker="confirm")
     site.user.find(marker="confirm").click()
-    await site.user.should_see("Dashboard", retries=NAVIGATION)
+    await site.user.should_see("Home page stub", retries=NAVIGATION)
     assert site.stores.projects.all() == []

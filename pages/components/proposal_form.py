@@ -1,0 +1,142 @@
+"""The quick deploy review form: a proposal's fields, editable, with its warnings.
+
+It edits a copy of the proposal (`dataclasses.replace`); the service validates it on accept and
+each refused field gets its message at its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from nicegui import ui
+
+from pages.components.config_widgets import FieldErrors
+from services.proposals import Proposal, StagePlan
+
+HEALTH_MODES = {
+    "docker": "the image's own HEALTHCHECK",
+    "running": "the container staying up (the image has no HEALTHCHECK)",
+}
+
+
+class ProposalForm:
+    def __init__(self, on_deploy: Callable[[Proposal], Awaitable[None]]) -> None:
+        self._base: Proposal | None = None
+        with ui.card().classes("w-full gap-4").mark("proposal") as self.card:
+            self._about()
+            with ui.grid(columns=3).classes("w-full gap-x-4 gap-y-2"):
+                self.name = _input("Project name", "lowercase letters, digits, dashes")
+                self.port = ui.number("Container port", min=1, max=65535, precision=0)
+                self.port.props("outlined dense").mark("port")
+                self.health = _input("Health check path", "e.g. /health; empty: see below")
+                self.stage = _input("Stage", "e.g. dev, rel, prod")
+                self.pattern = _input("Tag pattern", "shell glob, e.g. dev-*")
+                self.max = ui.number("Max instances", min=1, precision=0).props("outlined dense")
+            self.auto = ui.switch("Deploy new matching tags automatically").mark("auto-deploy")
+            self.addresses = ui.column().classes("gap-0 text-sm")
+            with ui.row().classes("w-full justify-end"):
+                self.deploy_button = ui.button("Deploy", icon="rocket_launch").mark("deploy")
+        self.deploy_button.on_click(lambda: on_deploy(self.proposal()))
+        self.errors = self._register()
+        self.card.set_visibility(False)
+
+    def _about(self) -> None:
+        ui.label("Review the project").classes("text-lg font-semibold")
+        self.source = ui.label().classes("text-sm text-grey-8")
+        self.warnings = ui.column().classes("w-full gap-1")
+
+    def _register(self) -> FieldErrors:
+        errors = FieldErrors()
+        for path, field in (
+            ("name", self.name),
+            ("port", self.port),
+            ("healthcheck", self.health),
+            ("stage.name", self.stage),
+            ("stage.tag_pattern", self.pattern),
+            ("stage.max_instances", self.max),
+        ):
+            errors.add(path, field)
+        return errors
+
+    def show(self, proposal: Proposal) -> None:
+        self._base = proposal
+        self.name.set_value(proposal.name)
+        self.port.set_value(proposal.port)
+        self.health.set_value(proposal.healthcheck or "")
+        self.stage.set_value(proposal.stage.name)
+        self.pattern.set_value(proposal.stage.tag_pattern)
+        self.max.set_value(proposal.stage.max_instances)
+        self.auto.set_value(proposal.stage.auto_deploy)
+        self.source.set_text(_source(proposal))
+        self._fill_warnings(proposal)
+        self._fill_addresses(proposal)
+        self.errors.clear()
+        self.card.set_visibility(True)
+
+    def hide(self) -> None:
+        self.card.set_visibility(False)
+
+    def proposal(self) -> Proposal:
+        """The reviewed proposal (the inspected one with this form's values)."""
+        assert self._base is not None
+        stage = StagePlan(
+            (self.stage.value or "").strip(),
+            (self.pattern.value or "").strip(),
+            bool(self.auto.value),
+            int(self.max.value or 0),
+        )
+        return replace(
+            self._base,
+            name=(self.name.value or "").strip(),
+            port=int(self.port.value or 0),
+            healthcheck=(self.health.value or "").strip() or None,
+            stage=stage,
+        )
+
+    def _fill_warnings(self, proposal: Proposal) -> None:
+        self.warnings.clear()
+        with self.warnings:
+            if proposal.existing_project_id is not None:
+                target = f"/projects/{proposal.existing_project_id}"
+                with _warning("This image is already deployed by a project."):
+                    ui.link("Open it", target).classes("text-primary ml-1")
+            for clash in (proposal.name_clash, proposal.subdomain_clash):
+                if clash:
+                    _warning(f"{clash[0].upper()}{clash[1:]}.")
+
+    def _fill_addresses(self, proposal: Proposal) -> None:
+        self.addresses.clear()
+        with self.addresses:
+            ui.label(
+                f"Health: {HEALTH_MODES.get(proposal.health_mode, proposal.health_mode)}, "
+                "unless you give a path above."
+            ).classes("text-grey-8")
+            if proposal.subdomain:
+                ui.label(f"Stage address: https://{proposal.subdomain}").classes("font-mono")
+                ui.label(f"This tag: https://{proposal.tag_subdomain}").classes("font-mono")
+            else:
+                ui.label("No domain is set in Settings: instances get no public address.")
+
+
+def _input(label: str, hint: str) -> ui.input:
+    field = ui.input(label).props(f'outlined dense hint="{hint}"')
+    return field.mark(label.lower().replace(" ", "-"))
+
+
+def _warning(text: str) -> ui.row:
+    with ui.row().classes("items-center gap-1 text-amber-10 text-sm") as row:
+        ui.icon("warning", color="warning")
+        ui.label(text)
+    return row.mark("warning")
+
+
+def _source(proposal: Proposal) -> str:
+    parts = [proposal.reference]
+    if proposal.title:
+        parts.append(proposal.title)
+    if proposal.description:
+        parts.append(proposal.description)
+    if proposal.digest:
+        parts.append(proposal.digest.split(":", 1)[-1][:12])
+    return " · ".join(parts)

@@ -1,0 +1,164 @@
+"""The installation-wide settings card and the notifications card.
+
+Both save the one global settings row; each card sends its own fields on top of the values
+last loaded, so saving notifications never saves a half-typed domain from the other card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from nicegui import ui
+
+from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
+from services.errors import ValidationFailed, WatcherError
+from services.settings_admin import GlobalInput, GlobalView, SettingsAdmin
+
+_INPUT_FIELDS = [f.name for f in dataclasses.fields(GlobalView) if f.name != "updated_at"]
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class _GlobalSaver:
+    """Shared by both cards: last saved view, parse, save, field errors."""
+
+    def __init__(self, admin: SettingsAdmin, view: GlobalView) -> None:
+        self.admin, self.view = admin, view
+
+    async def save(
+        self, changes: dict[str, Any], errors: FieldErrors, failure: ErrorBanner, button: ui.button
+    ) -> bool:
+        values = {name: getattr(self.view, name) for name in _INPUT_FIELDS} | changes
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        failure.hide()
+        try:
+            data = GlobalInput.parse(values)
+            async with busy(button):
+                self.view = await self.admin.update_global(data)
+        except ValidationFailed as exc:
+            errors.show(exc.errors)
+            return False
+        except WatcherError as exc:
+            failure.show(exc, "Settings not saved")
+            return False
+        errors.clear()
+        ui.notify("Settings saved.", type="positive")
+        return True
+
+
+class GlobalSection:
+    """Domain, server address, network, subdomain pattern (with example), polling, allow-lists."""
+
+    def __init__(self, saver: _GlobalSaver) -> None:
+        self._saver, view = saver, saver.view
+        self.errors = FieldErrors()
+        with section("General", "How instances are named, reached and found."):
+            with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+                self.domain = self._field("domain", ui.input("Domain", value=view.domain))
+                self.domain.props('hint="a wildcard DNS record *.domain points at this host"')
+                self.ip = self._field("server_ip", ui.input("Server IP", value=view.server_ip))
+                self.network = self._field(
+                    "network", ui.input("Docker network", value=view.network)
+                )
+                self.network.props('hint="shared with NPM; created when missing"')
+                self.poll = self._field(
+                    "poll_interval", ui.number("Polling interval (s)", value=view.poll_interval)
+                )
+                self.poll.props("min=10 step=10")
+            self.pattern = self._field(
+                "subdomain_pattern", ui.input("Subdomain pattern", value=view.subdomain_pattern)
+            )
+            self.pattern.props('hint="placeholders {stage}, {project} and optionally {tag}"')
+            self.example = ui.label().classes("text-sm text-gray-600").mark("pattern-example")
+            self.allow = self._lines("auto_create_allow", "Webhook may auto-create", view)
+            self.allow.props('hint="repository globs, one per line, e.g. git.example.com/me/*"')
+            self.roots = self._lines("volume_roots", "Allowed volume roots", view)
+            self.roots.props('hint="host folders volumes may use, one per line"')
+            self.failure = ErrorBanner()
+            self.save_button = ui.button("Save", icon="save", on_click=self.submit)
+            self.save_button.mark("global-save")
+        for field in (self.pattern, self.domain):
+            field.on_value_change(self.show_example)
+        self.show_example()
+
+    def _field(self, path: str, field: Any) -> Any:
+        field.props("outlined dense").classes("w-full").mark(f"global-{path}")
+        self.errors.add(path, field)
+        return field
+
+    def _lines(self, path: str, label: str, view: GlobalView) -> ui.textarea:
+        text = "\n".join(getattr(view, path))
+        field: ui.textarea = self._field(path, ui.textarea(label, value=text))
+        return field.props("autogrow")
+
+    def show_example(self) -> None:
+        """Live preview of the pattern: what a project's dev stage would be called."""
+        try:
+            text = self._saver.admin.subdomain_example(
+                self.pattern.value or "", self.domain.value or ""
+            )
+        except ValidationFailed as exc:
+            self.example.set_text(f"Not a valid pattern: {exc.errors[0].message}")
+            self.example.classes(replace="text-sm text-red-700")
+            return
+        self.example.set_text(f"Example: {text}")
+        self.example.classes(replace="text-sm text-gray-600")
+
+    async def submit(self) -> None:
+        changes = {
+            "domain": (self.domain.value or "").strip(),
+            "server_ip": (self.ip.value or "").strip(),
+            "network": (self.network.value or "").strip(),
+            "subdomain_pattern": (self.pattern.value or "").strip(),
+            "poll_interval": int(self.poll.value) if self.poll.value is not None else None,
+            "auto_create_allow": _lines(self.allow.value),
+            "volume_roots": _lines(self.roots.value),
+        }
+        await self._saver.save(changes, self.errors, self.failure, self.save_button)
+
+
+class NotificationsSection:
+    """Notification URLs and "Send test" with one result line per URL."""
+
+    def __init__(self, saver: _GlobalSaver) -> None:
+        self._saver = saver
+        self.errors = FieldErrors()
+        hint = "Each URL gets a JSON POST on deploy success, failure and waiting tags."
+        with section("Notifications", hint):
+            urls = "\n".join(saver.view.notification_urls)
+            self.urls = ui.textarea("Notification URLs (one per line)", value=urls)
+            self.urls.props("outlined dense autogrow").classes("w-full").mark("notify-urls")
+            self.errors.add("notification_urls", self.urls)
+            self.failure = ErrorBanner()
+            with ui.row().classes("gap-2"):
+                self.save_button = ui.button("Save", icon="save", on_click=self.submit)
+                self.save_button.mark("notify-save")
+                self.test_button = ui.button("Send test", icon="send", on_click=self.send_test)
+                self.test_button.props("flat no-caps").mark("notify-test")
+            self.results = ui.column().classes("w-full gap-1")
+
+    async def submit(self) -> None:
+        changes = {"notification_urls": _lines(self.urls.value)}
+        await self._saver.save(changes, self.errors, self.failure, self.save_button)
+
+    async def send_test(self) -> None:
+        self.results.clear()
+        async with busy(self.test_button):
+            results = await self._saver.admin.send_test_notification()
+        with self.results:
+            if not results:
+                ui.label("No notification URL saved yet: add one above and save it first.")
+            for result in results:
+                text = "delivered" if result.ok else f"failed: {result.error}"
+                status_chip(f"{result.channel}: {text}", result.ok)
+
+
+def global_sections(
+    admin: SettingsAdmin, view: GlobalView
+) -> tuple[GlobalSection, NotificationsSection]:
+    """Both cards over one saver (they share the settings row)."""
+    saver = _GlobalSaver(admin, view)
+    return GlobalSection(saver), NotificationsSection(saver)

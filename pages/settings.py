@@ -1,0 +1,62 @@
+"""/settings: global settings, registries, NPM, notifications, webhook URL, export/re-import.
+
+Each card is a component calling one service method per action; after a re-import the cards
+above it are built again from the services, so they show what was imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from nicegui import ui
+
+from pages.components.settings_global import global_sections
+from pages.components.settings_npm import NpmSection
+from pages.components.settings_registries import RegistriesSection
+from pages.components.settings_transfer import TransferSection
+from pages.components.settings_webhook import WebhookSection
+from pages.layout import frame
+from services.config_transfer import ConfigTransfer
+from services.registry_admin import RegistryAdmin
+from services.settings_admin import SettingsAdmin
+from services.status import SystemStatus
+
+
+@dataclass(frozen=True)
+class SettingsServices:
+    """What the settings page calls."""
+
+    settings: SettingsAdmin
+    registries: RegistryAdmin
+    transfer: ConfigTransfer
+    status: SystemStatus
+
+
+def register(services: SettingsServices) -> None:
+    @ui.page("/settings")
+    async def settings_page(request: Request) -> None:
+        with frame("Settings", services.status):
+            ui.label("Settings").classes("text-2xl font-semibold")
+            page = _SettingsPage(services, str(request.base_url))
+            await page.build()
+            TransferSection(services.transfer, page.build)
+
+
+class _SettingsPage:
+    def __init__(self, services: SettingsServices, base_url: str) -> None:
+        self._services, self._base_url = services, base_url
+        self.body = ui.column().classes("w-full gap-4")
+
+    async def build(self) -> None:
+        """(Re)build every card from the services' current state."""
+        admin = self._services.settings
+        global_view, npm_view = await admin.get_global(), await admin.get_npm()
+        webhook_path = await admin.webhook_path()
+        self.body.clear()
+        with self.body:
+            global_sections(admin, global_view)
+            registries = RegistriesSection(self._services.registries)
+            NpmSection(admin, npm_view)
+            WebhookSection(admin, self._base_url, webhook_path)
+        await registries.load()

@@ -1,0 +1,160 @@
+"""The project page in a simulated browser over a real installation: instances, controls,
+"Deploy new version" against the real registry and engine, history with the live log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker import DockerClient
+
+from app.models import DeployStatus, InstanceStatus
+from tests.support.detection import settled
+from tests.support.docker_env import async_wait_until
+from tests.support.registry_server import RegistryServer
+from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
+from tests.support.world import World, make_world, manual
+
+SLOW = 100  # should_see attempts (0.1 s apart) while a real deploy runs
+
+
+@pytest.fixture
+async def site(
+    docker_client: DockerClient,
+    registry: RegistryServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[UiSite]:
+    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
+        yield built
+    assert_no_error_logs(caplog)
+
+
+async def status_is(world: World, instance_id: int, status: InstanceStatus) -> bool:
+    row = await asyncio.to_thread(world.instances.get, instance_id)
+    return row.status == status
+
+
+def the(site: UiSite, marker: str) -> Any:
+    """The one element carrying `marker`."""
+    (element,) = site.user.find(marker=marker).elements
+    return element
+
+
+def page_of(world: World) -> str:
+    return f"/projects/{world.project.id}"
+
+
+async def deployed(world: World, tag: str, stage: str = "dev") -> int:
+    """Push and deploy `tag`; the new instance's id."""
+    await world.push(tag)
+    deploy = await world.deploy(tag, stage, **manual(confirmed=True))
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    assert deploy.instance_id is not None
+    return deploy.instance_id
+
+
+async def test_stages_show_their_instances_with_status_digest_and_history(site: UiSite) -> None:
+    world = site.world
+    instance_id = await deployed(world, "dev-1")
+    await site.user.open(page_of(world))
+    for stage in ("dev", "rel", "prod"):
+        await site.user.should_see(marker=f"stage-{stage}")
+    await site.user.should_see(marker=f"instance-{instance_id}")
+    await site.user.should_see(marker="status-healthy")
+    digest = world.instances.get(instance_id).digest.split(":")[1][:12]
+    await site.user.should_see(digest)
+    await site.user.should_see("promotes from rel")
+    await site.user.should_see("dev-1 → dev")
+    await site.user.should_see(marker="deploy-succeeded")
+
+
+async def test_remove_asks_first_and_cancel_keeps_the_instance(site: UiSite) -> None:
+    world = site.world
+    instance_id = await deployed(world, "dev-1")
+    await site.user.open(page_of(world))
+    site.user.find(marker=f"remove-{instance_id}").click()
+    await site.user.should_see("Remove dev-1 from dev?")
+    site.user.find("Cancel").click()
+    await site.user.should_not_see("Remove dev-1 from dev?")
+    assert world.instances.find(instance_id) is not None
+
+    site.user.find(marker=f"remove-{instance_id}").click()
+    await site.user.should_see("Remove dev-1 from dev?")
+    site.user.find(marker="confirm-ok").click()
+    await site.user.should_not_see(marker=f"instance-{instance_id}", retries=SLOW)
+    assert world.instances.find(instance_id) is None
+    assert world.containers() == []
+
+
+async def test_stop_from_the_page_turns_the_chip_grey_live(site: UiSite) -> None:
+    world = site.world
+    instance_id = await deployed(world, "dev-1")
+    await site.user.open(page_of(world))
+    site.user.find(marker=f"stop-{instance_id}").click()
+    await async_wait_until(  # `docker stop` waits for its grace period: busybox ignores SIGTERM
+        lambda: status_is(world, instance_id, InstanceStatus.STOPPED), timeout=30, message="stop"
+    )
+    await site.user.should_see(marker="status-stopped")
+    await site.user.should_see(marker=f"start-{instance_id}")
+
+
+async def test_deploy_a_tag_from_the_dropdown_against_the_real_registry(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-1")
+    await world.push("dev-2")
+    await world.push("v1.0.0")  # another stage's tag: not offered for dev
+    await site.user.open(page_of(world))
+    site.user.find(marker="deploy-new-dev").click()
+    await site.user.should_see(marker="tag-select", retries=SLOW)
+    assert the(site, "tag-select").options == ["dev-2", "dev-1"]  # newest first, dev-* only
+    site.user.find(marker="tag-select").click()
+    site.user.find("dev-1").click()
+    site.user.find(marker="deploy-go").click()
+
+    (deploy,) = await settled(world, 1)
+    assert (deploy.tag, deploy.status) == ("dev-1", DeployStatus.SUCCEEDED)
+    await site.user.should_see(marker=f"instance-{deploy.instance_id}", retries=SLOW)
+    await site.user.should_see(marker="deploy-succeeded", retries=SLOW)
+    await site.user.should_see(marker="step-health-ok")  # the log view of the run stays open
+
+
+async def test_prod_offers_only_healthy_rel_tags_and_asks_to_confirm(site: UiSite) -> None:
+    world = site.world
+    await deployed(world, "v1.0.0", "rel")
+    await world.push("v2.0.0")  # in the registry, never in rel: not promotable
+    await site.user.open(page_of(world))
+    site.user.find(marker="deploy-new-prod").click()
+    await site.user.should_see(marker="tag-select", retries=SLOW)
+    assert the(site, "tag-select").options == ["v1.0.0"]
+    site.user.find(marker="deploy-go").click()
+    await site.user.should_see("Deploy v1.0.0 to prod?")
+    site.user.find(marker="confirm-ok").click()
+
+    deploys = await settled(world, 2)
+    assert (deploys[-1].stage_name, deploys[-1].trigger.value) == ("prod", "promote")
+    assert deploys[-1].status == DeployStatus.SUCCEEDED, deploys[-1].error
+
+
+async def test_a_running_deploy_streams_its_steps_into_the_open_page(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-1")
+    await site.user.open(page_of(world))
+    await site.user.should_see("Nothing deployed yet.")
+    task = asyncio.create_task(world.deploy("dev-1", **manual()))
+    await site.user.should_see(marker="step-pull-running", retries=SLOW)
+    await site.user.should_see(marker="step-health-ok", retries=SLOW)
+    deploy = await task
+    await site.user.should_see(marker="deploy-succeeded", retries=SLOW)
+    log = the(site, f"deploy-log-{deploy.id}")
+    lines = [child.text for child in log.default_slot.children]
+    assert any("pulling" in line for line in lines)
+    assert any("healthy after" in line for line in lines)
+
+
+async def test_an_unknown_project_says_so(site: UiSite) -> None:
+    await site.user.open("/projects/999999")
+    await site.user.should_see("There is no project #999999.")

@@ -1,0 +1,132 @@
+"""/settings in a simulated browser: global settings, notifications, webhook URL, export/import."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import yaml
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+
+from tests.pages.conftest import ConfigSite
+
+IMAGE = {"image": "registry.test/demo/web:v1"}
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait until `condition` holds (checked every 20 ms), failing after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def element(site: ConfigSite, marker: str) -> ui.element:
+    (found,) = site.user.find(marker=marker).elements
+    return found
+
+
+def text_field(site: ConfigSite, marker: str) -> ui.input | ui.textarea:
+    field = element(site, marker)
+    assert isinstance(field, ui.input | ui.textarea)
+    return field
+
+
+async def test_pattern_example_is_live_and_a_bad_value_is_refused_at_its_field(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    await site.user.open("/settings")
+    await site.user.should_see("Example: stage-dev-web-app.example.com")
+    text_field(site, "global-domain").value = "apps.test"
+    text_field(site, "global-subdomain_pattern").value = "{project}-{stage}"
+    await site.user.should_see("Example: web-app-dev.apps.test")
+    text_field(site, "global-subdomain_pattern").value = "{project}"
+    await site.user.should_see("Not a valid pattern")
+
+    text_field(site, "global-subdomain_pattern").value = "{project}-{stage}"
+    text_field(site, "global-volume_roots").value = "relative/path"
+    site.user.find(marker="global-save").click()
+    await until(lambda: text_field(site, "global-volume_roots").error)
+    assert site.stores.settings.get_global().domain == ""
+
+    text_field(site, "global-volume_roots").value = "/srv/data\n/data"
+    site.user.find(marker="global-save").click()
+    await site.user.should_see("Settings saved.")
+    saved = site.stores.settings.get_global()
+    assert (saved.domain, saved.subdomain_pattern) == ("apps.test", "{project}-{stage}")
+    assert saved.volume_roots == ["/srv/data", "/data"]
+
+
+async def test_send_test_reports_each_url(config_site: ConfigSite) -> None:
+    site = config_site
+    await site.user.open("/settings")
+    site.user.find(marker="notify-test").click()
+    await site.user.should_see("No notification URL saved yet")
+    text_field(site, "notify-urls").value = "http://127.0.0.1:9/hook"
+    text_field(site, "global-domain").value = "not saved.example"  # the other card's field
+    site.user.find(marker="notify-save").click()
+    await site.user.should_see("Settings saved.")
+    assert site.stores.settings.get_global().notification_urls == ["http://127.0.0.1:9/hook"]
+    assert site.stores.settings.get_global().domain == ""
+    site.user.find(marker="notify-test").click()
+    await site.user.should_see("failed:", retries=50)
+
+
+async def test_regenerate_asks_then_the_old_url_stops_working(config_site: ConfigSite) -> None:
+    site = config_site
+    await site.user.open("/settings")
+    old = text_field(site, "webhook-url").value
+    assert old.startswith("http://test/api/webhook/")
+    assert old.endswith(site.stores.settings.webhook_secret())
+    site.user.find(marker="webhook-copy").click()
+    await site.user.should_see("Webhook URL copied.")
+
+    site.user.find(marker="webhook-regenerate").click()
+    await site.user.should_see("Regenerate the webhook URL?")
+    site.user.find(marker="confirm").click()
+    await site.user.should_see("New webhook URL made; the old one no longer works.")
+    new = text_field(site, "webhook-url").value
+    assert new != old and new.endswith(site.stores.settings.webhook_secret())
+    client = site.user.http_client
+    assert (await client.post(old.removeprefix("http://test"), json=IMAGE)).status_code == 404
+    assert (await client.post(new.removeprefix("http://test"), json=IMAGE)).status_code == 202
+
+
+async def test_export_downloads_yaml_without_secrets_unless_asked(config_site: ConfigSite) -> None:
+    site = config_site
+    site.stores.registries.create(name="gitea", url="https://git.test", token="tok-123")
+    site.stores.projects.create(name="web", image="git.test/me/web", port=3000)
+    await site.user.open("/settings")
+    site.user.find(marker="export").click()
+    response = await site.user.download.next()
+    document = yaml.safe_load(response.content)
+    assert document["projects"]["web"]["port"] == 3000
+    assert "token" not in document["registries"]["gitea"]
+
+    site.user.find(marker="export-secrets").click()
+    site.user.find(marker="export").click()
+    response = await site.user.download.next()
+    token = yaml.safe_load(response.content)["registries"]["gitea"]["token"]
+    assert token.startswith("v1:") and "tok-123" not in response.text
+
+
+async def test_reimport_lists_every_error_then_imports_a_fixed_file(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    await site.user.open("/settings")
+    (upload,) = site.user.find(kind=ui.upload).elements
+    bad = b"projects:\n  web:\n    image: git.test/me/web\n    port: 70000\n    colour: red\n"
+    await upload.handle_uploads([SmallFileUpload("config.yaml", "text/yaml", bad)])
+    await site.user.should_see("config.yaml was not imported; nothing changed.")
+    await site.user.should_see("projects.web.port")
+    await site.user.should_see("projects.web.colour")
+    assert site.stores.projects.all() == []
+
+    good = b"global:\n  domain: imported.test\nprojects:\n  web:\n    image: git.test/me/web\n"
+    await upload.handle_uploads([SmallFileUpload("config.yaml", "text/yaml", good)])
+    await site.user.should_see("Imported config.yaml.")
+    await site.user.should_see("Projects: web")
+    assert [p.name for p in site.stores.projects.all()] == ["web"]
+    assert text_field(site, "global-domain").value == "imported.test"
