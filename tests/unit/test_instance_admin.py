@@ -1,0 +1,140 @@
+"""InstanceAdmin: a person's deploy is checked against the stage's rules before it is queued,
+and controls only ever act on an instance of the named project and stage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.models import DeployTrigger, InstanceStatus, Project
+from services.errors import NotFound, ValidationFailed
+from services.instance_admin import InstanceAdmin
+from tests.support.admin_fakes import RecordingControl, RecordingDeployer, Stores, stores
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Stores]:
+    with stores(tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+def control(db: Stores) -> RecordingControl:
+    return RecordingControl(db.instances)
+
+
+@pytest.fixture
+def deployer(db: Stores) -> RecordingDeployer:
+    return RecordingDeployer(db.deploys)
+
+
+@pytest.fixture
+def admin(db: Stores, control: RecordingControl, deployer: RecordingDeployer) -> InstanceAdmin:
+    return InstanceAdmin(db.projects, db.instances, control, deployer)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def project(db: Stores) -> Project:
+    project = db.project("web", ())
+    assert project.id is not None
+    db.projects.add_stage(project.id, name="rel", tag_pattern="v*")
+    db.projects.add_stage(project.id, name="prod", tag_pattern="v*", promote_from="rel")
+    db.projects.add_stage(project.id, name="live", tag_pattern="v*", confirm=True)
+    return project
+
+
+def problem(caught: pytest.ExceptionInfo[ValidationFailed]) -> tuple[str, str]:
+    (error,) = caught.value.errors
+    return error.path, error.message
+
+
+@pytest.mark.parametrize(
+    ("stage", "tag", "field", "says"),
+    [
+        ("rel", "dev-1", "tag", "does not match stage 'rel' (v*)"),
+        ("rel", "v1 beta", "tag", "not a valid tag"),
+        ("live", "v1", "confirmed", "only when confirmed"),
+        ("prod", "v1", "tag", "not running healthy in 'rel'"),
+    ],
+)
+async def test_deploys_breaking_a_rule_are_refused_before_queuing(
+    admin: InstanceAdmin,
+    deployer: RecordingDeployer,
+    project: Project,
+    stage: str,
+    tag: str,
+    field: str,
+    says: str,
+) -> None:
+    assert project.id is not None
+    with pytest.raises(ValidationFailed) as caught:
+        await admin.deploy(project.id, stage, tag)
+
+    path, message = problem(caught)
+    assert path == field and says in message
+    assert deployer.requests == []
+
+
+async def test_a_healthy_source_tag_is_promoted(
+    admin: InstanceAdmin, deployer: RecordingDeployer, db: Stores, project: Project
+) -> None:
+    assert project.id is not None
+    db.instance(project, "rel", "v1", status=InstanceStatus.UNHEALTHY)
+    with pytest.raises(ValidationFailed):
+        await admin.deploy(project.id, "prod", "v1")
+    db.instance(project, "rel", "v1", status=InstanceStatus.HEALTHY)
+
+    queued = await admin.deploy(project.id, "prod", "v1")
+
+    (request,) = deployer.requests
+    assert (request.stage, request.tag, request.trigger) == ("prod", "v1", DeployTrigger.PROMOTE)
+    assert queued.id is not None
+
+
+async def test_confirmed_and_plain_deploys_are_manual(
+    admin: InstanceAdmin, deployer: RecordingDeployer, project: Project
+) -> None:
+    assert project.id is not None
+    await admin.deploy(project.id, "live", "v2", confirmed=True)
+    await admin.deploy(project.id, "rel", "v3")
+
+    assert [(r.stage, r.trigger, r.confirmed) for r in deployer.requests] == [
+        ("live", DeployTrigger.MANUAL, True),
+        ("rel", DeployTrigger.MANUAL, False),
+    ]
+
+
+async def test_unknown_project_or_stage_is_not_found(
+    admin: InstanceAdmin, project: Project
+) -> None:
+    assert project.id is not None
+    with pytest.raises(NotFound):
+        await admin.deploy(999, "rel", "v1")
+    with pytest.raises(NotFound):
+        await admin.list(project.id, "nope")
+
+
+async def test_controls_act_only_on_an_instance_of_that_stage(
+    admin: InstanceAdmin, control: RecordingControl, db: Stores, project: Project
+) -> None:
+    assert project.id is not None
+    instance = db.instance(project, "rel", "v1")
+    assert instance.id is not None
+
+    with pytest.raises(NotFound):
+        await admin.stop(project.id, "prod", instance.id)  # right id, wrong stage
+    with pytest.raises(NotFound):
+        await admin.remove(project.id, "rel", instance.id + 1)
+    assert control.calls == []
+
+    stopped = await admin.stop(project.id, "rel", instance.id)
+    await admin.start(project.id, "rel", instance.id)
+    await admin.restart(project.id, "rel", instance.id)
+    assert await admin.logs(project.id, "rel", instance.id, tail=5) == "last 5 lines"
+    await admin.remove(project.id, "rel", instance.id)
+
+    assert stopped.status == InstanceStatus.STOPPED
+    assert [name for name, _ in control.calls] == ["stop", "start", "restart", "logs", "remove"]
+    assert await admin.list(project.id, "rel") == []
