@@ -176,6 +176,7 @@ class Poller:
                     return  # the registry is failing: spare it the rest of this cycle
                 report.outcomes.extend(await self._poll_guarded(client, project, failures))
 
+        await client.prefetch_tokens(p.image for p in group.projects)
         await asyncio.gather(*(poll(p) for p in group.projects))
         report.requests = client.requests_made - before
         self._settle(state, group, failures, interval, report)

@@ -32,11 +32,12 @@ sent, token fetches included.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -51,6 +52,7 @@ from services.errors import (
     Timeout,
     UpstreamError,
     ValidationFailed,
+    WatcherError,
 )
 
 _log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 DEFAULT_TOKEN_LIFETIME = 60.0
 TOKEN_MARGIN = 10.0
 MAX_PAGES = 100
+MAX_SCOPES_PER_TOKEN = 50  # keeps the token request's URL short
 
 _FIXED_API = {"dockerhub": "https://registry-1.docker.io", "github": "https://ghcr.io"}
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -300,6 +303,37 @@ class RegistryClient:
 
     # ------------------------------------------------------------ public API
 
+    async def prefetch_tokens(self, repositories: Iterable[str]) -> None:
+        """Fetch one bearer token covering every repository whose cached token is stale.
+
+        A poll cycle then costs one request per repository plus one token request for the
+        whole registry, instead of a token request per repository once tokens outlive the poll
+        interval. Does nothing until the registry's token realm is known (its first challenge),
+        for Basic auth, or when every token is fresh. Errors are left to the requests that follow
+        (each would fetch its own token): this is only an optimisation.
+        """
+        if self._realm is None or self._basic_required:
+            return
+        stale = [scope for scope in self._pull_scopes(repositories) if not self._fresh(scope)]
+        for start in range(0, len(stale), MAX_SCOPES_PER_TOKEN):
+            chunk = stale[start : start + MAX_SCOPES_PER_TOKEN]
+            if len(chunk) < 2:
+                return  # one scope: the request itself fetches it, no saving
+            with contextlib.suppress(WatcherError):
+                await self._bearer_token(*self._realm, " ".join(chunk), refresh=True, each=chunk)
+
+    def _pull_scopes(self, repositories: Iterable[str]) -> list[str]:
+        scopes: list[str] = []
+        for repository in repositories:
+            with contextlib.suppress(ValidationFailed):
+                scopes.append(f"repository:{repository_path(repository, self.kind)}:pull")
+        return sorted(set(scopes))
+
+    def _fresh(self, scope: str) -> bool:
+        assert self._realm is not None
+        cached = self._tokens.get((*self._realm, canonical_scope(scope)))
+        return cached is not None and self._clock() < cached.fresh_until
+
     async def list_tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
         """Every tag of a repository, in the registry's order, following ``Link`` pagination.
 
@@ -462,8 +496,13 @@ class RegistryClient:
         token = await self._bearer_token(*self._realm, wanted, refresh=True)
         return {"Authorization": f"Bearer {token}"}
 
-    async def _bearer_token(self, realm: str, service: str, scope: str, *, refresh: bool) -> str:
-        """A cached token for (realm, service, scope) while fresh, else a new one."""
+    async def _bearer_token(
+        self, realm: str, service: str, scope: str, *, refresh: bool, each: Sequence[str] = ()
+    ) -> str:
+        """A cached token for (realm, service, scope) while fresh, else a new one.
+
+        `each` lists the single scopes a multi-scope token is also cached under.
+        """
         key = (realm, service, canonical_scope(scope))
         cached = self._tokens.get(key)
         if cached and not refresh and self._clock() < cached.fresh_until:
@@ -471,7 +510,9 @@ class RegistryClient:
         started = self._clock()
         value, lifetime = await self._fetch_token(realm, service, scope)
         margin = min(TOKEN_MARGIN, lifetime / 2)
-        self._tokens[key] = _Token(value, started + lifetime - margin)
+        token = _Token(value, started + lifetime - margin)
+        for one in each or (scope,):
+            self._tokens[(realm, service, canonical_scope(one))] = token
         return value
 
     async def _fetch_token(self, realm: str, service: str, scope: str) -> tuple[str, float]:

@@ -171,3 +171,24 @@ async def test_stopped_registry_is_cannot_connect(tmp_path: Path, http: httpx.As
         CannotConnect, match=f"cannot reach registry at {url.removeprefix('http://')}"
     ):
         await client.list_tags("demo/app")
+
+
+async def test_one_token_request_covers_a_poll_of_many_repositories(
+    docker_client: DockerClient, token_registry: TokenRegistryServer, http: httpx.AsyncClient
+) -> None:
+    repos = [_push(docker_client, token_registry, ["dev-1"]).repo for _ in range(3)]
+    now = [1000.0]
+    credentials = RegistryCredentials(token_registry.username, token_registry.password)
+    client = RegistryClient(
+        token_registry.url, credentials=credentials, http=http, clock=lambda: now[0]
+    )
+    for repo in repos:  # a first cycle: learns the realm, one token per repository
+        assert await client.list_tags(repo) == ["dev-1"]
+    now[0] += 3600  # the next cycle: every token has expired
+    before = client.requests_made
+
+    await client.prefetch_tokens(repos)
+    for repo in repos:
+        assert await client.list_tags(repo) == ["dev-1"]
+
+    assert client.requests_made - before == 1 + len(repos)

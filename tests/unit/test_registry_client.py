@@ -826,3 +826,56 @@ async def test_garbage_link_header(make_client: Factory) -> None:
     )
     with pytest.raises(UpstreamError, match="invalid tag page link"):
         await client.list_tags("demo/app")
+
+
+class MultiScopeRegistry:
+    """A bearer registry whose token service grants every scope asked for, counting requests."""
+
+    def __init__(self) -> None:
+        self.token_requests: list[list[str]] = []
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if request.url.path == "/token":
+            self.token_requests.append(request.url.params.get_list("scope"))
+            granted = " ".join(request.url.params.get_list("scope")).encode()
+            token = base64.urlsafe_b64encode(granted).decode()
+            return httpx.Response(200, json={"token": token, "expires_in": 60})
+        repo = request.url.path.removeprefix("/v2/").removesuffix("/tags/list")
+        header = request.headers.get("authorization", "").removeprefix("Bearer ")
+        granted_scopes = base64.urlsafe_b64decode(header.encode() or b"").decode().split()
+        if f"repository:{repo}:pull" not in granted_scopes:
+            challenge = (
+                'Bearer realm="https://reg.test/token",service="reg",'
+                f'scope="repository:{repo}:pull"'
+            )
+            return httpx.Response(401, headers={"www-authenticate": challenge})
+        return httpx.Response(200, json={"name": repo, "tags": ["v1"]})
+
+
+async def test_prefetch_covers_many_repositories_with_one_token_request() -> None:
+    registry, clock = MultiScopeRegistry(), FakeClock()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(registry)) as http:
+        client = RegistryClient("https://reg.test", credentials=None, http=http, clock=clock)
+        await client.list_tags("team/first")  # learns the realm: 401, token, retry
+        repos = [f"team/app{i}" for i in range(5)]
+        clock.now += 120  # every cached token is stale now
+        before = client.requests_made
+
+        await client.prefetch_tokens([*repos, "team/first"])
+        for repo in repos:
+            assert await client.list_tags(repo) == ["v1"]
+
+        assert client.requests_made - before == 1 + len(repos)  # one token request in all
+        assert sorted(registry.token_requests[-1]) == sorted(
+            f"repository:{r}:pull" for r in [*repos, "team/first"]
+        )
+
+
+async def test_prefetch_does_nothing_before_the_realm_is_known_or_for_basic() -> None:
+    registry = MultiScopeRegistry()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(registry)) as http:
+        client = RegistryClient("https://reg.test", credentials=None, http=http)
+        await client.prefetch_tokens(["team/a", "team/b"])
+        assert registry.calls == 0
