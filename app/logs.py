@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -12,6 +13,8 @@ from services import log_context
 from services.redaction import MASK, Redactor
 
 _RESERVED = ("message", "level", "logger", "time")
+# The webhook URL carries its secret (or someone's guess at it): never log that path segment.
+_WEBHOOK_PATH = re.compile(r"(/api/webhook/)[^/\s\"?]+")
 
 
 class WatcherJsonFormatter(JsonFormatter):
@@ -37,7 +40,8 @@ class WatcherJsonFormatter(JsonFormatter):
                 log_data[key] = MASK
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redactor.redact(super().format(record))
+        text = self._redactor.redact(super().format(record))
+        return _WEBHOOK_PATH.sub(r"\1" + MASK, text)
 
 
 def configure_logging(level: str, redactor: Redactor, stream: Any = None) -> None:

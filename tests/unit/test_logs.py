@@ -78,3 +78,12 @@ def test_context_does_not_leak_between_tasks() -> None:
             assert log_context.current() == {"project": "a", "stage": "dev"}
         assert log_context.current() == {"project": "a"}
     assert log_context.current() == {}
+
+
+def test_webhook_secret_in_a_path_is_masked(capture: tuple[io.StringIO, Redactor]) -> None:
+    stream, _ = capture
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/1.1" %d', "127.0.0.1:5", "POST", "/api/webhook/0f1e2d3c-guess", 404
+    )
+    text = stream.getvalue()
+    assert "0f1e2d3c-guess" not in text and f"/api/webhook/{MASK}" in text
