@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from app.page_wiring import page_services
 from app.runtime import Runtime
-from pages import dashboard, login, project_config, settings
+from pages import dashboard, login, project, project_config, quick_deploy, settings
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
 from services.config_transfer import ConfigTransfer
@@ -12,9 +13,12 @@ from services.config_transfer import ConfigTransfer
 def register_pages(runtime: Runtime) -> None:
     """One line per page module."""
     login.register(runtime.auth)
+    pages = page_services(runtime)  # one live board for every open page
     # Before project: its /projects/{project_id} would otherwise also match /projects/new.
     project_config.register(_config_services(runtime))
-    dashboard.register(runtime.status)
+    dashboard.register(pages)
+    project.register(pages)
+    quick_deploy.register(pages)
     settings.register(_settings_services(runtime))
 
 

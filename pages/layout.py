@@ -31,7 +31,12 @@ def frame(title: str, status: SystemStatus) -> Iterator[None]:
         yield
 
 
-NAV = (("Dashboard", "/"), ("New project", "/projects/new"), ("Settings", "/settings"))
+NAV = (
+    ("Dashboard", "/"),
+    ("Quick deploy", "/quick-deploy"),
+    ("New project", "/projects/new"),
+    ("Settings", "/settings"),
+)
 
 
 def _nav() -> None:

@@ -35,7 +35,8 @@ from app.store.registries import RegistryStore
 from app.store.seen_tags import SeenTagStore
 from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
-from pages import dashboard, login, project_config, settings
+from pages import login, project_config, settings
+from pages.layout import frame
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
 from services.auth import AuthService
@@ -71,10 +72,19 @@ async def browser(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Browser]:
         nicegui_app.add_middleware(AuthGuard, auth=auth)  # the same three lines as create_app
         auth_routes.register(nicegui_app, auth)
         login.register(auth)
-        dashboard.register(SystemStatus(_Engine(), _Database()))
+        _landing_page()
         yield Browser(user, auth, clock)
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected error logs: {errors}"
+
+
+def _landing_page() -> None:
+    """A protected page at `/` to land on after signing in (the dashboard has its own tests)."""
+
+    @ui.page("/")
+    def landing() -> None:
+        with frame("Dashboard", SystemStatus(_Engine(), _Database())):
+            ui.label("Dashboard")
 
 
 @dataclass
