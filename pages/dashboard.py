@@ -98,7 +98,8 @@ def _card_head(card: ProjectCard) -> None:
             ui.label(card.name).classes("text-lg font-semibold text-primary")
             ui.label(card.image).classes("text-xs text-grey-7 font-mono truncate max-w-full")
         with ui.column().classes("items-end gap-0 shrink-0"):
-            ui.label(str(card.running)).classes("text-2xl font-semibold leading-none")
+            running = ui.label(str(card.running)).classes("text-2xl font-semibold leading-none")
+            running.mark("running-count")
             ui.label("running").classes("text-xs text-grey-7")
     with ui.row().classes("gap-1"):
         for stage in card.stages:

@@ -46,6 +46,7 @@ class _QuickDeploy:
             self.errors.add("reference", self.reference)
             self.progress = _PullProgress()
         self.banner = ErrorBanner()
+        self.banner.card.mark("error-banner")
         self.form = ProposalForm(on_deploy=self.deploy)
 
     async def inspect(self) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from docker import DockerClient
 
+from app.models import DeployStatus
 from tests.support.registry_server import RegistryServer
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
-from tests.support.world import make_world
+from tests.support.world import make_world, manual
+
+SLOW = 100  # should_see attempts (0.1 s apart) while real containers change
 
 
 @pytest.fixture
@@ -25,8 +29,50 @@ async def site(
     assert_no_error_logs(caplog)
 
 
+def running_count(site: UiSite) -> str:
+    (label,) = site.user.find(marker="running-count").elements
+    return str(label.text)
+
+
 async def test_dashboard_lists_the_project_with_its_lights(site: UiSite) -> None:
     await site.user.open("/")
     await site.user.should_see(site.world.project.name)
     await site.user.should_see("No deploys yet")
     await site.user.should_see("0 healthy")
+
+
+async def test_without_projects_the_first_steps_are_explained(site: UiSite) -> None:
+    assert site.world.project.id is not None
+    site.world.projects.delete(site.world.project.id)
+    await site.user.open("/")
+    await site.user.should_see(marker="empty-state")
+    await site.user.should_see("Add the registry your CI pushes to")
+    await site.user.should_see("Point your CI at the secret webhook URL")
+    await site.user.should_see("Settings → Webhook")
+
+
+async def test_a_card_follows_deploys_and_stops_without_reloading(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-1")
+    await site.user.open("/")
+    await site.user.should_see("0 healthy")
+    deploy = await world.deploy("dev-1", **manual())
+    assert deploy.status == DeployStatus.SUCCEEDED and deploy.instance_id is not None
+    await site.user.should_see("1 healthy", retries=SLOW)
+    await site.user.should_see("dev-1 → dev")
+    assert running_count(site) == "1"
+    await site.user.should_see(marker="deploy-succeeded")
+
+    await site.pages.instances.stop(world.project.id or 0, "dev", deploy.instance_id)
+    await site.user.should_see("1 stopped", retries=SLOW)
+    await site.user.should_see("0 healthy")
+    assert running_count(site) == "0"
+
+
+async def test_a_project_created_meanwhile_appears(site: UiSite) -> None:
+    await site.user.open("/")
+    await site.user.should_see(site.world.project.name)
+    await site.world.push("dev-3", marker="other")
+    proposal = await site.detection.quick.inspect(f"{site.world.project.image}:dev-3")
+    await site.detection.quick.accept(dataclasses.replace(proposal, name="newcomer"))
+    await site.user.should_see("newcomer", retries=SLOW)

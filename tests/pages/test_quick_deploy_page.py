@@ -1,0 +1,89 @@
+"""Quick deploy in a simulated browser: paste, inspect (real pull), review, deploy, land on the
+project page that follows the deploy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker import DockerClient
+
+from app.models import DeployStatus
+from tests.support.detection import settled
+from tests.support.registry_server import RegistryServer
+from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
+from tests.support.world import make_world
+
+SLOW = 100  # should_see attempts (0.1 s apart) while a real pull or deploy runs
+
+
+@pytest.fixture
+async def site(
+    docker_client: DockerClient,
+    registry: RegistryServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[UiSite]:
+    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
+        yield built
+    assert_no_error_logs(caplog)
+
+
+def the(site: UiSite, marker: str) -> Any:
+    (element,) = site.user.find(marker=marker).elements
+    return element
+
+
+async def inspect(site: UiSite, reference: str) -> None:
+    await site.user.open("/quick-deploy")
+    site.user.find(marker="reference").type(reference)
+    site.user.find(marker="inspect").click()
+
+
+async def test_paste_inspect_review_and_deploy_lands_on_the_project(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-7")
+    await inspect(site, f"{world.project.image}:dev-7")
+    await site.user.should_see(marker="proposal", retries=SLOW)
+    assert the(site, "project-name").value == f"{world.project.name}-2"  # the name is taken
+    await site.user.should_see(f"A project named {world.project.name!r} already exists.")
+    await site.user.should_see("This image is already deployed by a project.")
+    assert (the(site, "stage").value, the(site, "tag-pattern").value) == ("dev", "dev-*")
+    assert the(site, "port").value == 8080
+    the(site, "project-name").set_value("shop")
+    site.user.find(marker="deploy").click()
+
+    await site.user.should_see(marker="stage-dev", retries=SLOW)  # the project page
+    project = world.projects.get_by_name("shop")
+    assert project is not None and project.id is not None
+    (deploy,) = await settled(world, 1, project.id)
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    await site.user.should_see(marker=f"instance-{deploy.instance_id}", retries=SLOW)
+    await site.user.should_see(marker=f"deploy-log-{deploy.id}")  # opened for the visitor
+
+
+async def test_a_bad_reference_is_pointed_out_at_the_field(site: UiSite) -> None:
+    await inspect(site, "Not An Image!")
+    await site.user.should_see(marker="error-banner", retries=SLOW)
+    assert the(site, "reference").error  # the reason, next to the input
+    await site.user.should_not_see(marker="proposal")
+
+
+async def test_an_image_missing_from_the_registry_is_a_plain_error(site: UiSite) -> None:
+    await inspect(site, f"{site.world.project.image}:dev-404")
+    await site.user.should_see("Inspecting", retries=SLOW)
+    await site.user.should_not_see(marker="proposal")
+
+
+async def test_a_refused_field_is_shown_at_its_input(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-1")
+    await inspect(site, f"{world.project.image}:dev-1")
+    await site.user.should_see(marker="proposal", retries=SLOW)
+    the(site, "tag-pattern").set_value("v*")
+    site.user.find(marker="deploy").click()
+    await site.user.should_see("does not match tag 'dev-1'", retries=SLOW)
+    assert the(site, "tag-pattern").error == "does not match tag 'dev-1'"
+    assert world.projects.get_by_name(f"{world.project.name}-2") is None  # nothing half-made
