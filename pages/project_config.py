@@ -138,7 +138,7 @@ class _ProjectSettings:
             ui.label("Removes every instance, the stages and their settings.").classes("text-sm")
             self.delete_failure = ErrorBanner()
             button = ui.button("Delete project", icon="delete_forever")
-            button.props("color=negative no-caps").mark("project-delete")
+            button.props("color=negative").mark("project-delete")
             button.on_click(lambda: self.delete(detail, button))
 
     async def submit(self) -> None:

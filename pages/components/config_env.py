@@ -65,9 +65,9 @@ class EnvScope:
         self.failure = ErrorBanner()
         with ui.row().classes("gap-2"):
             add = ui.button("Add variable", icon="add", on_click=lambda: self.add_row())
-            add.props("flat no-caps").mark(f"env-add-{self._tag}")
+            add.props("flat").mark(f"env-add-{self._tag}")
             self.save = ui.button("Save env", icon="save", on_click=self.submit)
-            self.save.props("no-caps").mark(f"env-save-{self._tag}")
+            self.save.mark(f"env-save-{self._tag}")
 
     def fill(self, entries: tuple[EnvEntryView, ...]) -> None:
         self.rows.clear()
@@ -86,7 +86,7 @@ class EnvScope:
             value = ui.input("Value", value="" if stored or not entry else entry.value or "")
             value.props("dense outlined").classes("grow font-mono").mark(f"env-value-{mark}")
             if stored:
-                value.props(f'placeholder="••••••••" hint="{KEEP_HINT}"')
+                value.props(f'placeholder="••••••••" hint="{KEEP_HINT}" stack-label')
             secret = ui.checkbox("Secret", value=bool(entry and entry.secret))
             secret.mark(f"env-secret-{mark}").on_value_change(lambda: _mask(value, secret))
             _mask(value, secret)
@@ -151,7 +151,7 @@ class EnvEditor:
     async def render(self, view: ProjectEnvView) -> None:
         self.body.clear()
         with self.body:
-            with ui.tabs().classes("w-full").props("align=left no-caps") as tabs:
+            with ui.tabs().classes("w-full").props("align=left") as tabs:
                 ui.tab("project", "Project")
                 for stage in view.stages:
                     ui.tab(stage.stage, f"Stage {stage.stage}")

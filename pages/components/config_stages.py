@@ -33,7 +33,7 @@ class StagesSection:
         for detail in stages:
             self._line(detail)
         add = ui.button("Add stage", icon="add", on_click=lambda: self.edit(None))
-        add.props("no-caps").mark("stage-add")
+        add.mark("stage-add")
 
     def _line(self, detail: StageDetail) -> None:
         stage = detail.stage

@@ -61,9 +61,9 @@ class VolumeScope:
         self.failure = ErrorBanner()
         with ui.row().classes("gap-2"):
             add = ui.button("Add volume", icon="add", on_click=lambda: self.add_row())
-            add.props("flat no-caps").mark(f"vol-add-{self._tag}")
+            add.props("flat").mark(f"vol-add-{self._tag}")
             self.save = ui.button("Save volumes", icon="save", on_click=self.submit)
-            self.save.props("no-caps").mark(f"vol-save-{self._tag}")
+            self.save.mark(f"vol-save-{self._tag}")
 
     def fill(self, volumes: tuple[VolumeView, ...]) -> None:
         self.rows.clear()
@@ -140,7 +140,7 @@ class VolumeEditor:
         with self.body:
             roots = ", ".join(view.roots) or "(none configured)"
             ui.label(f"Host paths must lie under: {roots}").classes("text-sm text-gray-500")
-            with ui.tabs().classes("w-full").props("align=left no-caps") as tabs:
+            with ui.tabs().classes("w-full").props("align=left") as tabs:
                 ui.tab("project", "Project")
                 for stage in view.stages:
                     ui.tab(stage.stage, f"Stage {stage.stage}")
@@ -188,9 +188,7 @@ class VolumeEditor:
             ui.label(f"{folder.stage} · {folder.tag}").classes("w-48")
             ui.label(folder.path).classes("font-mono text-sm grow")
             button = ui.button("Delete data", icon="delete_forever")
-            button.props("flat color=negative no-caps").mark(
-                f"data-delete-{folder.stage}-{folder.tag}"
-            )
+            button.props("flat color=negative").mark(f"data-delete-{folder.stage}-{folder.tag}")
             button.on_click(lambda: self._delete(folder, button))
             if folder.in_use:
                 button.disable()

@@ -137,7 +137,7 @@ class NotificationsSection:
                 self.save_button = ui.button("Save", icon="save", on_click=self.submit)
                 self.save_button.mark("notify-save")
                 self.test_button = ui.button("Send test", icon="send", on_click=self.send_test)
-                self.test_button.props("flat no-caps").mark("notify-test")
+                self.test_button.props("flat").mark("notify-test")
             self.results = ui.column().classes("w-full gap-1")
 
     async def submit(self) -> None:

@@ -59,13 +59,11 @@ class NpmSection:
             self.save_button = ui.button("Save", icon="save", on_click=self.save)
             self.save_button.mark("npm-save")
             self.test_button = ui.button("Test connection", icon="network_check")
-            self.test_button.props("flat no-caps").mark("npm-test").on_click(self.test)
+            self.test_button.props("flat").mark("npm-test").on_click(self.test)
             self.cert_button = ui.button("Load certificates", icon="refresh")
-            self.cert_button.props("flat no-caps").mark("npm-certs").on_click(
-                self.load_certificates
-            )
+            self.cert_button.props("flat").mark("npm-certs").on_click(self.load_certificates)
             self.anyway = ui.button("Save without a working test", on_click=self.save_anyway)
-            self.anyway.props("flat no-caps color=warning").mark("npm-save-anyway")
+            self.anyway.props("flat color=warning").mark("npm-save-anyway")
             self.anyway.set_visibility(False)
 
     def _input(self) -> NpmInput | None:

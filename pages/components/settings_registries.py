@@ -26,7 +26,7 @@ class RegistriesSection:
             self.failure = ErrorBanner()
             self.list = ui.column().classes("w-full gap-2")
             add = ui.button("Add registry", icon="add", on_click=self.add)
-            add.props("no-caps").mark("reg-add")
+            add.mark("reg-add")
 
     async def load(self) -> None:
         try:
@@ -73,7 +73,7 @@ class _RegistryRow:
     def _actions(self) -> None:
         name = self._view.name
         self.test_button = ui.button("Test connection", icon="network_check", on_click=self.test)
-        self.test_button.props("flat dense no-caps").mark(f"reg-test-{name}")
+        self.test_button.props("flat dense").mark(f"reg-test-{name}")
         edit = ui.button(icon="edit", on_click=lambda: self._owner.edit(self._view))
         edit.props("flat dense round").tooltip("Edit").mark(f"reg-edit-{name}")
         delete = ui.button(icon="delete", on_click=self.delete)

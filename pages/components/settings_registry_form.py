@@ -56,11 +56,11 @@ class RegistryDialog:
     def _buttons(self) -> None:
         with ui.row().classes("w-full justify-between items-center"):
             self.test_button = ui.button("Test connection", icon="network_check")
-            self.test_button.props("flat no-caps").mark("reg-test").on_click(self.test)
+            self.test_button.props("flat").mark("reg-test").on_click(self.test)
             with ui.row().classes("gap-2"):
                 ui.button("Cancel", on_click=lambda: self.dialog.submit(False)).props("flat")
                 self.anyway = ui.button("Save without a working test", on_click=self.save_anyway)
-                self.anyway.props("flat no-caps color=warning").mark("reg-save-anyway")
+                self.anyway.props("flat color=warning").mark("reg-save-anyway")
                 self.anyway.set_visibility(False)
                 self.save_button = ui.button("Save", icon="save", on_click=self.save)
                 self.save_button.mark("reg-save")

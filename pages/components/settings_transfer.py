@@ -22,7 +22,7 @@ class TransferSection:
         with section("Export and re-import", hint):
             with ui.row().classes("items-center gap-4"):
                 self.export_button = ui.button("Download config", icon="download")
-                self.export_button.props("no-caps").mark("export").on_click(self.export)
+                self.export_button.mark("export").on_click(self.export)
                 self.secrets = ui.checkbox("Include secrets (encrypted)").mark("export-secrets")
                 self.secrets.tooltip(
                     "Readable only with this installation's ENCRYPTION_KEY; without them, "

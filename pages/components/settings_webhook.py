@@ -26,7 +26,7 @@ class WebhookSection:
                 copy.props("flat round").tooltip("Copy to clipboard").mark("webhook-copy")
             self.failure = ErrorBanner()
             self.regenerate_button = ui.button("Regenerate", icon="autorenew")
-            self.regenerate_button.props("flat no-caps color=warning").mark("webhook-regenerate")
+            self.regenerate_button.props("flat color=warning").mark("webhook-regenerate")
             self.regenerate_button.on_click(self.regenerate)
 
     def copy(self) -> None:

@@ -1,0 +1,132 @@
+"""The configuration and settings pages in headless Chromium against the real process.
+
+Saves a screenshot of each page under test-output/screenshots/ (a person looks at them) and
+checks what only a real browser shows: the pages render, and a secret never reaches the DOM.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.integration.test_app_process import ADMIN_PASSWORD, REPO, running_app
+
+SHOTS = REPO / "test-output" / "screenshots"
+SEED = """
+global: {domain: example.test, network: dw-shots, volume_roots: ["/srv/data"],
+         notification_url: "https://notify.example.test/hook"}
+registries:
+  gitea: {url: "https://git.example.test", type: gitea, username: ci, token: reg-token-secret}
+projects:
+  web-app:
+    registry: gitea
+    image: git.example.test/me/web-app
+    port: 3000
+    healthcheck: /api/health
+    env: {API_KEY: {value: env-secret-value, secret: true}, NODE_ENV: production}
+    volumes:
+      - {source: /srv/data/web-app/uploads, target: /app/uploads, mode: shared}
+      - {source: /srv/data/web-app/db, target: /app/data, mode: isolated}
+    stages:
+      dev: {tag_pattern: "dev-*", auto_deploy: true, max_instances: 3,
+            env: {NODE_ENV: development}}
+      prod: {tag_pattern: "v*", confirm: true, promote_from: dev, max_instances: 1,
+             subdomain: launcher}
+"""
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+)
+
+
+@pytest.fixture
+def chrome(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.fail("Chromium/chromedriver missing: run scripts/provision-test-services.sh")
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    session.set_window_size(1280, 900)
+    yield session
+    session.get("about:blank")  # close the page's websocket before the app shuts down
+    session.quit()
+
+
+def sign_in(chrome: WebDriver, url: str) -> None:
+    """Put a session cookie from the real login route into the browser."""
+    answer = httpx.post(
+        f"{url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    chrome.get(f"{url}/healthz")
+    chrome.add_cookie({"name": "dw_session", "value": answer.json()["token"], "path": "/"})
+
+
+def shoot(chrome: WebDriver, name: str) -> Path:
+    """A full-height screenshot of the current page (the viewport is stretched through CDP)."""
+    height = int(chrome.execute_script("return document.documentElement.scrollHeight"))
+    metrics = {"width": 1280, "height": max(900, height), "deviceScaleFactor": 1, "mobile": False}
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    try:
+        shot = chrome.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True})
+        path.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        chrome.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return path
+
+
+def open_page(chrome: WebDriver, url: str, text: str) -> None:
+    chrome.get(url)
+    WebDriverWait(chrome, 20).until(lambda c: text in c.page_source)
+
+
+def test_config_pages_render_without_secrets(tmp_path: Path, chrome: WebDriver) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SEED)
+    env = {"ADMIN_PASSWORD": ADMIN_PASSWORD, "DW_SEED_PATH": str(seed)}
+    with running_app(tmp_path / "data", **env) as (url, _):
+        sign_in(chrome, url)
+        open_page(chrome, f"{url}/projects/1/settings", "Configure web-app")
+        WebDriverWait(chrome, 10).until(lambda c: "launcher.example.test" in c.page_source)
+        assert "env-secret-value" not in chrome.page_source
+        shoot(chrome, "project-settings")
+
+        chrome.find_element(By.XPATH, "//button[.//span[contains(., 'Delete project')]]").click()
+        WebDriverWait(chrome, 10).until(lambda c: "Delete project web-app?" in c.page_source)
+        shoot(chrome, "project-delete-confirm")
+
+        open_page(chrome, f"{url}/projects/new", "Create project")
+        chrome.find_element(By.XPATH, "//button[.//span[contains(., 'Create project')]]").click()
+        WebDriverWait(chrome, 10).until(lambda c: "must be a DNS-safe name" in c.page_source)
+        shoot(chrome, "project-new-errors")
+
+        open_page(chrome, f"{url}/settings", "Webhook URL")
+        WebDriverWait(chrome, 10).until(lambda c: "git.example.test" in c.page_source)
+        assert "reg-token-secret" not in chrome.page_source
+        assert f"{url}/api/webhook/" in chrome.page_source
+        shoot(chrome, "settings")
