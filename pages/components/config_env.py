@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
-from pages.components.config_widgets import ErrorBanner, FieldErrors, busy
+from pages.components.config_widgets import (
+    PROJECT_TAB,
+    ErrorBanner,
+    FieldErrors,
+    ScopeTabs,
+    busy,
+    stage_tab,
+)
 from services.env_config import (
     EnvChange,
     EnvConfigService,
@@ -22,6 +29,7 @@ from services.env_config import (
 )
 from services.env_rules import key_path
 from services.errors import ValidationFailed, WatcherError
+from services.redaction import MASK
 
 KEEP_HINT = "stored secret: leave empty to keep it"
 
@@ -42,8 +50,13 @@ class _Row:
         unset = bool(self.unset and self.unset.value)
         if not key and not value:
             return None  # an untouched new line
-        kept = self.secret.value and self.stored_secret and value == ""
-        return EnvChange(key, None if kept or unset else value, bool(self.secret.value), unset)
+        secret = bool(self.secret.value)
+        if unset:
+            return EnvChange(key, None, secret, unset=True)
+        if self.stored_secret and value == "":
+            # kept as is; un-ticking Secret without retyping is refused by the service (MASK)
+            return EnvChange(key, None if secret else MASK, secret)
+        return EnvChange(key, value, secret)
 
 
 class EnvScope:
@@ -143,27 +156,24 @@ class EnvEditor:
 
     def __init__(self, service: EnvConfigService, project_id: int) -> None:
         self._service, self._project_id = service, project_id
+        self._tabs = ScopeTabs("env-tabs")
         self.body = ui.column().classes("w-full")
 
     async def load(self) -> None:
         await self.render(await self._service.read(self._project_id))
 
     async def render(self, view: ProjectEnvView) -> None:
+        """(Re)draw every scope, staying on the tab the person was on."""
         self.body.clear()
-        with self.body:
-            with ui.tabs().classes("w-full").props("align=left") as tabs:
-                ui.tab("project", "Project")
-                for stage in view.stages:
-                    ui.tab(stage.stage, f"Stage {stage.stage}")
-            with ui.tab_panels(tabs, value="project").classes("w-full"):
-                with ui.tab_panel("project"):
-                    ui.label("Every stage gets these unless it overrides them.").classes(
-                        "text-sm text-gray-500"
-                    )
-                    EnvScope(self._service, self._project_id, None, self.render).fill(view.entries)
-                for stage in view.stages:
-                    with ui.tab_panel(stage.stage):
-                        self._stage_panel(stage)
+        with self.body, self._tabs.draw([s.stage for s in view.stages]):
+            with ui.tab_panel(PROJECT_TAB):
+                ui.label("Every stage gets these unless it overrides them.").classes(
+                    "text-sm text-gray-500"
+                )
+                EnvScope(self._service, self._project_id, None, self.render).fill(view.entries)
+            for stage in view.stages:
+                with ui.tab_panel(stage_tab(stage.stage)):
+                    self._stage_panel(stage)
 
     def _stage_panel(self, stage: StageEnvView) -> None:
         ui.label(f"Overrides for {stage.stage}: a value here replaces the project's.").classes(

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
-from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, confirm
+from pages.components.config_widgets import (
+    PROJECT_TAB,
+    ErrorBanner,
+    FieldErrors,
+    ScopeTabs,
+    busy,
+    confirm,
+    stage_tab,
+)
 from services.errors import ValidationFailed, WatcherError
 from services.volume_config import (
     DataFolder,
@@ -128,6 +136,7 @@ class VolumeEditor:
 
     def __init__(self, service: VolumeConfigService, project_id: int) -> None:
         self._service, self._project_id = service, project_id
+        self._tabs = ScopeTabs("volume-tabs")
         self.body = ui.column().classes("w-full")
         self.folders = ui.column().classes("w-full")
 
@@ -140,17 +149,13 @@ class VolumeEditor:
         with self.body:
             roots = ", ".join(view.roots) or "(none configured)"
             ui.label(f"Host paths must lie under: {roots}").classes("text-sm text-gray-500")
-            with ui.tabs().classes("w-full").props("align=left") as tabs:
-                ui.tab("project", "Project")
-                for stage in view.stages:
-                    ui.tab(stage.stage, f"Stage {stage.stage}")
-            with ui.tab_panels(tabs, value="project").classes("w-full"):
-                with ui.tab_panel("project"):
+            with self._tabs.draw([s.stage for s in view.stages]):
+                with ui.tab_panel(PROJECT_TAB):
                     VolumeScope(self._service, self._project_id, None, self.render).fill(
                         view.volumes
                     )
                 for stage in view.stages:
-                    with ui.tab_panel(stage.stage):
+                    with ui.tab_panel(stage_tab(stage.stage)):
                         self._stage_panel(stage)
 
     def _stage_panel(self, stage: StageVolumesView) -> None:

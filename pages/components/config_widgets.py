@@ -137,6 +137,35 @@ async def confirm(title: str, lines: Iterable[str], action: str, *, danger: bool
     return result is True
 
 
+PROJECT_TAB = "scope:project"
+
+
+def stage_tab(stage: str) -> str:
+    """A stage's tab name (prefixed: a stage may well be called "project")."""
+    return f"stage:{stage}"
+
+
+class ScopeTabs:
+    """ "Project" plus one tab per stage; keeps the open tab when the editor is redrawn."""
+
+    def __init__(self, marker: str) -> None:
+        self.current = PROJECT_TAB
+        self._marker = marker
+
+    def draw(self, stages: list[str]) -> ui.tab_panels:
+        """The tab bar; returns the panels container to fill with one `ui.tab_panel` each."""
+        names = [PROJECT_TAB, *map(stage_tab, stages)]
+        value = self.current if self.current in names else PROJECT_TAB
+        with ui.tabs().classes("w-full").props("align=left") as tabs:
+            ui.tab(PROJECT_TAB, "Project")
+            for stage in stages:
+                ui.tab(stage_tab(stage), f"Stage {stage}")
+        tabs.set_value(value)
+        tabs.mark(self._marker)
+        tabs.on_value_change(lambda e: setattr(self, "current", e.value))
+        return ui.tab_panels(tabs, value=value).classes("w-full")
+
+
 def section(title: str, hint: str = "") -> ui.card:
     """A titled card; every settings area lives in one."""
     card = ui.card().classes("w-full gap-3")

@@ -24,6 +24,11 @@ class NpmSection:
         self.errors = FieldErrors()
         hint = "Docker Watcher creates a proxy host per instance subdomain through NPM's API."
         with section("Nginx Proxy Manager", hint):
+            if not view.url:
+                ui.label(
+                    "Not set up yet: instances run but get no subdomain until NPM's address "
+                    "and a user for Docker Watcher are saved here."
+                ).classes("text-sm text-amber-800").mark("npm-empty")
             self._fields(view)
             self.result = ui.column().classes("w-full")
             self.failure = ErrorBanner()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from app.models import Project
+from app.models import Project, VolumeMode, VolumeMount
 from tests.pages.conftest import ConfigSite
 
 NAVIGATION = 30  # should_see attempts (0.1 s apart) while a navigation completes
@@ -116,3 +116,59 @@ async def test_delete_asks_naming_what_goes_then_deletes(config_site: ConfigSite
     site.user.find(marker="confirm").click()
     await site.user.should_see("Home page stub", retries=NAVIGATION)
     assert site.stores.projects.all() == []
+
+
+async def test_edit_then_delete_a_stage(config_site: ConfigSite) -> None:
+    site = config_site
+    project = make_project(site)
+    assert project.id is not None
+    await site.user.open(f"/projects/{project.id}/settings")
+    site.user.find(marker="stage-edit-dev").click()
+    await site.user.should_see(marker="stage-save")
+    field = element(site, "stage-max_instances")
+    assert isinstance(field, ui.number)
+    field.value = 4
+    site.user.find(marker="stage-auto").click()
+    site.user.find(marker="stage-save").click()
+    await site.user.should_see("Stage saved.")
+    dev = site.stores.projects.stage_by_name(project.id, "dev")
+    assert (dev.max_instances, dev.auto_deploy) == (4, True)
+
+    site.user.find(marker="stage-delete-dev").click()
+    await site.user.should_see("Delete stage dev?")
+    await site.user.should_see("No instance runs in it.")
+    site.user.find(marker="confirm").click()
+    await site.user.should_see("Stage dev deleted.")
+    assert site.stores.projects.stages(project.id) == []
+    await site.user.should_see(marker="stages-empty")
+
+
+async def test_delete_isolated_data_after_confirmation(config_site: ConfigSite) -> None:
+    site = config_site
+    project = make_project(site)
+    assert project.id is not None
+    source = site.data_dir / "volumes" / "web" / "data"
+    site.stores.projects.set_volumes(
+        project.id,
+        None,
+        [
+            VolumeMount(
+                project_id=project.id, source=str(source), target="/data", mode=VolumeMode.ISOLATED
+            )
+        ],
+    )
+    folder = source / "dev-dev-1"
+    (folder / "nested").mkdir(parents=True)
+    await site.user.open(f"/projects/{project.id}/settings")
+    await site.user.should_see(str(folder))
+    site.user.find(marker="data-delete-dev-dev-1").click()
+    await site.user.should_see("Delete data of dev dev-1?")
+    site.user.find("Cancel").click()
+    await site.user.should_not_see("Delete data of dev dev-1?")
+    assert folder.exists()
+
+    site.user.find(marker="data-delete-dev-dev-1").click()
+    await site.user.should_see(marker="confirm")
+    site.user.find(marker="confirm").click()
+    await site.user.should_see("No isolated data folders on disk.")
+    assert not folder.exists() and source.exists()

@@ -96,3 +96,28 @@ async def test_a_source_outside_the_roots_is_refused_at_its_field(config_site: C
     site.user.find(marker="vol-save-project").click()
     await site.user.should_see("Volumes saved; they apply at the next deploy.")
     assert [v.source for v in site.stores.projects.volumes(project_id)] == [str(allowed)]
+
+
+async def test_unticking_secret_without_a_value_keeps_the_secret(config_site: ConfigSite) -> None:
+    site = config_site
+    project_id = make_project(site)
+    site.stores.projects.set_env(project_id, None, [("TOKEN", "t0ps3cret", True)])
+    await site.user.open(f"/projects/{project_id}/settings")
+    site.user.find(marker="env-secret-project-0").click()  # untick, value left empty
+    site.user.find(marker="env-save-project").click()
+    await site.user.should_see("give the value again to turn a secret into a plain value")
+    assert dev_env(site, project_id) == {"TOKEN": "t0ps3cret"}
+
+
+async def test_saving_a_stage_keeps_its_tab_open(config_site: ConfigSite) -> None:
+    site = config_site
+    project_id = make_project(site)
+    await site.user.open(f"/projects/{project_id}/settings")
+    (tabs,) = site.user.find(marker="env-tabs").elements
+    tabs.set_value("stage:dev")
+    site.user.find(marker="env-key-dev-0").type("MODE")
+    site.user.find(marker="env-value-dev-0").type("dev")
+    site.user.find(marker="env-save-dev").click()
+    await site.user.should_see("Env saved; it applies at the next deploy.")
+    (tabs,) = site.user.find(marker="env-tabs").elements
+    assert tabs.value == "stage:dev"

@@ -130,3 +130,24 @@ async def test_reimport_lists_every_error_then_imports_a_fixed_file(
     await site.user.should_see("Projects: web")
     assert [p.name for p in site.stores.projects.all()] == ["web"]
     assert text_field(site, "global-domain").value == "imported.test"
+
+
+async def test_edit_registry_keeps_the_token_and_may_save_untested(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    site.stores.registries.create(name="down", url="http://127.0.0.1:9", token="kept-token")
+    await site.user.open("/settings")
+    site.user.find(marker="reg-edit-down").click()
+    await site.user.should_see(marker="reg-username")
+    assert text_field(site, "reg-token").value in ("", None)
+    text_field(site, "reg-username").value = "ci"
+    site.user.find(marker="reg-save").click()
+    await site.user.should_see("Test connection: Could not connect", retries=50)
+    assert site.stores.registries.all()[0].username == ""
+
+    site.user.find(marker="reg-save-anyway").click()
+    await site.user.should_see("Registry saved.")
+    (saved,) = site.stores.registries.all()
+    assert saved.username == "ci"
+    assert site.stores.registries.token(saved) == "kept-token"
