@@ -8,6 +8,7 @@ token on every request, as scripts do.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from fastapi import FastAPI
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings
-from app.runtime import Runtime, build_runtime, first_launch
-from services.secrets import generate_key_hex
+from app.runtime import Runtime, build_runtime
+from services.auth import AuthService, PasswordHasher
+from services.secrets import derive_subkey, generate_key_hex, parse_key
+from tests.support.auth_fakes import CHEAP_ROUNDS
 
 ADMIN_PASSWORD = "api-test-admin-password"
 
@@ -40,16 +43,18 @@ def build_api(runtime: Runtime) -> FastAPI:
 
 
 def make_runtime(data_dir: Path, **env: str) -> Runtime:
-    environ = {
-        "DW_DATA_DIR": str(data_dir),
-        "ENCRYPTION_KEY": generate_key_hex(),
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "DW_SEED_PATH": str(data_dir / "no-seed.yaml"),
-        **env,
-    }
+    """The app's runtime, with bcrypt at its minimum cost for the admin (same code path)."""
+    key = generate_key_hex()
+    environ = {"DW_DATA_DIR": str(data_dir), "ENCRYPTION_KEY": key, **env}
     runtime = build_runtime(Settings.model_validate(environ))
-    first_launch(runtime)
-    return runtime
+    hasher = PasswordHasher(rounds=CHEAP_ROUNDS)
+    runtime.stores.users.create(
+        username="admin", password_hash=hasher.hash(ADMIN_PASSWORD), is_admin=True
+    )
+    jwt_key = derive_subkey(parse_key(key), "jwt")
+    return dataclasses.replace(
+        runtime, auth=AuthService(runtime.stores.users, jwt_key, hasher=hasher)
+    )
 
 
 async def sign_in(client: httpx.AsyncClient) -> str:
@@ -76,3 +81,12 @@ async def api_app(data_dir: Path, **env: str) -> AsyncIterator[ApiApp]:
         await runtime.detection.stop(None)
         await runtime.services.deployer.shutdown(60)
         await runtime.aclose()
+
+
+def errors(response: httpx.Response, status: int) -> dict[str | None, str]:
+    """The error shape's entries as {field: message}, after checking the status."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"errors"} and body["errors"]
+    assert all(set(e) == {"field", "message"} for e in body["errors"])
+    return {e["field"]: e["message"] for e in body["errors"]}

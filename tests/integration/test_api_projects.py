@@ -1,0 +1,181 @@
+"""/api/projects over HTTP (real runtime, real SQLite): CRUD, stages, env, volumes, errors.
+
+Every failure is checked in the one error shape: `{"errors": [{"field", "message"}]}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.models import Deploy, DeployStatus, DeployTrigger
+from tests.support.api_app import ApiApp, api_app, errors
+
+SECRET = "env-SECRET-value-93"
+PROJECT = {"name": "web", "image": "ghcr.io/me/web", "port": 3000, "healthcheck": "/health"}
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
+    async with api_app(tmp_path / "data") as built:
+        yield built
+
+
+@pytest.fixture
+def client(app: ApiApp) -> httpx.AsyncClient:
+    return app.client
+
+
+async def create(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/api/projects", json={**PROJECT, **changes})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_every_route_needs_a_signed_in_user(app: ApiApp) -> None:
+    transport = httpx.ASGITransport(app.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dw.test") as anonymous:
+        assert (await anonymous.get("/api/projects")).status_code == 401
+        assert (await anonymous.post("/api/projects", json=PROJECT)).status_code == 401
+        assert (await anonymous.get("/api/settings")).status_code == 401
+
+
+async def test_create_read_update_delete(client: httpx.AsyncClient) -> None:
+    created = await create(client)
+    project_id = created["id"]
+    assert created["name"] == "web" and created["port"] == 3000
+
+    listed = (await client.get("/api/projects")).json()
+    assert [p["project"]["name"] for p in listed] == ["web"]
+    assert listed[0]["light"] == "empty" and listed[0]["latest_deploy"] is None
+
+    changed = await client.put(f"/api/projects/{project_id}", json={**PROJECT, "port": 8080})
+    assert changed.status_code == 200 and changed.json()["port"] == 8080
+
+    assert (await client.delete(f"/api/projects/{project_id}")).status_code == 204
+    gone = await client.get(f"/api/projects/{project_id}")
+    assert errors(gone, 404) == {None: f"project {project_id} not found"}
+
+
+async def test_invalid_input_names_every_field(client: httpx.AsyncClient) -> None:
+    bad = {"name": "Web App", "image": "ghcr.io/me/web:v1", "port": 0, "shade": "blue"}
+
+    found = errors(await client.post("/api/projects", json=bad), 422)
+
+    assert set(found) == {"name", "image", "port", "shade"}
+    assert found["port"] == "must be ≥ 1" and found["shade"] == "unknown key"
+
+
+async def test_missing_fields_wrong_types_and_broken_json(client: httpx.AsyncClient) -> None:
+    assert errors(await client.post("/api/projects", json={}), 422) == {
+        "name": "is required",
+        "image": "is required",
+    }
+    assert "port" in errors(await client.post("/api/projects", json={**PROJECT, "port": "x"}), 422)
+    broken = await client.post(
+        "/api/projects", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert errors(broken, 422) == {None: "the body is not valid JSON"}
+    assert errors(await client.get("/api/projects/0"), 422) == {"project_id": "must be ≥ 1"}
+
+
+async def test_taken_name_and_unknown_registry(client: httpx.AsyncClient) -> None:
+    await create(client)
+
+    assert "already exists" in errors(await client.post("/api/projects", json=PROJECT), 409)[None]
+    unknown = await client.post("/api/projects", json={**PROJECT, "name": "b", "registry_id": 5})
+    assert errors(unknown, 422) == {"registry_id": "registry 5 does not exist"}
+
+
+async def test_stages_add_change_delete_with_their_rules(client: httpx.AsyncClient) -> None:
+    project_id = (await create(client))["id"]
+    base = f"/api/projects/{project_id}/stages"
+
+    added = await client.post(base, json={"name": "rel", "tag_pattern": "v*"})
+    assert added.status_code == 201 and added.json()["position"] == 0
+    prod = {"name": "prod", "tag_pattern": "v*", "promote_from": "rel", "subdomain": "launcher"}
+    assert (await client.post(base, json=prod)).status_code == 201
+
+    assert "already exists" in errors(await client.post(base, json=prod), 409)[None]
+    stray = await client.post(base, json={"name": "x", "promote_from": "qa"})
+    assert "not a stage of this project" in errors(stray, 422)["promote_from"]
+    clash = await client.post(base, json={"name": "x", "subdomain": "launcher"})
+    assert "already used by stage web/prod" in errors(clash, 409)[None]
+
+    changed = await client.put(f"{base}/prod", json={**prod, "max_instances": 3})
+    assert changed.status_code == 200 and changed.json()["max_instances"] == 3
+    assert "promotes from 'rel'" in errors(await client.delete(f"{base}/rel"), 409)[None]
+    assert (await client.delete(f"{base}/prod")).status_code == 204
+    assert errors(await client.delete(f"{base}/prod"), 404) == {None: "stage 'prod' not found"}
+
+    detail = (await client.get(f"/api/projects/{project_id}")).json()
+    assert [s["name"] for s in detail["stages"]] == ["rel"]
+
+
+async def test_env_secrets_are_masked_everywhere_and_kept_when_not_resent(
+    client: httpx.AsyncClient,
+) -> None:
+    project_id = (await create(client))["id"]
+    await client.post(f"/api/projects/{project_id}/stages", json={"name": "dev"})
+    entries = [{"key": "API_KEY", "value": SECRET, "secret": True}, {"key": "MODE", "value": "a"}]
+
+    saved = await client.put(f"/api/projects/{project_id}/env", json={"entries": entries})
+    kept = await client.put(
+        f"/api/projects/{project_id}/env",
+        json={"entries": [{"key": "API_KEY", "secret": True}, {"key": "MODE", "value": "b"}]},
+    )
+    override = await client.put(
+        f"/api/projects/{project_id}/stages/dev/env",
+        json={"entries": [{"key": "MODE", "unset": True}]},
+    )
+    detail = await client.get(f"/api/projects/{project_id}")
+
+    for response in (saved, kept, override, detail):
+        assert response.status_code == 200 and SECRET not in response.text
+    env = detail.json()["env"]
+    assert env["entries"][0] == {
+        "key": "API_KEY",
+        "value": "••••••••",
+        "secret": True,
+        "unset": False,
+    }
+    assert env["stages"][0]["removed"] == ["MODE"]
+
+
+async def test_env_and_volume_errors_name_the_entry(client: httpx.AsyncClient) -> None:
+    project_id = (await create(client))["id"]
+
+    bad_env = await client.put(
+        f"/api/projects/{project_id}/env", json={"entries": [{"key": "1BAD", "value": "x"}]}
+    )
+    bad_volume = await client.put(
+        f"/api/projects/{project_id}/volumes",
+        json={"volumes": [{"source": "/etc", "target": "/data"}]},
+    )
+
+    assert "not a valid environment variable name" in errors(bad_env, 422)["env.1BAD"]
+    assert "volumes.0.source" in errors(bad_volume, 422)
+    assert (await client.get(f"/api/projects/{project_id}/volumes")).json()["volumes"] == []
+
+
+async def test_delete_is_refused_while_a_deploy_runs(app: ApiApp) -> None:
+    project_id = (await create(app.client))["id"]
+    row = Deploy(
+        project_id=project_id,
+        project_name="web",
+        stage_name="dev",
+        tag="v1",
+        trigger=DeployTrigger.MANUAL,
+        status=DeployStatus.RUNNING,
+    )
+    app.runtime.stores.deploys.create(row)
+
+    refused = await app.client.delete(f"/api/projects/{project_id}")
+
+    assert "wait until it finishes" in errors(refused, 409)[None]
+    assert (await app.client.get(f"/api/projects/{project_id}")).status_code == 200
