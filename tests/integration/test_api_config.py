@@ -1,0 +1,89 @@
+"""POST /api/config/import (raw YAML or upload) and its round trip with GET /api/config/export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.config_transfer import MAX_IMPORT_BYTES
+from tests.support.api_app import ApiApp, api_app, errors
+
+SEED = """
+global: {domain: example.com, poll_interval: 60}
+registries:
+  local: {url: "https://registry.example.com", token: "reg-SECRET-token"}
+projects:
+  web:
+    registry: local
+    image: registry.example.com/me/web
+    port: 3000
+    env: {API_KEY: {value: "env-SECRET-value", secret: true}}
+    stages: {dev: {tag_pattern: "dev-*", max_instances: 2}}
+"""
+YAML = {"content-type": "application/x-yaml"}
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
+    async with api_app(tmp_path / "data") as built:
+        yield built
+
+
+@pytest.fixture
+def client(app: ApiApp) -> httpx.AsyncClient:
+    return app.client
+
+
+async def test_import_raw_yaml_then_export_it_without_secrets(client: httpx.AsyncClient) -> None:
+    imported = await client.post("/api/config/import", content=SEED, headers=YAML)
+
+    assert imported.status_code == 200, imported.text
+    assert imported.json() == {"registries": ["local"], "projects": ["web"], "settings": ["global"]}
+    (summary,) = (await client.get("/api/projects")).json()
+    assert summary["project"]["port"] == 3000 and summary["registry_name"] == "local"
+    exported = (await client.get("/api/config/export")).text
+    assert "max_instances: 2" in exported
+    assert "SECRET" not in exported
+
+
+async def test_import_an_uploaded_file(client: httpx.AsyncClient) -> None:
+    files = {"file": ("config.yaml", SEED.encode(), "application/x-yaml")}
+
+    imported = await client.post("/api/config/import", files=files)
+
+    assert imported.status_code == 200, imported.text
+    assert (await client.get("/api/settings")).json()["global"]["domain"] == "example.com"
+
+
+async def test_every_problem_is_listed_by_key_path_and_nothing_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    bad = SEED.replace("port: 3000", "port: 0").replace("max_instances: 2", "max_instances: -1")
+    bad += "colour: blue\n"
+
+    found = errors(await client.post("/api/config/import", content=bad, headers=YAML), 422)
+
+    assert found == {
+        "projects.web.port": "must be ≥ 1",
+        "projects.web.stages.dev.max_instances": "must be ≥ 1",
+        "colour": "unknown key",
+    }
+    assert (await client.get("/api/projects")).json() == []
+    assert (await client.get("/api/registries")).json() == []
+
+
+async def test_unreadable_uploads_are_refused(client: httpx.AsyncClient) -> None:
+    not_yaml = await client.post("/api/config/import", content=b"a: [1", headers=YAML)
+    binary = await client.post("/api/config/import", content=b"\xff\xfe", headers=YAML)
+    huge = await client.post(
+        "/api/config/import", content=b"#" * (MAX_IMPORT_BYTES + 1), headers=YAML
+    )
+    no_file = await client.post("/api/config/import", files={"other": ("x", b"x")})
+
+    assert "not valid YAML" in errors(not_yaml, 422)[None]
+    assert "not UTF-8" in errors(binary, 422)[None]
+    assert "larger than" in errors(huge, 422)[None]
+    assert "field 'file'" in errors(no_file, 422)["file"]
