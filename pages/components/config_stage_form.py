@@ -75,18 +75,19 @@ class StageDialog:
                 "subdomain", ui.input("Custom subdomain", value=stage.subdomain or "")
             )
             self.subdomain.props('hint="e.g. launcher; empty: the pattern"')
+        self._switches(stage)
+        for field in (self.name, self.subdomain):
+            field.on_value_change(self._update_preview)
+
+    def _switches(self, stage: Stage) -> None:
         with ui.row().classes("gap-4"):
             self.auto = ui.switch("Deploy new tags automatically", value=stage.auto_deploy)
             self.confirm = ui.switch("Ask before each deploy", value=stage.confirm)
             self.blue_green = ui.switch("Blue-green", value=stage.blue_green)
-        for name, element in (
-            ("auto", self.auto),
-            ("confirm", self.confirm),
-            ("blue-green", self.blue_green),
-        ):
-            element.mark(f"stage-{name}")
-        for field in (self.name, self.subdomain):
-            field.on_value_change(self._update_preview)
+        self.auto.mark("stage-auto")
+        self.confirm.mark("stage-confirm")
+        self.blue_green.mark("stage-blue-green")
+        self.blue_green.tooltip("Start the new instance beside the old, switch when healthy")
 
     def _add(self, path: str, field: Any) -> Any:
         field.props("outlined dense").classes("w-full").mark(f"stage-{path}")

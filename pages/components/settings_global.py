@@ -18,7 +18,7 @@ from services.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 _INPUT_FIELDS = [f.name for f in dataclasses.fields(GlobalView) if f.name != "updated_at"]
 
 
-def _lines(text: str | None) -> list[str]:
+def _split_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
@@ -56,27 +56,25 @@ class GlobalSection:
         self._saver, view = saver, saver.view
         self.errors = FieldErrors()
         with section("General", "How instances are named, reached and found."):
-            with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
-                self.domain = self._field("domain", ui.input("Domain", value=view.domain))
-                self.domain.props('hint="a wildcard DNS record *.domain points at this host"')
-                self.ip = self._field("server_ip", ui.input("Server IP", value=view.server_ip))
-                self.network = self._field(
-                    "network", ui.input("Docker network", value=view.network)
-                )
-                self.network.props('hint="shared with NPM; created when missing"')
-                self.poll = self._field(
-                    "poll_interval", ui.number("Polling interval (s)", value=view.poll_interval)
-                )
-                self.poll.props("min=10 step=10")
+            self._reach(view)
             self.pattern = self._field(
-                "subdomain_pattern", ui.input("Subdomain pattern", value=view.subdomain_pattern)
+                "subdomain_pattern",
+                ui.input("Subdomain pattern", value=view.subdomain_pattern),
+                "placeholders {stage}, {project} and optionally {tag}",
             )
-            self.pattern.props('hint="placeholders {stage}, {project} and optionally {tag}"')
             self.example = ui.label().classes("text-sm text-gray-600").mark("pattern-example")
-            self.allow = self._lines("auto_create_allow", "Webhook may auto-create", view)
-            self.allow.props('hint="repository globs, one per line, e.g. git.example.com/me/*"')
-            self.roots = self._lines("volume_roots", "Allowed volume roots", view)
-            self.roots.props('hint="host folders volumes may use, one per line"')
+            self.allow = self._lines(
+                "auto_create_allow",
+                "Webhook may auto-create",
+                view,
+                "repository globs, one per line, e.g. git.example.com/me/*",
+            )
+            self.roots = self._lines(
+                "volume_roots",
+                "Allowed volume roots",
+                view,
+                "host folders volumes may use, one per line",
+            )
             self.failure = ErrorBanner()
             self.save_button = ui.button("Save", icon="save", on_click=self.submit)
             self.save_button.mark("global-save")
@@ -84,14 +82,32 @@ class GlobalSection:
             field.on_value_change(self.show_example)
         self.show_example()
 
-    def _field(self, path: str, field: Any) -> Any:
+    def _reach(self, view: GlobalView) -> None:
+        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+            self.domain = self._field(
+                "domain",
+                ui.input("Domain", value=view.domain),
+                "a wildcard DNS record *.domain points at this host",
+            )
+            self.ip = self._field("server_ip", ui.input("Server IP", value=view.server_ip))
+            self.network = self._field(
+                "network",
+                ui.input("Docker network", value=view.network),
+                "shared with NPM; created when missing",
+            )
+            poll = ui.number("Polling interval (s)", value=view.poll_interval, min=10, step=10)
+            self.poll = self._field("poll_interval", poll, "how often registries are asked")
+
+    def _field(self, path: str, field: Any, hint: str = "") -> Any:
         field.props("outlined dense").classes("w-full").mark(f"global-{path}")
+        if hint:
+            field.props(f'hint="{hint}"')
         self.errors.add(path, field)
         return field
 
-    def _lines(self, path: str, label: str, view: GlobalView) -> ui.textarea:
+    def _lines(self, path: str, label: str, view: GlobalView, hint: str) -> ui.textarea:
         text = "\n".join(getattr(view, path))
-        field: ui.textarea = self._field(path, ui.textarea(label, value=text))
+        field: ui.textarea = self._field(path, ui.textarea(label, value=text), hint)
         return field.props("autogrow")
 
     def show_example(self) -> None:
@@ -114,8 +130,8 @@ class GlobalSection:
             "network": (self.network.value or "").strip(),
             "subdomain_pattern": (self.pattern.value or "").strip(),
             "poll_interval": int(self.poll.value) if self.poll.value is not None else None,
-            "auto_create_allow": _lines(self.allow.value),
-            "volume_roots": _lines(self.roots.value),
+            "auto_create_allow": _split_lines(self.allow.value),
+            "volume_roots": _split_lines(self.roots.value),
         }
         await self._saver.save(changes, self.errors, self.failure, self.save_button)
 
@@ -141,7 +157,7 @@ class NotificationsSection:
             self.results = ui.column().classes("w-full gap-1")
 
     async def submit(self) -> None:
-        changes = {"notification_urls": _lines(self.urls.value)}
+        changes = {"notification_urls": _split_lines(self.urls.value)}
         await self._saver.save(changes, self.errors, self.failure, self.save_button)
 
     async def send_test(self) -> None:

@@ -7,7 +7,12 @@ from collections.abc import Awaitable, Callable
 from nicegui import events, ui
 
 from pages.components.config_widgets import ErrorBanner, busy, section
-from services.config_transfer import EXPORT_FILENAME, MAX_IMPORT_BYTES, ConfigTransfer
+from services.config_transfer import (
+    EXPORT_FILENAME,
+    MAX_IMPORT_BYTES,
+    ConfigTransfer,
+    ImportSummary,
+)
 from services.errors import ValidationFailed, WatcherError
 
 
@@ -20,28 +25,34 @@ class TransferSection:
         self._transfer, self._on_imported = transfer, on_imported
         hint = "The same YAML format as the first-launch seed file."
         with section("Export and re-import", hint):
-            with ui.row().classes("items-center gap-4"):
-                self.export_button = ui.button("Download config", icon="download")
-                self.export_button.mark("export").on_click(self.export)
-                self.secrets = ui.checkbox("Include secrets (encrypted)").mark("export-secrets")
-                self.secrets.tooltip(
-                    "Readable only with this installation's ENCRYPTION_KEY; without them, "
-                    "stored secrets are kept when the file is imported here again."
-                )
+            self._export_row()
             self.failure = ErrorBanner()
-            ui.label(
-                "Re-import updates the settings and the registries and projects named in the "
-                "file; others are kept. Nothing is changed when the file has an error."
-            ).classes("text-sm text-gray-600")
-            self.upload = ui.upload(
-                label="Upload a config YAML",
-                auto_upload=True,
-                max_file_size=MAX_IMPORT_BYTES,
-                on_upload=self.imported,
+            self._import_area()
+
+    def _export_row(self) -> None:
+        with ui.row().classes("items-center gap-4"):
+            self.export_button = ui.button("Download config", icon="download")
+            self.export_button.mark("export").on_click(self.export)
+            self.secrets = ui.checkbox("Include secrets (encrypted)").mark("export-secrets")
+            self.secrets.tooltip(
+                "Readable only with this installation's ENCRYPTION_KEY; without them, "
+                "stored secrets are kept when the file is imported here again."
             )
-            self.upload.props('accept=".yaml,.yml,text/yaml" flat bordered').mark("import")
-            self.upload.on_rejected(lambda: ui.notify("That file is too large for a config."))
-            self.report = ui.column().classes("w-full gap-1").mark("import-report")
+
+    def _import_area(self) -> None:
+        ui.label(
+            "Re-import updates the settings and the registries and projects named in the "
+            "file; others are kept. Nothing is changed when the file has an error."
+        ).classes("text-sm text-gray-600")
+        self.upload = ui.upload(
+            label="Upload a config YAML",
+            auto_upload=True,
+            max_file_size=MAX_IMPORT_BYTES,
+            on_upload=self.imported,
+        )
+        self.upload.props('accept=".yaml,.yml,text/yaml" flat bordered').mark("import")
+        self.upload.on_rejected(lambda: ui.notify("That file is too large for a config."))
+        self.report = ui.column().classes("w-full gap-1").mark("import-report")
 
     async def export(self) -> None:
         self.failure.hide()
@@ -65,8 +76,12 @@ class TransferSection:
             return
         finally:
             self.upload.reset()
+        self._summary(event.file.name, summary)
+        await self._on_imported()
+
+    def _summary(self, filename: str, summary: ImportSummary) -> None:
         with self.report:
-            ui.label(f"Imported {event.file.name}.").classes("text-green-700 font-medium")
+            ui.label(f"Imported {filename}.").classes("text-green-700 font-medium")
             for kind, names in (
                 ("Settings", summary.settings),
                 ("Registries", summary.registries),
@@ -74,7 +89,6 @@ class TransferSection:
             ):
                 if names:
                     ui.label(f"{kind}: {', '.join(names)}").classes("text-sm")
-        await self._on_imported()
 
     def _errors(self, filename: str, exc: ValidationFailed) -> None:
         with self.report:
