@@ -21,7 +21,7 @@ class ProjectForm:
     def __init__(self, registries: list[RegistryView], project: Project | None) -> None:
         self.errors = FieldErrors()
         options = {NO_REGISTRY: "None (public images)"} | {r.id: r.name for r in registries}
-        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-4"):
             self.name = self._input("name", "Name", project.name if project else "")
             self.name.props('hint="lowercase letters, digits and dashes; used in subdomains"')
             registry = project.registry_id if project and project.registry_id else NO_REGISTRY

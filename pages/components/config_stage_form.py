@@ -57,7 +57,7 @@ class StageDialog:
         self._update_preview()
 
     def _fields(self, stage: Stage, others: list[str]) -> None:
-        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-4"):
             self.name = self._add("name", ui.input("Name", value=stage.name))
             self.pattern = self._add(
                 "tag_pattern", ui.input("Tag pattern", value=stage.tag_pattern)

@@ -83,7 +83,7 @@ class GlobalSection:
         self.show_example()
 
     def _reach(self, view: GlobalView) -> None:
-        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-4"):
             self.domain = self._field(
                 "domain",
                 ui.input("Domain", value=view.domain),

@@ -35,7 +35,7 @@ class NpmSection:
             self._buttons()
 
     def _fields(self, view: NpmView) -> None:
-        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
+        with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-4"):
             self.url = self._add("url", ui.input("NPM URL", value=view.url))
             self.url.props('placeholder="http://npm:81"')
             self.email = self._add("email", ui.input("Email", value=view.email))

@@ -43,6 +43,10 @@ projects:
       prod: {tag_pattern: "v*", confirm: true, promote_from: dev, max_instances: 1,
              subdomain: launcher}
 """
+NAME_RULE = (
+    "must be a DNS-safe name: lowercase letters, digits and '-', not starting or ending with "
+    "'-', at most 63 characters"
+)
 CHROME_FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -100,6 +104,11 @@ def shoot(chrome: WebDriver, name: str) -> Path:
     return path
 
 
+def _bottom_texts(chrome: WebDriver) -> list[str]:
+    """What the fields show under them (hint or error), once Quasar's transition is over."""
+    return [e.text for e in chrome.find_elements(By.CSS_SELECTOR, ".q-field__bottom")]
+
+
 def open_page(chrome: WebDriver, url: str, text: str) -> None:
     chrome.get(url)
     WebDriverWait(chrome, 20).until(lambda c: text in c.page_source)
@@ -122,7 +131,7 @@ def test_config_pages_render_without_secrets(tmp_path: Path, chrome: WebDriver) 
 
         open_page(chrome, f"{url}/projects/new", "Create project")
         chrome.find_element(By.XPATH, "//button[.//span[contains(., 'Create project')]]").click()
-        WebDriverWait(chrome, 10).until(lambda c: "must be a DNS-safe name" in c.page_source)
+        WebDriverWait(chrome, 10).until(lambda c: _bottom_texts(c)[:1] == [NAME_RULE])
         shoot(chrome, "project-new-errors")
 
         open_page(chrome, f"{url}/settings", "Webhook URL")
