@@ -50,7 +50,9 @@ class ContainerSteps:
         )
         row = await asyncio.to_thread(self._p.instances.add, row)
         assert row.id is not None
-        name = naming.container_name(job.project, job.stage, job.request.tag, row.id)
+        name = naming.container_name(
+            job.project, job.stage, job.request.tag, row.id, self._p.installation
+        )
         return await asyncio.to_thread(self._p.instances.update, row.id, container_name=name)
 
     async def _container_spec(

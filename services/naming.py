@@ -6,9 +6,17 @@ from app.models import GlobalSettings, Project, Stage
 from services import subdomains
 
 
-def container_name(project: Project, stage: Stage, tag: str, instance_id: int) -> str:
-    """A DNS-safe, unique container name (NPM reaches the container by it on the network)."""
-    return subdomains.sanitize_label(f"dw-{project.name}-{stage.name}-{tag}-{instance_id}")
+def container_name(
+    project: Project, stage: Stage, tag: str, instance_id: int, installation: str
+) -> str:
+    """A DNS-safe container name, unique on the engine (NPM reaches the container by it).
+
+    Instance ids are unique only within one database, so the installation id is part of the
+    name: a second watcher on the same engine, or a fresh database, never collides with
+    containers another installation left running.
+    """
+    label = f"dw-{project.name}-{stage.name}-{tag}-{instance_id}-{installation[:6]}"
+    return subdomains.sanitize_label(label)
 
 
 def tag_fqdn(settings: GlobalSettings, project: Project, stage: Stage, tag: str) -> str:

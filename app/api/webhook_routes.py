@@ -40,7 +40,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def register(api: FastAPI, receiver: WebhookReceiver) -> None:
     @api.post(
-        "/api/webhook/{secret}",
+        # `:path` so that every guess, even one with a slash ("x/"), reaches the same 404
+        # below instead of the router's trailing-slash redirect: one answer for every wrong URL.
+        "/api/webhook/{secret:path}",
         tags=["webhook"],
         summary="Report a pushed image",
         status_code=202,
