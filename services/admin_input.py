@@ -18,6 +18,8 @@ from services.config_io import _field_error  # the seed's friendly wording, one 
 from services.errors import FieldError, ValidationFailed
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger id can only be "not found", never a crash
+SLUG = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
 
 class InputModel(BaseModel):
@@ -44,6 +46,15 @@ def field_errors(
         details["loc"] = tuple(details.get("loc", ()))[skip:]
         found.append(_field_error(details))
     return list(dict.fromkeys(found))
+
+
+def documented(
+    pattern: str | None = None, *, max_length: int | None = None, min_length: int | None = None
+) -> dict[str, Any]:
+    """JSON-schema keywords for the OpenAPI schema only: the rule itself is a validator whose
+    message is friendlier than pydantic's "should match pattern" (use as json_schema_extra)."""
+    extra: dict[str, Any] = {"pattern": pattern, "maxLength": max_length, "minLength": min_length}
+    return {key: value for key, value in extra.items() if value is not None}
 
 
 def none_if_blank(value: object) -> object:

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from services import subdomains
-from services.admin_input import MAX_ID, InputModel, none_if_blank
+from services.admin_input import LABEL, MAX_ID, SLUG, InputModel, documented, none_if_blank
 from services.config_io import NonBlank, ProjectName, StageName
 from services.config_io import _image as _seed_image  # the seed's own checks: one rule set
 from services.config_io import _url_path as _seed_url_path
@@ -40,12 +40,19 @@ TagPattern = Annotated[NonBlank, StringConstraints(max_length=MAX_PATTERN_CHARS)
 class ProjectInput(InputModel):
     """A project's own settings (env, volumes and stages have their own forms)."""
 
-    name: ProjectName = Field(description="DNS-safe slug, e.g. web-app")
+    name: ProjectName = Field(
+        description="DNS-safe slug, e.g. web-app", json_schema_extra=documented(SLUG, max_length=63)
+    )
     registry_id: int | None = Field(None, ge=1, le=MAX_ID, description="registry to pull from")
-    image: Image = Field(description="repository without tag, e.g. ghcr.io/owner/app")
+    image: Image = Field(
+        description="repository without tag, e.g. ghcr.io/owner/app",
+        json_schema_extra=documented(r"^[^:@\s]+(:[0-9]+/[^:@\s]+)?$", min_length=1),
+    )
     port: int = Field(80, ge=1, le=65535, description="the port the container listens on")
     healthcheck: Annotated[UrlPath | None, BeforeValidator(none_if_blank)] = Field(
-        None, description="HTTP path probed until healthy, e.g. /health; none: Docker's own"
+        None,
+        description="HTTP path probed until healthy, e.g. /health; none: Docker's own",
+        json_schema_extra=documented(r"^(/\S*)?$"),
     )
     healthcheck_retries: int = Field(3, ge=1, le=100)
     healthcheck_interval: float = Field(5.0, gt=0, le=3600, description="seconds")
@@ -55,15 +62,23 @@ class ProjectInput(InputModel):
 class StageInput(InputModel):
     """One stage of a project: which tags it takes and how it deploys them."""
 
-    name: StageName = Field(description="DNS-safe slug, e.g. dev")
-    tag_pattern: TagPattern = Field("*", description="shell glob such as dev-* or v*")
+    name: StageName = Field(
+        description="DNS-safe slug, e.g. dev", json_schema_extra=documented(SLUG, max_length=32)
+    )
+    tag_pattern: TagPattern = Field(
+        "*", description="shell glob such as dev-* or v*", json_schema_extra=documented(r"\S")
+    )
     auto_deploy: bool = False
     max_instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     confirm: bool = Field(False, description="a person confirms every deploy")
     promote_from: Annotated[StageName | None, BeforeValidator(none_if_blank)] = Field(
-        None, description="deploy only tags running healthy in this other stage"
+        None,
+        description="deploy only tags running healthy in this other stage",
+        json_schema_extra=documented(r"^$|" + SLUG, max_length=32),
     )
     subdomain: Annotated[Label | None, BeforeValidator(none_if_blank)] = Field(
-        None, description="custom subdomain label (e.g. launcher) instead of the pattern"
+        None,
+        description="custom subdomain label (e.g. launcher) instead of the pattern",
+        json_schema_extra=documented(r"^$|" + LABEL),
     )
     blue_green: bool = Field(False, description="blue-green even with max_instances > 1")

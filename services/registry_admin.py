@@ -21,7 +21,7 @@ from app.models import Registry, RegistryType
 from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
 from services import tags
-from services.admin_input import InputModel
+from services.admin_input import InputModel, documented
 from services.config_io import RegistryName, RequiredUrl
 from services.errors import Conflict
 from services.registry import RegistryClient, RegistryCredentials
@@ -30,9 +30,13 @@ RegistryKind = Literal["gitea", "github", "dockerhub", "generic"]
 
 
 class RegistryInput(InputModel):
-    name: RegistryName = Field(description="letters, digits, '.', '_' or '-'")
+    name: RegistryName = Field(
+        description="letters, digits, '.', '_' or '-'",
+        json_schema_extra=documented(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=63),
+    )
     url: Annotated[RequiredUrl, StringConstraints(max_length=2048)] = Field(
-        description="e.g. https://git.example.com (Docker Hub and ghcr.io use fixed API hosts)"
+        description="e.g. https://git.example.com (Docker Hub and ghcr.io use fixed API hosts)",
+        json_schema_extra=documented(r"^https?://\S+$"),
     )
     type: RegistryKind = "generic"
     username: Annotated[str, StringConstraints(max_length=255)] = ""

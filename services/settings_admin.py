@@ -19,7 +19,8 @@ from pydantic_core import PydanticCustomError
 from app.models import GlobalSettings, NpmSettings
 from app.store.settings_store import SettingsStore
 from services import notify, subdomains
-from services.admin_input import MAX_ID, InputModel
+from services.admin_input import MAX_ID, InputModel, documented
+
 # The seed format's own field checks, private there: one rule set for the UI, API and YAML.
 from services.config_io import AbsolutePath, NonBlank, Url, _email, _hostname, _ip, _network
 from services.errors import ValidationFailed
@@ -52,7 +53,9 @@ class GlobalInput(InputModel):
     domain: Annotated[Text, AfterValidator(_hostname)] = Field("", description="e.g. example.com")
     server_ip: Annotated[Text, AfterValidator(_ip)] = ""
     network: Annotated[Text, AfterValidator(_network)] = Field(
-        "docker-watcher", description="Docker network shared with NPM (created when missing)"
+        "docker-watcher",
+        description="Docker network shared with NPM (created when missing)",
+        json_schema_extra=documented(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64),
     )
     subdomain_pattern: Annotated[Text, AfterValidator(_pattern)] = Field(
         subdomains.DEFAULT_PATTERN, description="placeholders {stage}, {project}, optional {tag}"
@@ -71,7 +74,9 @@ class GlobalInput(InputModel):
 
 class NpmInput(InputModel):
     url: Annotated[Url, StringConstraints(max_length=2048)] = Field(
-        "", description="e.g. http://npm:81; empty: no proxy hosts are made"
+        "",
+        description="e.g. http://npm:81; empty: no proxy hosts are made",
+        json_schema_extra=documented(r"^(https?://\S+)?$"),
     )
     email: Annotated[Text, AfterValidator(_email)] = ""
     password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(

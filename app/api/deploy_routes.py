@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
 from app.api.schemas import DeployAccepted, accepted
-from services.admin_input import MAX_ID
+from services.admin_input import MAX_ID, SLUG, documented
 from services.config_io import ProjectName, StageName
 from services.project_admin import ProjectAdmin
 from services.project_inputs import MAX_INSTANCES, Image, TagPattern, UrlPath
@@ -31,8 +31,8 @@ class InspectIn(BaseModel):
 
 
 class StagePlanIn(BaseModel):
-    name: StageName
-    tag_pattern: TagPattern
+    name: StageName = Field(json_schema_extra=documented(SLUG, max_length=32))
+    tag_pattern: TagPattern = Field(json_schema_extra=documented(r"\S"))
     auto_deploy: bool
     max_instances: int = Field(2, ge=1, le=MAX_INSTANCES)
 
@@ -40,9 +40,9 @@ class StagePlanIn(BaseModel):
 class QuickDeployIn(BaseModel):
     """The proposal from inspect, as the person reviewed it."""
 
-    image: Image
+    image: Image = Field(json_schema_extra=documented(min_length=1))
     tag: Tag
-    name: ProjectName
+    name: ProjectName = Field(json_schema_extra=documented(SLUG, max_length=63))
     port: int = Field(ge=1, le=65535)
     stage: StagePlanIn
     healthcheck: UrlPath | None = None

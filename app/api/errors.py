@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
 
 from services.admin_input import field_errors
 from services.errors import (
@@ -83,6 +85,7 @@ def install_error_handlers(api: FastAPI) -> None:
     for kind, status in _STATUS:
         api.add_exception_handler(kind, _plain(status))
     api.add_exception_handler(IntegrityError, _integrity)
+    api.add_exception_handler(HTTPException, _http_error)
 
 
 async def _request_invalid(_request: Request, exc: Exception) -> Response:
@@ -122,6 +125,17 @@ async def _integrity(_request: Request, _exc: Exception) -> Response:
     """A uniqueness or reference rule the database enforced (two saves racing for one name)."""
     message = "the change conflicts with stored data (a name just taken, or a deleted reference)"
     return error_response(409, [FieldError("", message)])
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unreadable body, a wrong method) in our shape under /api/;
+    pages keep FastAPI's (and NiceGUI's page-level 404 handler still wins for pages)."""
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, exc)
+    message = exc.detail if isinstance(exc.detail, str) else "the request was refused"
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, [FieldError("", message)], headers)
 
 
 def _plain(status: int) -> Handler:

@@ -12,6 +12,7 @@ from app.api import (
     deploys_routes,
     health,
     instances_routes,
+    openapi_routes,
     project_config_routes,
     projects_routes,
     registries_routes,
@@ -39,3 +40,4 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     deploys_routes.register(api, admin.deploy_queries)
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
     config_import_routes.register(api, ConfigTransfer(runtime.stores.config))
+    openapi_routes.register(api)  # GET /api/openapi.json

@@ -113,7 +113,7 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         responses=error_responses(422),
     )
     async def subdomain_example(
-        pattern: Annotated[str, Query(max_length=255)],
+        pattern: Annotated[str, Query(min_length=1, max_length=255)],
         domain: Annotated[str, Query(max_length=253)] = "",
     ) -> SubdomainExample:
         return SubdomainExample(example=admin.subdomain_example(pattern, domain))

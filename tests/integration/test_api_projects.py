@@ -179,3 +179,13 @@ async def test_delete_is_refused_while_a_deploy_runs(app: ApiApp) -> None:
 
     assert "wait until it finishes" in errors(refused, 409)[None]
     assert (await app.client.get(f"/api/projects/{project_id}")).status_code == 200
+
+
+async def test_refusals_by_the_framework_use_the_same_shape(client: httpx.AsyncClient) -> None:
+    wrong_method = await client.patch("/api/projects")
+    unreadable = await client.post(
+        "/api/projects", content=b"\xff\xfe", headers={"content-type": "application/json"}
+    )
+
+    assert errors(wrong_method, 405) == {None: "Method Not Allowed"}
+    assert errors(unreadable, 422) == {None: "the body is not valid JSON"}

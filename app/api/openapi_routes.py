@@ -1,0 +1,94 @@
+"""GET /api/openapi.json: the REST API's OpenAPI schema (SPEC §8), behind the same sign-in.
+
+NiceGUI switches FastAPI's own `/openapi.json` and `/docs` off unless `ui.run(fastapi_docs=...)`
+says otherwise, so the schema is served here, built once on first request (after NiceGUI has
+settled which of its routes are documented). It declares the bearer-token scheme, and marks the
+routes that need no sign-in (login, webhook, health) as public.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from app.auth_guard import is_public
+
+TITLE = "Docker Watcher API"
+VERSION = "1"
+DESCRIPTION = (
+    "Projects, stages and instances, registries, settings and deploys of one Docker Watcher. "
+    "Sign in with POST /api/auth/login and send `Authorization: Bearer <token>`. Every failure "
+    'answers `{"errors": [{"field": ..., "message": ...}]}`; `field` names the input (dotted '
+    "path) for 422 and is null otherwise."
+)
+TAGS = [
+    {"name": "projects", "description": "projects, stages, env and volumes"},
+    {"name": "instances", "description": "deploy a tag; stop, start, restart, remove"},
+    {"name": "deploys", "description": "history and live logs (server-sent events)"},
+    {"name": "quick deploy", "description": "from an image reference to a running project"},
+    {"name": "registries", "description": "registries, connection tests, tags"},
+    {"name": "settings", "description": "global and NPM settings, webhook URL, tests"},
+    {"name": "config", "description": "export and re-import as seed YAML"},
+    {"name": "webhook", "description": "CI and registries report pushed images (no sign-in)"},
+    {"name": "auth", "description": "sign in and out"},
+    {"name": "health", "description": "process health (no sign-in)"},
+]
+BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+NOT_SIGNED_IN = {
+    "description": "not signed in, or the token expired or was signed out",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+UNREADABLE = {"description": "the body could not be read (e.g. not UTF-8)", "content": ERROR_BODY}
+
+
+def build_schema(api: FastAPI) -> dict[str, Any]:
+    """The schema of every documented route, with the auth scheme and public routes marked."""
+    schema = get_openapi(
+        title=TITLE, version=VERSION, description=DESCRIPTION, routes=api.routes, tags=TAGS
+    )
+    schema.setdefault("components", {})["securitySchemes"] = BEARER
+    schema["security"] = [{"bearer": []}]
+    for path, operations in schema.get("paths", {}).items():
+        public = is_public(path.split("{", 1)[0])
+        for operation in operations.values():
+            _complete(operation, public=public)
+    return schema
+
+
+def _complete(operation: dict[str, Any], *, public: bool) -> None:
+    """Add what every route may answer besides its own: 401 (the guard), 400 (a body that
+    cannot be read). Every error of a signed-in route is the ErrorBody (see app.api.errors),
+    also where FastAPI would document its own 422 or a plain-text route's media type."""
+    responses = operation.setdefault("responses", {})
+    if public:
+        operation["security"] = []
+    else:
+        responses.setdefault("401", NOT_SIGNED_IN)
+    if "requestBody" in operation:
+        responses.setdefault("400", UNREADABLE)
+    for code, response in responses.items():
+        ours = code.isdigit() and int(code) >= 400 and code != "401"  # 401: the guard's shape
+        if ours and response.get("content") and not public:
+            response["content"] = ERROR_BODY  # also FastAPI's default 422: our handler answers
+
+
+def register(api: FastAPI) -> None:
+    built: dict[str, Any] = {}
+
+    @api.get("/api/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        if not built:
+            built.update(build_schema(api))
+        return JSONResponse(built)
