@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
 
-from app.models import Deploy, Instance, InstanceStatus, Project, Stage
+from app.models import Instance, InstanceStatus, Project, Stage
 from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
@@ -23,6 +21,7 @@ from app.store.settings_store import SettingsStore
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.instance_control import InstanceControl
 from services.project_inputs import ProjectInput, StageInput
+from services.project_views import Light, ProjectDetail, ProjectSummary, StageDetail
 from services.subdomain_owners import SubdomainOwners
 
 __all__ = [
@@ -34,53 +33,6 @@ __all__ = [
     "StageDetail",
     "StageInput",
 ]
-_FAILING = (InstanceStatus.UNHEALTHY, InstanceStatus.FAILED, InstanceStatus.MISSING)
-_RUNNING = (InstanceStatus.HEALTHY, InstanceStatus.STARTING, InstanceStatus.UNHEALTHY)
-Light = Literal["failing", "starting", "healthy", "stopped", "empty"]
-_LIGHTS: tuple[tuple[InstanceStatus, Light], ...] = (
-    (InstanceStatus.STARTING, "starting"),
-    (InstanceStatus.HEALTHY, "healthy"),
-    (InstanceStatus.STOPPED, "stopped"),
-)
-
-
-@dataclass(frozen=True)
-class ProjectSummary:
-    """One dashboard row: counts by instance status and the latest deploy."""
-
-    project: Project
-    registry_name: str | None
-    stage_count: int
-    instance_counts: dict[InstanceStatus, int]
-    latest_deploy: Deploy | None
-
-    @property
-    def running(self) -> int:
-        return sum(self.instance_counts.get(status, 0) for status in _RUNNING)
-
-    @property
-    def light(self) -> Light:
-        """failing > starting > healthy > stopped > empty: the status a person must see first."""
-        counts = self.instance_counts
-        if any(counts.get(status) for status in _FAILING):
-            return "failing"
-        for status, light in _LIGHTS:
-            if counts.get(status):
-                return light
-        return "empty"
-
-
-@dataclass(frozen=True)
-class StageDetail:
-    stage: Stage
-    instances: tuple[Instance, ...]  # oldest first
-
-
-@dataclass(frozen=True)
-class ProjectDetail:
-    project: Project
-    registry_name: str | None
-    stages: tuple[StageDetail, ...]
 
 
 class ProjectAdmin:
