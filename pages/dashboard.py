@@ -1,132 +1,86 @@
-"""Dashboard (SPEC §7): every project with its lights, running count and latest activity.
+"""Dashboard (SPEC §7): every project with its status lights, running count and latest activity.
 
-Cards come from the live board; when it reports a project's card changed, only that card is
-rebuilt, in every open tab, within the same event-loop turn.
+The cards come from the live board and are drawn by one grid element; when the board reports a
+project's card changed, the grid's rows are replaced in every open tab within the same event
+loop turn. With no project yet, the page explains the first steps instead.
 """
 
 from __future__ import annotations
 
 from nicegui import ui
 
-from pages.components import status
 from pages.components.deps import PageServices
-from pages.components.fmt import ago
 from pages.components.live_view import follow
+from pages.components.project_grid import ProjectGrid
 from pages.layout import frame
 from services.live import Change, LiveBoard
 from services.overview_views import Light, ProjectCard
 
-GRID = "grid w-full gap-4 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"
+AGO_SECONDS = 60.0  # how often "5 min ago" texts are redrawn (from memory)
 
 
 def register(deps: PageServices) -> None:
     @ui.page("/")
     async def dashboard() -> None:
-        cards = await deps.live.load_cards()
+        await deps.live.load_cards()
         with frame("Dashboard", deps.status):
-            _title(len(cards))
-            _Cards(deps.live).render()
+            _Dashboard(deps.live)
 
 
-def _title(count: int) -> None:
-    with ui.row().classes("w-full items-center justify-between"):
-        with ui.column().classes("gap-0"):
-            ui.label("Projects").classes("text-2xl font-semibold")
-            word = "project" if count == 1 else "projects"
-            ui.label(f"{count} {word}").classes("text-sm text-grey-7")
-        button = ui.button("Quick deploy", icon="rocket_launch").mark("quick-deploy")
-        button.on_click(lambda: ui.navigate.to("/quick-deploy"))
-
-
-class _Cards:
-    """The grid; each card its own refreshable, the grid rebuilt only when projects come or go."""
-
+class _Dashboard:
     def __init__(self, board: LiveBoard) -> None:
         self._board = board
-        self._shown: dict[int, _Card] = {}
+        self._grid: ProjectGrid | None = None
+        with ui.row().classes("w-full items-center gap-4"):
+            with ui.column().classes("gap-0"):
+                ui.label("Projects").classes("text-2xl font-semibold")
+                self._summary = ui.label().classes("text-sm text-grey-7").mark("summary")
+            ui.space()
+            self._filter = ui.input(placeholder="Filter projects").props("dense outlined clearable")
+            self._filter.classes("w-64").mark("filter")
+            button = ui.button("Quick deploy", icon="rocket_launch").mark("quick-deploy")
+            button.on_click(lambda: ui.navigate.to("/quick-deploy"))
+        self.content()
         follow(board, self._changed)
+        ui.timer(AGO_SECONDS, lambda: self._grid.refresh_times() if self._grid else None)
 
     @ui.refreshable_method
-    def render(self) -> None:
+    def content(self) -> None:
         cards = self._board.cards()
-        self._shown = {}
+        self._summary.set_text(_summary(cards))
+        self._filter.set_visibility(bool(cards))
         if not cards:
+            self._grid = None
             _empty_state()
             return
-        with ui.element("div").classes(GRID):
-            for card in cards:
-                self._shown[card.id] = _Card(self._board, card.id)
-                self._shown[card.id].render()
+        self._grid = ProjectGrid(cards).mark("projects")
+        self._grid.bind_filter_from(self._filter, "value")
 
     def _changed(self, change: Change) -> None:
-        if change.kind != "card" or change.project_id is None:
+        if change.kind != "card":
             return
-        shown = self._shown.get(change.project_id)
-        if shown is None or self._board.card(change.project_id) is None:
-            self.render.refresh()  # a project appeared or went away
-        else:
-            shown.render.refresh()
-
-
-class _Card:
-    def __init__(self, board: LiveBoard, project_id: int) -> None:
-        self._board, self._id = board, project_id
-
-    @ui.refreshable_method
-    def render(self) -> None:
-        card = self._board.card(self._id)
-        if card is None:
+        cards = self._board.cards()
+        if self._grid is None or not cards:
+            self.content.refresh()  # the first project came, or the last one went
             return
-        link = f"/projects/{card.id}"
-        with (
-            ui.link(target=link).classes("no-underline text-inherit"),
-            ui.card()
-            .classes("w-full h-full gap-3 hover:shadow-lg transition-shadow cursor-pointer")
-            .mark(f"project-card-{card.name}"),
-        ):
-            _card_head(card)
-            with ui.row().classes("gap-4 items-center"):
-                for kind in Light:
-                    status.light(kind, card.lights[kind])
-            ui.separator()
-            _latest(card)
+        self._grid.show(cards)
+        self._summary.set_text(_summary(cards))
 
 
-def _card_head(card: ProjectCard) -> None:
-    with ui.row().classes("w-full items-start justify-between no-wrap"):
-        with ui.column().classes("gap-0 min-w-0"):
-            ui.label(card.name).classes("text-lg font-semibold text-primary")
-            ui.label(card.image).classes("text-xs text-grey-7 font-mono truncate max-w-full")
-        with ui.column().classes("items-end gap-0 shrink-0"):
-            running = ui.label(str(card.running)).classes("text-2xl font-semibold leading-none")
-            running.mark("running-count")
-            ui.label("running").classes("text-xs text-grey-7")
-    with ui.row().classes("gap-1"):
-        for stage in card.stages:
-            ui.badge(stage, color="blue-grey-1", text_color="blue-grey-9").props("rounded")
-        if card.waiting:
-            word = "tag" if card.waiting == 1 else "tags"
-            ui.badge(f"{card.waiting} {word} waiting", color="amber-2", text_color="amber-10")
-
-
-def _latest(card: ProjectCard) -> None:
-    latest = card.latest
-    with ui.row().classes("items-center gap-2 text-sm no-wrap w-full"):
-        if latest is None:
-            ui.label("No deploys yet").classes("text-grey-7")
-            return
-        status.deploy_chip(latest.status)
-        ui.label(f"{latest.tag} → {latest.stage}").classes("font-mono truncate")
-        ui.label(ago(latest.finished_at or latest.at)).classes("text-grey-7 ml-auto shrink-0")
+def _summary(cards: list[ProjectCard]) -> str:
+    if not cards:
+        return "Nothing deployed yet"
+    running = sum(c.running for c in cards)
+    failing = sum(c.lights[Light.FAILING] for c in cards)
+    text = f"{len(cards)} project{'s' if len(cards) != 1 else ''} · {running} running"
+    return text + (f" · {failing} failing" if failing else "")
 
 
 def _empty_state() -> None:
     with ui.card().classes("w-full p-8 items-center text-center gap-4").mark("empty-state"):
-        ui.icon("deployed_code", color="primary").classes("text-6xl")
+        ui.icon("layers", color="primary").classes("text-6xl")
         ui.label("No projects yet").classes("text-xl font-semibold")
-        ui.label(
-            "Docker Watcher deploys the images your CI pushes. Three steps get you going:"
-        ).classes("text-grey-8")
+        ui.label("Docker Watcher deploys the images your CI pushes. Three steps get you going:")
         with ui.column().classes("items-start gap-3 text-left"):
             _step(1, "Add the registry your CI pushes to", "Settings → Registries", "/settings")
             _step(2, "Quick-deploy an image, or add a project", "Quick deploy", "/quick-deploy")

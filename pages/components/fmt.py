@@ -23,6 +23,11 @@ def span(seconds: float) -> str:
     return f"{days} d {hours % 24} h"
 
 
+def took_for(seconds: float) -> str:
+    """How long something took: tenths below a minute (`0.8 s`, `12.4 s`), then `span`."""
+    return f"{seconds:.1f} s" if seconds < 60 else span(seconds)
+
+
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "never"

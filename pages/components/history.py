@@ -11,7 +11,7 @@ from nicegui import ui
 from pages.components import status
 from pages.components.deploy_log import DeployLogView
 from pages.components.deps import PageServices
-from pages.components.fmt import ago, span
+from pages.components.fmt import ago, took_for
 from pages.components.live_view import follow
 from services.live import Change, LiveBoard
 from services.overview_views import Activity
@@ -96,6 +96,6 @@ def _summary(activity: Activity) -> None:
 
 def _timing(activity: Activity) -> str:
     if activity.finished_at and activity.started_at:
-        took = span((activity.finished_at - activity.started_at).total_seconds())
+        took = took_for((activity.finished_at - activity.started_at).total_seconds())
         return f"{ago(activity.finished_at)} · took {took}"
     return ago(activity.at)

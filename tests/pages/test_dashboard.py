@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docker import DockerClient
@@ -29,9 +30,11 @@ async def site(
     assert_no_error_logs(caplog)
 
 
-def running_count(site: UiSite) -> str:
-    (label,) = site.user.find(marker="running-count").elements
-    return str(label.text)
+def card(site: UiSite, name: str) -> dict[str, Any]:
+    """The row the browser draws a project's card from."""
+    (grid,) = site.user.find(marker="projects").elements
+    (row,) = [r for r in grid.rows if r["name"] == name]
+    return dict(row)
 
 
 async def test_dashboard_lists_the_project_with_its_lights(site: UiSite) -> None:
@@ -60,13 +63,13 @@ async def test_a_card_follows_deploys_and_stops_without_reloading(site: UiSite) 
     assert deploy.status == DeployStatus.SUCCEEDED and deploy.instance_id is not None
     await site.user.should_see("1 healthy", retries=SLOW)
     await site.user.should_see("dev-1 → dev")
-    assert running_count(site) == "1"
-    await site.user.should_see(marker="deploy-succeeded")
+    assert card(site, world.project.name)["running"] == 1
+    assert card(site, world.project.name)["status"] == "succeeded"
 
     await site.pages.instances.stop(world.project.id or 0, "dev", deploy.instance_id)
     await site.user.should_see("1 stopped", retries=SLOW)
     await site.user.should_see("0 healthy")
-    assert running_count(site) == "0"
+    assert card(site, world.project.name)["running"] == 0
 
 
 async def test_a_project_created_meanwhile_appears(site: UiSite) -> None:

@@ -141,18 +141,19 @@ async def test_prod_offers_only_healthy_rel_tags_and_asks_to_confirm(site: UiSit
 
 async def test_a_running_deploy_streams_its_steps_into_the_open_page(site: UiSite) -> None:
     world = site.world
-    await world.push("dev-1")
+    await world.push("dev-1", variant="unhealthy")  # its health step runs ≥ 1 s, then fails
     await site.user.open(page_of(world))
     await site.user.should_see("Nothing deployed yet.")
     task = asyncio.create_task(world.deploy("dev-1", **manual()))
-    await site.user.should_see(marker="step-pull-running", retries=SLOW)
-    await site.user.should_see(marker="step-health-ok", retries=SLOW)
+    await site.user.should_see(marker="step-pull-ok", retries=SLOW)
+    await site.user.should_see(marker="step-health-running", retries=SLOW)
+    assert not task.done()  # seen while it ran, without reopening the page
     deploy = await task
-    await site.user.should_see(marker="deploy-succeeded", retries=SLOW)
-    log = the(site, f"deploy-log-{deploy.id}")
-    lines = [child.text for child in log.default_slot.children]
+    await site.user.should_see(marker="step-health-failed", retries=SLOW)
+    await site.user.should_see(marker="deploy-failed")
+    lines = [child.text for child in the(site, f"deploy-log-{deploy.id}").default_slot.children]
     assert any("pulling" in line for line in lines)
-    assert any("healthy after" in line for line in lines)
+    assert any("health check failed" in line for line in lines)
 
 
 async def test_an_unknown_project_says_so(site: UiSite) -> None:
