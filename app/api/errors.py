@@ -110,7 +110,7 @@ async def _validation_failed(_request: Request, exc: Exception) -> Response:
 
 
 async def _upstream_auth(_request: Request, exc: Exception) -> Response:
-    message = f"{exc} (the credentials saved for that service were refused; not your sign-in)"
+    message = f"{exc} (that service refused the credentials; not about your sign-in here)"
     return error_response(502, [FieldError("", message)])
 
 

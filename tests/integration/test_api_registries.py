@@ -92,7 +92,7 @@ async def test_connection_tests_of_saved_and_unsaved_credentials(
     assert saved.status_code == unsaved.status_code == kept.status_code == 200
     assert registry.host in saved.json()["message"]
     message = errors(refused, 502)[None]
-    assert registry.username in message and "not your sign-in" in message
+    assert registry.username in message and "not about your sign-in" in message
     assert "wrong" not in refused.text
 
 
