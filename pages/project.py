@@ -107,13 +107,17 @@ class _ProjectPage:
 
 
 def _header(view: ProjectView) -> None:
-    with ui.row().classes("w-full items-end justify-between"), ui.column().classes("gap-0"):
-        ui.link("← Dashboard", "/").classes("text-sm text-grey-7 no-underline")
-        ui.label(view.name).classes("text-2xl font-semibold")
-        details = f"{view.image} · port {view.port}"
-        if view.healthcheck:
-            details += f" · health {view.healthcheck}"
-        ui.label(details).classes("text-sm text-grey-7 font-mono")
+    with ui.row().classes("w-full items-end justify-between"):
+        with ui.column().classes("gap-0"):
+            ui.link("← Dashboard", "/").classes("text-sm text-grey-7 no-underline")
+            ui.label(view.name).classes("text-2xl font-semibold")
+            details = f"{view.image} · port {view.port}"
+            if view.healthcheck:
+                details += f" · health {view.healthcheck}"
+            ui.label(details).classes("text-sm text-grey-7 font-mono")
+        ui.button("Configure", icon="settings").props("flat no-caps").mark("configure").on_click(
+            lambda: ui.navigate.to(f"/projects/{view.id}/settings")
+        )
 
 
 def _stage_badges(stage: StageView) -> None:

@@ -12,7 +12,7 @@ import pytest
 from docker import DockerClient
 
 from app.models import DeployStatus, InstanceStatus
-from tests.support.detection import settled
+from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.registry_server import RegistryServer
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
@@ -159,3 +159,27 @@ async def test_a_running_deploy_streams_its_steps_into_the_open_page(site: UiSit
 async def test_an_unknown_project_says_so(site: UiSite) -> None:
     await site.user.open("/projects/999999")
     await site.user.should_see("There is no project #999999.")
+
+
+async def test_a_tag_waiting_for_a_person_appears_live_and_deploys_from_there(
+    site: UiSite,
+) -> None:
+    world = site.world
+    digest = await world.push("v1.0.0")
+    await site.user.open(page_of(world))
+    await site.user.should_not_see(marker="waiting")
+    async with webhook_client(site.detection) as hook:  # rel deploys by hand: the tag waits
+        answer = await hook.post(hook_path(world), json={"image": f"{world.project.image}:v1.0.0"})
+        assert answer.status_code == 202, answer.text
+    await site.user.should_see(marker="waiting", retries=SLOW)
+    await site.user.should_see(digest.split(":")[1][:12])
+    site.user.find("Deploy to rel").click()
+    await site.user.should_see(marker="tag-select", retries=SLOW)
+    assert the(site, "tag-select").value == "v1.0.0"
+    site.user.find(marker="deploy-go").click()
+    (deploy,) = await settled(world, 1)
+    assert (deploy.stage_name, deploy.status) == ("rel", DeployStatus.SUCCEEDED), deploy.error
+    await site.user.should_see(marker=f"instance-{deploy.instance_id}", retries=SLOW)
+    with site.user.scope(marker="waiting"):
+        await site.user.should_not_see("Deploy to rel")  # rel runs it now
+        await site.user.should_see("Deploy to prod")  # prod (by hand, promoting rel's) may still
