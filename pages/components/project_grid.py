@@ -18,7 +18,7 @@ from pages.components.fmt import ago
 from pages.components.status import DEPLOY_STYLE, LIGHT_COLOR
 from services.overview_views import Light, ProjectCard
 
-COLUMNS = [  # what the filter searches; grid mode draws no column headers
+COLUMNS: list[dict[str, Any]] = [  # what the filter searches; grid mode has no headers
     {"name": "name", "label": "Project", "field": "name", "sortable": True},
     {"name": "image", "label": "Image", "field": "image"},
     {"name": "stages", "label": "Stages", "field": "stages"},
