@@ -11,11 +11,12 @@ from urllib.parse import quote
 
 from nicegui.version import __version__ as nicegui_version
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.errors import error_response
 from services.auth import AuthService, Principal
-from services.errors import InvalidAuth
+from services.errors import FieldError, InvalidAuth
 
 SESSION_COOKIE = "dw_session"
 LOGIN_PATH = "/login"
@@ -126,7 +127,7 @@ class AuthGuard:
         response: Response
         if is_api or conn.scope.get("method") not in {"GET", "HEAD"}:
             headers = {"WWW-Authenticate": "Bearer"}
-            response = JSONResponse({"detail": NOT_SIGNED_IN}, status_code=401, headers=headers)
+            response = error_response(401, [FieldError("", NOT_SIGNED_IN)], headers)
         else:
             response = login_redirect(conn)
         if SESSION_COOKIE in conn.cookies:

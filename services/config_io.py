@@ -394,8 +394,9 @@ def parse_seed(text: str) -> SeedDocument:
 
 
 def _load_yaml(text: str) -> tuple[object, list[FieldError]]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already rejects control characters here
         node = loader.get_single_node()
         if node is None:
             return None, []
@@ -408,7 +409,8 @@ def _load_yaml(text: str) -> tuple[object, list[FieldError]]:
     except yaml.YAMLError as exc:
         raise ValidationFailed.single("", f"not valid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _duplicate_keys(root: yaml.Node) -> list[FieldError]:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from app.api.errors import error_response
 from app.auth_guard import (
     LOGIN_PATH,
     clear_session_cookie,
@@ -21,7 +22,7 @@ from app.auth_guard import (
     set_session_cookie,
 )
 from services.auth import AuthService, IssuedToken, safe_next
-from services.errors import InvalidAuth, RateLimited
+from services.errors import FieldError, InvalidAuth, RateLimited
 
 
 class LoginRequest(BaseModel):
@@ -44,13 +45,14 @@ class _NoEchoRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                return JSONResponse({"detail": _describe(exc.errors())}, status_code=422)
+                return error_response(422, _describe(exc.errors()))
 
         return without_echo
 
 
-def _describe(errors: Any) -> list[dict[str, Any]]:
-    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+def _describe(errors: Any) -> list[FieldError]:
+    """The field and the rule broken, never the submitted value."""
+    return [FieldError(".".join(str(p) for p in e["loc"][1:]), e["msg"]) for e in errors]
 
 
 def _client(request: Request) -> str:
@@ -75,10 +77,10 @@ def register(api: FastAPI, auth: AuthService) -> None:
         try:
             issued = await auth.login(body.username, body.password, client=_client(request))
         except InvalidAuth as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=401)
+            return error_response(401, [FieldError("", str(exc))])
         except RateLimited as exc:
             headers = {"Retry-After": str(int(exc.retry_after or 1))}
-            return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+            return error_response(429, [FieldError("", str(exc))], headers)
         payload = LoginResponse(token=issued.token, expires_at=issued.expires_at)
         response = JSONResponse(payload.model_dump(mode="json"))
         _set_cookie(response, issued, request)

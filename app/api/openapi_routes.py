@@ -40,15 +40,7 @@ BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 NOT_SIGNED_IN = {
     "description": "not signed in, or the token expired or was signed out",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"detail": {"type": "string"}},
-                "required": ["detail"],
-            }
-        }
-    },
+    "content": ERROR_BODY,
 }
 UNREADABLE = {"description": "the body could not be read (e.g. not UTF-8)", "content": ERROR_BODY}
 

@@ -89,11 +89,6 @@ async def test_unreadable_uploads_are_refused(client: httpx.AsyncClient) -> None
     assert "field 'file'" in errors(no_file, 422)["file"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.config_io._load_yaml creates yaml.SafeLoader outside its try: a reader "
-    "error (a control character) escapes as a 500 instead of a 422 naming the problem",
-)
 async def test_control_characters_are_a_validation_error(client: httpx.AsyncClient) -> None:
     text = b"global: {domain: a\x1bb}\n"
 

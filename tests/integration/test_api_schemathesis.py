@@ -39,13 +39,6 @@ projects:
 """
 UPSTREAM_STATUSES = (502, 504)  # a registry, NPM or Docker failed: a designed answer
 EXAMPLES = 12  # generated requests per operation
-# Crashes found by this run in code outside the API, reported and pinned by a strict xfail test;
-# the run still fails for a crash anywhere else. Remove an entry once its cause is fixed.
-KNOWN_CRASHES = {
-    "POST /api/config/import": "services.config_io._load_yaml builds yaml.SafeLoader outside its "
-    "try, so a YAML reader error (a control character) escapes as a 500 "
-    "(tests/integration/test_api_config.py::test_control_characters_are_a_validation_error)",
-}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +112,4 @@ def test_no_generated_request_makes_the_app_fail(served: tuple[str, str]) -> Non
             failures[name] = str(exc)
 
     assert len(operations) >= 40  # every route of SPEC §8 and the extras are in the schema
-    unknown = {name: text for name, text in failures.items() if name not in KNOWN_CRASHES}
-    assert not unknown, "\n\n".join(f"{name}: {text}" for name, text in unknown.items())
-    if failures:
-        pytest.xfail("; ".join(KNOWN_CRASHES[name] for name in failures))
+    assert not failures, "\n\n".join(f"{name}: {text}" for name, text in failures.items())

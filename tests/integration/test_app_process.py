@@ -171,7 +171,8 @@ def test_without_signing_in_api_is_401_and_pages_lead_to_login(tmp_path: Path) -
             by_token = httpx.get(f"{url}/api/config/export", headers=bearer)
             client.post("/api/auth/logout")
             after_logout = httpx.get(f"{url}/api/config/export", headers=bearer)
-    assert export.status_code == 401 and export.json() == {"detail": "not signed in"}
+    assert export.status_code == 401
+    assert export.json() == {"errors": [{"field": None, "message": "not signed in"}]}
     assert dashboard.status_code == 303 and dashboard.headers["location"] == "/login?next=%2F"
     assert login_page.status_code == 200 and "Sign in to continue" in login_page.text
     assert nicegui_js.status_code == 200  # the login page's own assets are public

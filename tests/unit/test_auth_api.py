@@ -92,7 +92,9 @@ async def test_failed_login_is_401_with_one_message(
 ) -> None:
     response = await client.post("/api/auth/login", json=body)
     assert response.status_code == 401
-    assert response.json() == {"detail": "invalid username or password"}
+    assert response.json() == {
+        "errors": [{"field": None, "message": "invalid username or password"}]
+    }
     assert "set-cookie" not in response.headers
 
 
@@ -101,10 +103,10 @@ async def test_bad_body_names_the_field_and_never_echoes_the_password(
 ) -> None:
     response = await client.post("/api/auth/login", json={"password": "hunter2-secret"})
     assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [["body", "username"]]
+    assert [e["field"] for e in response.json()["errors"]] == ["username"]
     assert "hunter2-secret" not in response.text
     response = await client.post("/api/auth/login", json={"username": "admin", "password": ""})
-    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+    assert response.json()["errors"][0]["field"] == "password"
 
 
 async def test_repeated_failures_answer_429_with_retry_after(client: httpx.AsyncClient) -> None:
@@ -113,14 +115,15 @@ async def test_repeated_failures_answer_429_with_retry_after(client: httpx.Async
     response = await client.post("/api/auth/login", json=LOGIN)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
-    assert "too many failed sign-ins" in response.json()["detail"]
+    assert "too many failed sign-ins" in response.json()["errors"][0]["message"]
 
 
 async def test_without_a_session_api_is_401_and_pages_redirect_to_login(
     client: httpx.AsyncClient,
 ) -> None:
     api = await client.get("/api/whoami")
-    assert api.status_code == 401 and api.json() == {"detail": "not signed in"}
+    assert api.status_code == 401
+    assert api.json() == {"errors": [{"field": None, "message": "not signed in"}]}
     assert api.headers["www-authenticate"] == "Bearer"
     page = await client.get("/projects?tab=log")
     assert page.status_code == 303
