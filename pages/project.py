@@ -42,6 +42,7 @@ def register(deps: PageServices) -> None:
 class _ProjectPage:
     def __init__(self, deps: PageServices, view: ProjectView, focus: int | None) -> None:
         self._deps, self._view = deps, view
+        self._client = ui.context.client
         _header(view)
         self._panel = ErrorBanner()
         self._host = ui.element("div")  # dialogs live here, out of the refreshed body's reach
@@ -70,7 +71,8 @@ class _ProjectPage:
         try:
             self._view = await self._deps.overview.project(self._view.id)
         except NotFound:
-            ui.navigate.to("/")  # deleted meanwhile
+            with self._client:  # this runs in a task started by the bus, outside the page
+                ui.navigate.to("/")  # the project was deleted meanwhile
             return
         self.body.refresh()
 

@@ -188,6 +188,7 @@ def test_a_container_stopped_outside_the_app_turns_grey_in_open_tabs(
     wait_for(chrome, text_shown("1 healthy"))
     dashboard = chrome.current_window_handle
     chrome.switch_to.new_window("tab")
+    project_tab = chrome.current_window_handle
     chrome.get(f"{url}/projects/{project_id}")
     wait_for(chrome, chip("healthy"))
     chrome.execute_script("window.notReloaded = true")
@@ -200,6 +201,14 @@ def test_a_container_stopped_outside_the_app_turns_grey_in_open_tabs(
     shot(chrome, "project-stopped-outside")
     chrome.switch_to.window(dashboard)
     wait_for(chrome, text_shown("1 stopped"))
+
+    chrome.switch_to.window(project_tab)
+    with signed_in(url) as client:  # deleting removes the instance first: the tab hears of it
+        assert client.delete(f"/api/projects/{project_id}").status_code == 204
+    WebDriverWait(chrome, 15).until(lambda c: c.current_url == f"{url}/")
+    wait_for(chrome, text_shown("No projects yet"))
+    chrome.get("about:blank")
+    chrome.switch_to.window(dashboard)
     chrome.get("about:blank")
 
 

@@ -12,6 +12,7 @@ import pytest
 from docker import DockerClient
 
 from app.models import DeployStatus, InstanceStatus
+from services.project_admin import ProjectAdmin
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.registry_server import RegistryServer
@@ -183,3 +184,19 @@ async def test_a_tag_waiting_for_a_person_appears_live_and_deploys_from_there(
     with site.user.scope(marker="waiting"):
         await site.user.should_not_see("Deploy to rel")  # rel runs it now
         await site.user.should_see("Deploy to prod")  # prod (by hand, promoting rel's) may still
+
+
+async def test_a_project_deleted_meanwhile_sends_the_page_home(site: UiSite) -> None:
+    world = site.world
+    await deployed(world, "dev-1")
+    await site.user.open(page_of(world))
+    admin = ProjectAdmin(
+        world.projects,
+        world.instances,
+        world.registries,
+        world.services.control,
+        world.deploys,
+        world.settings,
+    )
+    await admin.delete_project(world.project.id or 0)  # removes the instance first: an event
+    await site.user.should_see(marker="empty-state", retries=SLOW)  # the dashboard
