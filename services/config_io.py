@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-import string
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, NamedTuple
@@ -33,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from services import env_rules, volume_rules
+from services import env_rules, subdomains, volume_rules
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
 from services.secrets import is_encrypted
@@ -48,7 +47,6 @@ _REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
-_PLACEHOLDERS = frozenset({"stage", "project"})
 _SLUG_HINT = "lowercase letters, digits and '-', not starting or ending with '-'"
 
 
@@ -143,13 +141,11 @@ def _network(value: str) -> str:
 
 
 def _subdomain_pattern(value: str) -> str:
+    """The same rule as the settings page and API (`subdomains.validate_pattern`)."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-    except ValueError:
-        raise _fail("has an unbalanced '{' or '}'") from None
-    if names != _PLACEHOLDERS:
-        raise _fail("must use exactly the placeholders {stage} and {project}")
-    _dns_name(value.format(stage="s", project="p"))
+        subdomains.validate_pattern(value)
+    except ValidationFailed as exc:
+        raise _fail(exc.errors[0].message) from None
     return value
 
 

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
-from app.store.config_store import ConfigStore
+from app.api.errors import error_responses
+from services.config_transfer import ConfigTransfer
+
+_YAML: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the configuration in the seed format (SPEC §5)",
+        "content": {"application/x-yaml": {"schema": {"type": "string"}}},
+    }
+}
 
 
-def register(api: FastAPI, config: ConfigStore) -> None:
-    @api.get("/api/config/export", tags=["config"], summary="Export configuration as YAML")
+def register(api: FastAPI, transfer: ConfigTransfer) -> None:
+    @api.get(
+        "/api/config/export",
+        tags=["config"],
+        summary="Export configuration as YAML",
+        response_class=Response,
+        responses={**_YAML, **error_responses(422)},
+    )
     async def export_config(
         secrets: Literal["omit", "encrypted"] = Query(
             "omit", description="leave secrets out, or include them as ciphertext"
         ),
     ) -> Response:
-        text = await asyncio.to_thread(config.export_yaml, include_secrets=secrets)
+        """Secrets are left out unless asked for, then only as this installation's ciphertext."""
+        text = await transfer.export_yaml(include_secrets=secrets == "encrypted")
         headers = {"Content-Disposition": 'attachment; filename="docker-watcher-config.yaml"'}
         return Response(text, media_type="application/x-yaml", headers=headers)

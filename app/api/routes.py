@@ -28,7 +28,6 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     """One line per route module; each module's `register` takes only what it needs."""
     auth_routes.register(api, runtime.auth)
     health.register(api, runtime.status)
-    config_routes.register(api, runtime.stores.config)
     webhook_routes.register(api, runtime.detection.webhook)  # public: its URL secret
     install_error_handlers(api)  # one error shape for the routes below
     admin = runtime.admin
@@ -39,5 +38,7 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     settings_routes.register(api, admin.settings_admin)
     deploys_routes.register(api, admin.deploy_queries)
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
-    config_import_routes.register(api, ConfigTransfer(runtime.stores.config))
+    transfer = ConfigTransfer(runtime.stores.config)
+    config_routes.register(api, transfer)
+    config_import_routes.register(api, transfer)
     openapi_routes.register(api)  # GET /api/openapi.json

@@ -200,19 +200,19 @@ def test_notification_url_takes_one_or_many() -> None:
         (
             "global: {subdomain_pattern: '{project}'}",
             "global.subdomain_pattern",
-            "{stage} and {project}",
+            "must contain {stage}",
         ),
         (
-            "global: {subdomain_pattern: '{stage}-{project}-{tag}'}",
+            "global: {subdomain_pattern: '{stage}-{project}-{x}'}",
             "global.subdomain_pattern",
-            "{stage} and {project}",
+            "unknown placeholder '{x}'",
         ),
         (
             "global: {subdomain_pattern: '{stage}_{project}'}",
             "global.subdomain_pattern",
-            "must be a DNS name",
+            "only lowercase letters, digits, dashes",
         ),
-        ("global: {subdomain_pattern: '{stage'}", "global.subdomain_pattern", "unbalanced"),
+        ("global: {subdomain_pattern: '{stage'}", "global.subdomain_pattern", "unmatched"),
         (
             "global: {notification_url: [https://ok, 'ftp://x']}",
             "global.notification_url.1",
@@ -469,3 +469,7 @@ def test_render_keeps_stage_unsets_and_quotes_numeric_strings() -> None:
     text = render_seed(doc, include_secrets="omit")
     assert "PORT: '3000'" in text and "FLAG: 'true'" in text and "PORT: null" in text
     assert parse_seed(text) == doc
+
+
+def test_subdomain_pattern_may_use_the_tag_like_the_settings_page() -> None:
+    assert parse_seed("global: {subdomain_pattern: '{stage}-{project}-{tag}'}")
