@@ -117,6 +117,10 @@ class ProposalForm:
                 ui.label(f"This tag: https://{proposal.tag_subdomain}").classes("font-mono")
             else:
                 ui.label("No domain is set in Settings: instances get no public address.")
+            ui.label(
+                "Env, volumes and a custom stage subdomain are set under Configure once the "
+                "project exists; they apply at its next deploy."
+            ).classes("text-grey-7")
 
 
 def _input(label: str, hint: str) -> ui.input:
