@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -66,7 +67,9 @@ async def test_a_card_follows_deploys_and_stops_without_reloading(site: UiSite) 
     assert card(site, world.project.name)["running"] == 1
     assert card(site, world.project.name)["status"] == "succeeded"
 
-    await site.pages.instances.stop(world.project.id or 0, "dev", deploy.instance_id)
+    (container,) = world.containers()
+    await asyncio.to_thread(container.stop, timeout=1)  # from outside the app
+    await world.services.reconciler.sync_statuses()  # what the Engine's event stream triggers
     await site.user.should_see("1 stopped", retries=SLOW)
     await site.user.should_see("0 healthy")
     assert card(site, world.project.name)["running"] == 0
