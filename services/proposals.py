@@ -9,7 +9,8 @@ Pure functions over an inspected image, so the defaults are easy to test and to 
 - stage by tag: a tag matching `v*` goes to `rel` (pattern `v*`, manual, 2 instances), any other
   to `dev` (auto-deploy, 2 instances) whose pattern keeps the tag's prefix up to its first
   `-`, `_` or `.` (`dev-12` → `dev-*`, `main.abc` → `main.*`), or the tag itself (`latest`);
-- OCI labels title, description and url are shown in the proposal (the project keeps none).
+- OCI labels title, description and url are shown in the proposal (the project keeps none);
+- env (key, value, secret) and a custom stage subdomain are empty until the person adds them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.models import GlobalSettings, Instance, InstanceStatus, Project, Stage
-from services import naming, subdomains, tags
+from services import env_rules, naming, subdomains, tags
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
 from services.types import ImageInfo
@@ -39,6 +40,9 @@ class StagePlan:
     tag_pattern: str
     auto_deploy: bool
     max_instances: int = 2
+    subdomain: str | None = (
+        None  # a custom stage subdomain (e.g. `launcher`) instead of the pattern
+    )
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Proposal:
     name_clash: str | None = None
     subdomain_clash: str | None = None
     existing_project_id: int | None = None  # a project already deploying this image
+    env: tuple[tuple[str, str, bool], ...] = ()  # (key, value, secret) for the whole project
 
     @property
     def reference(self) -> str:
@@ -123,7 +128,10 @@ def stage_for_tag(tag: str) -> StagePlan:
 def with_subdomains(proposal: Proposal, context: Context) -> Proposal:
     """Fill the subdomain preview and flag names other instances already hold."""
     project = Project(name=proposal.name, image=proposal.image)
-    stage = Stage(project_id=0, name=proposal.stage.name, tag_pattern=proposal.stage.tag_pattern)
+    plan = proposal.stage
+    stage = Stage(
+        project_id=0, name=plan.name, tag_pattern=plan.tag_pattern, subdomain=plan.subdomain
+    )
     try:
         default = naming.default_fqdn(context.settings, project, stage)
         own = naming.tag_fqdn(context.settings, project, stage, proposal.tag)
@@ -149,8 +157,35 @@ def validate(proposal: Proposal) -> None:
         problems.append(FieldError("stage.tag_pattern", f"does not match tag {proposal.tag!r}"))
     if proposal.stage.max_instances < 1:
         problems.append(FieldError("stage.max_instances", "must be at least 1"))
+    problems.extend(_subdomain_problems(proposal.stage.subdomain))
+    problems.extend(env_problems(proposal.env))
     if problems:
         raise ValidationFailed(problems)
+
+
+def _subdomain_problems(label: str | None) -> list[FieldError]:
+    if label is None:
+        return []
+    try:
+        subdomains.validate_label(label, field="stage.subdomain")
+    except ValidationFailed as exc:
+        return exc.errors
+    return []
+
+
+def env_problems(env: Iterable[tuple[str, str, bool]]) -> list[FieldError]:
+    """The same rules as the project's env editor, each naming `env.<KEY>`."""
+    problems: list[FieldError] = []
+    seen: set[str] = set()
+    for key, value, _ in env:
+        path = env_rules.key_path("env", key)
+        problem = env_rules.key_problem(key) or env_rules.value_problem(value)
+        if key in seen:
+            problem = "is given twice"
+        if problem:
+            problems.append(FieldError(path, problem))
+        seen.add(key)
+    return problems
 
 
 def project_fields(proposal: Proposal) -> dict[str, Any]:
@@ -170,6 +205,7 @@ def stage_fields(proposal: Proposal) -> dict[str, Any]:
         "tag_pattern": plan.tag_pattern,
         "auto_deploy": plan.auto_deploy,
         "max_instances": plan.max_instances,
+        "subdomain": plan.subdomain,
     }
 
 

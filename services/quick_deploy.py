@@ -115,6 +115,8 @@ class QuickDeploy:
         assert project.id is not None
         try:
             self._s.projects.add_stage(project.id, **proposals.stage_fields(proposal))
+            if proposal.env:  # written before the deploy is queued, so its first run has it
+                self._s.projects.set_env(project.id, None, list(proposal.env))
         except BaseException:
             self._s.projects.delete(project.id)  # never leave a project without its stage
             raise

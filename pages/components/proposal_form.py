@@ -33,7 +33,9 @@ class ProposalForm:
                 self.stage = _input("Stage", "e.g. dev, rel, prod")
                 self.pattern = _input("Tag pattern", "shell glob, e.g. dev-*")
                 self.max = ui.number("Max instances", min=1, precision=0).props("outlined dense")
+                self.subdomain = _input("Stage subdomain", "optional, e.g. launcher")
             self.auto = ui.switch("Deploy new matching tags automatically").mark("auto-deploy")
+            self.env = EnvRows()
             self.addresses = ui.column().classes("gap-0 text-sm")
             with ui.row().classes("w-full justify-end"):
                 self.deploy_button = ui.button("Deploy", icon="rocket_launch").mark("deploy")
@@ -55,6 +57,7 @@ class ProposalForm:
             ("stage.name", self.stage),
             ("stage.tag_pattern", self.pattern),
             ("stage.max_instances", self.max),
+            ("stage.subdomain", self.subdomain),
         ):
             errors.add(path, field)
         return errors
@@ -68,6 +71,8 @@ class ProposalForm:
         self.pattern.set_value(proposal.stage.tag_pattern)
         self.max.set_value(proposal.stage.max_instances)
         self.auto.set_value(proposal.stage.auto_deploy)
+        self.subdomain.set_value(proposal.stage.subdomain or "")
+        self.env.fill(proposal.env)
         self.source.set_text(_source(proposal))
         self._fill_warnings(proposal)
         self._fill_addresses(proposal)
@@ -85,13 +90,17 @@ class ProposalForm:
             (self.pattern.value or "").strip(),
             bool(self.auto.value),
             int(self.max.value or 0),
+            (self.subdomain.value or "").strip() or None,
         )
+        for key, field in self.env.key_fields():
+            self.errors.add(f"env.{key}", field)  # a refused variable shows at its key
         return replace(
             self._base,
             name=(self.name.value or "").strip(),
             port=int(self.port.value or 0),
             healthcheck=(self.health.value or "").strip() or None,
             stage=stage,
+            env=self.env.values(),
         )
 
     def _fill_warnings(self, proposal: Proposal) -> None:
@@ -118,9 +127,55 @@ class ProposalForm:
             else:
                 ui.label("No domain is set in Settings: instances get no public address.")
             ui.label(
-                "Env, volumes and a custom stage subdomain are set under Configure once the "
-                "project exists; they apply at its next deploy."
+                "Volumes and further stages are set under Configure once the project exists."
             ).classes("text-grey-7")
+
+
+class EnvRows:
+    """Key / value / secret rows: the new project's env, written before its first deploy."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[ui.input, ui.input, ui.checkbox, ui.row]] = []
+        with ui.column().classes("w-full gap-1").mark("env"):
+            ui.label("Environment").classes("text-sm font-semibold")
+            self._list = ui.column().classes("w-full gap-1")
+            add = ui.button("Add variable", icon="add", on_click=lambda: self.add())
+            add.props("flat dense no-caps").mark("add-env")
+
+    def add(self, key: str = "", value: str = "", secret: bool = False) -> None:
+        with self._list, ui.row().classes("w-full items-center gap-2 no-wrap") as row:
+            name = ui.input("Key", value=key).props("outlined dense").mark("env-key")
+            text = ui.input("Value", value=value, password=secret).props("outlined dense")
+            text.classes("grow").mark("env-value")
+            hidden = ui.checkbox("Secret", value=secret).mark("env-secret")
+            hidden.on_value_change(lambda e, t=text: t.props(f"type={_kind(e.value)}"))
+            ui.button(icon="close", on_click=lambda r=row: self._remove(r)).props(
+                "flat round dense"
+            )
+        self._rows.append((name, text, hidden, row))
+
+    def fill(self, env: tuple[tuple[str, str, bool], ...]) -> None:
+        for *_, row in self._rows:
+            row.delete()
+        self._rows.clear()
+        for key, value, secret in env:
+            self.add(key, value, secret)
+
+    def values(self) -> tuple[tuple[str, str, bool], ...]:
+        """Rows with a key (blank rows are ignored)."""
+        rows = [(k.value or "", v.value or "", bool(s.value)) for k, v, s, _ in self._rows]
+        return tuple((k.strip(), v, s) for k, v, s in rows if k.strip())
+
+    def key_fields(self) -> list[tuple[str, ui.input]]:
+        return [((k.value or "").strip(), k) for k, *_ in self._rows if (k.value or "").strip()]
+
+    def _remove(self, row: ui.row) -> None:
+        self._rows = [entry for entry in self._rows if entry[3] is not row]
+        row.delete()
+
+
+def _kind(secret: bool) -> str:
+    return "password" if secret else "text"
 
 
 def _input(label: str, hint: str) -> ui.input:

@@ -87,3 +87,52 @@ async def test_a_refused_field_is_shown_at_its_input(site: UiSite) -> None:
     await site.user.should_see("does not match tag 'dev-1'", retries=SLOW)
     assert the(site, "tag-pattern").error == "does not match tag 'dev-1'"
     assert world.projects.get_by_name(f"{world.project.name}-2") is None  # nothing half-made
+
+
+async def test_env_and_a_custom_subdomain_reach_the_first_deploy(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-3")
+    await inspect(site, f"{world.project.image}:dev-3")
+    await site.user.should_see(marker="proposal", retries=SLOW)
+    the(site, "project-name").set_value("notes")
+    the(site, "stage-subdomain").set_value("notes-app")
+    wanted = (("MODE", "demo", False), ("API_TOKEN", "tok-31337", True))
+    for _ in wanted:
+        site.user.find(marker="add-env").click()
+    rows = zip(*(in_order(site, m) for m in ("env-key", "env-value", "env-secret")), strict=True)
+    for (key, value, secret), (key_in, value_in, secret_in) in zip(wanted, rows, strict=True):
+        key_in.set_value(key)
+        value_in.set_value(value)
+        secret_in.set_value(secret)
+    site.user.find(marker="deploy").click()
+
+    await site.user.should_see(marker="stage-dev", retries=SLOW)
+    project = world.projects.get_by_name("notes")
+    assert project is not None and project.id is not None
+    (deploy,) = await settled(world, 1, project.id)
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    assert world.projects.stage_by_name(project.id, "dev").subdomain == "notes-app"
+    secret_rows = [e for e in world.projects.env_entries(project.id) if e.secret]
+    assert [e.key for e in secret_rows] == ["API_TOKEN"] and secret_rows[0].value != "tok-31337"
+    instance = world.instances.get(deploy.instance_id or 0)
+    env = world.client.containers.get(instance.container_id).exec_run("env").output.decode()
+    assert "MODE=demo" in env and "API_TOKEN=tok-31337" in env
+
+
+async def test_a_bad_env_key_is_shown_at_its_row(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-4")
+    await inspect(site, f"{world.project.image}:dev-4")
+    await site.user.should_see(marker="proposal", retries=SLOW)
+    site.user.find(marker="add-env").click()
+    (key_input,) = in_order(site, "env-key")
+    key_input.set_value("9LIVES")
+    site.user.find(marker="deploy").click()
+    await site.user.should_see("is not a valid environment variable name", retries=SLOW)
+    assert "not a valid environment variable name" in (key_input.error or "")
+    assert world.projects.get_by_name(f"{world.project.name}-2") is None
+
+
+def in_order(site: UiSite, marker: str) -> list[Any]:
+    """The marked elements in the order they were created."""
+    return sorted(site.user.find(marker=marker).elements, key=lambda element: element.id)
