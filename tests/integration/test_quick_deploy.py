@@ -51,7 +51,7 @@ async def test_inspect_prefills_a_proposal_from_the_image(
         "dev-4",
         digest,
     )
-    assert dataclasses.astuple(proposal.stage) == ("dev", "dev-*", True, 2)
+    assert dataclasses.astuple(proposal.stage) == ("dev", "dev-*", True, 2, None)
     assert proposal.title == "demo" and proposal.healthcheck is None
     assert proposal.subdomain == "stage-dev-web-shop.test.example"
     assert proposal.tag_subdomain == "stage-dev-web-shop-dev-4.test.example"
@@ -67,7 +67,7 @@ async def test_a_taken_name_and_a_known_image_are_flagged(
 
     assert proposal.name == f"{world.project.name}-2" and proposal.name_clash
     assert proposal.existing_project_id == world.project.id
-    assert dataclasses.astuple(proposal.stage) == ("rel", "v*", False, 2)
+    assert dataclasses.astuple(proposal.stage) == ("rel", "v*", False, 2, None)
 
 
 async def test_accept_saves_the_project_and_deploys_it(
