@@ -10,7 +10,8 @@ from typing import Any
 
 from nicegui import ui
 
-from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
+from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section
+from pages.components.tested_form import TestedForm
 from services.errors import ValidationFailed, WatcherError
 from services.npm import Certificate
 from services.settings_admin import NpmInput, NpmView, SettingsAdmin
@@ -18,7 +19,7 @@ from services.settings_admin import NpmInput, NpmView, SettingsAdmin
 NO_CERTIFICATE = 0
 
 
-class NpmSection:
+class NpmSection(TestedForm[NpmInput]):
     def __init__(self, admin: SettingsAdmin, view: NpmView) -> None:
         self._admin, self._view = admin, view
         self.errors = FieldErrors()
@@ -87,42 +88,8 @@ class NpmSection:
         self.errors.clear()
         return data
 
-    async def _tested(self, data: NpmInput) -> bool:
-        self.result.clear()
-        self.failure.hide()
-        try:
-            summary = await self._admin.test_npm(data)
-        except ValidationFailed as exc:
-            self.errors.show(exc.errors)
-            return False
-        except WatcherError as exc:
-            self.failure.show(exc, "Test connection")
-            return False
-        with self.result:
-            status_chip(summary, ok=True)
-        return True
-
-    async def test(self) -> None:
-        data = self._input()
-        if data is not None:
-            async with busy(self.test_button):
-                await self._tested(data)
-
-    async def save(self) -> None:
-        data = self._input()
-        if data is None:
-            return
-        async with busy(self.save_button):
-            if not await self._tested(data):
-                self.anyway.set_visibility(True)
-                return
-            await self._store(data)
-
-    async def save_anyway(self) -> None:
-        data = self._input()
-        if data is not None:
-            async with busy(self.anyway):
-                await self._store(data)
+    async def _check(self, data: NpmInput) -> str:
+        return await self._admin.test_npm(data)
 
     async def _store(self, data: NpmInput) -> None:
         try:

@@ -10,7 +10,8 @@ from typing import Any
 
 from nicegui import ui
 
-from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, status_chip
+from pages.components.config_widgets import ErrorBanner, FieldErrors
+from pages.components.tested_form import TestedForm
 from services.errors import ValidationFailed, WatcherError
 from services.registry_admin import RegistryAdmin, RegistryInput, RegistryView
 
@@ -22,7 +23,7 @@ TYPES = {
 }
 
 
-class RegistryDialog:
+class RegistryDialog(TestedForm[RegistryInput]):
     """Opened with `edit(view)` or `add()`; `await dialog.done` says whether it saved."""
 
     def __init__(self, admin: RegistryAdmin, current: RegistryView | None) -> None:
@@ -84,44 +85,9 @@ class RegistryDialog:
         self.errors.clear()
         return data
 
-    async def _tested(self, data: RegistryInput) -> bool:
-        """Run Test connection on the form's values; shows the outcome either way."""
-        self.result.clear()
-        self.failure.hide()
+    async def _check(self, data: RegistryInput) -> str:
         current_id = self._current.id if self._current else None
-        try:
-            summary = await self._admin.test_input(data, registry_id=current_id)
-        except ValidationFailed as exc:
-            self.errors.show(exc.errors)
-            return False
-        except WatcherError as exc:
-            self.failure.show(exc, "Test connection")
-            return False
-        with self.result:
-            status_chip(summary, ok=True)
-        return True
-
-    async def test(self) -> None:
-        data = self._input()
-        if data is not None:
-            async with busy(self.test_button):
-                await self._tested(data)
-
-    async def save(self) -> None:
-        data = self._input()
-        if data is None:
-            return
-        async with busy(self.save_button):
-            if not await self._tested(data):
-                self.anyway.set_visibility(True)
-                return
-            await self._store(data)
-
-    async def save_anyway(self) -> None:
-        data = self._input()
-        if data is not None:
-            async with busy(self.anyway):
-                await self._store(data)
+        return await self._admin.test_input(data, registry_id=current_id)
 
     async def _store(self, data: RegistryInput) -> None:
         try:
