@@ -145,8 +145,14 @@ def main() -> None:
             try:
                 asyncio.run(measure(client, registry, workdir / "world"))
             finally:
-                for image in client.images.list(name=f"{registry.host}/*"):
-                    client.images.remove(image.id, force=True)
+                remove_images(client, registry.host)
+
+
+def remove_images(client: docker.DockerClient, host: str) -> None:
+    """Every local image of the bench's registry (the name filter misses nested repositories)."""
+    for image in client.images.list():
+        if any(tag.startswith(f"{host}/") for tag in image.tags):
+            client.images.remove(image.id, force=True)
 
 
 if __name__ == "__main__":
