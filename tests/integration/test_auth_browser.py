@@ -6,13 +6,8 @@ cookie lands in the browser as HttpOnly, and the header's native Sign out form p
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -21,20 +16,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.integration.test_app_process import ADMIN_PASSWORD, running_app
 
 SIGN_OUT = "//button[.//span[contains(., 'Sign out')]]"
-
-
-@pytest.fixture
-def chrome() -> Iterator[WebDriver]:
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.fail("Chromium/chromedriver missing: run scripts/provision-test-services.sh")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield session
-    session.quit()
 
 
 def _type_and_enter(chrome: WebDriver, username: str, password: str) -> None:

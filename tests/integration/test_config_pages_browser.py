@@ -7,14 +7,9 @@ checks what only a real browser shows: the pages render, and a secret never reac
 from __future__ import annotations
 
 import base64
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -47,36 +42,6 @@ NAME_RULE = (
     "must be a DNS-safe name: lowercase letters, digits and '-', not starting or ending with "
     "'-', at most 63 characters"
 )
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-extensions",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-)
-
-
-@pytest.fixture
-def chrome(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.fail("Chromium/chromedriver missing: run scripts/provision-test-services.sh")
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    session.set_window_size(1280, 900)
-    yield session
-    session.get("about:blank")  # close the page's websocket before the app shuts down
-    session.quit()
 
 
 def sign_in(chrome: WebDriver, url: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,12 +26,6 @@ from services.notify import (
 from tests.support.receiver import FakeReceiver
 
 SECRET = "s3cr3t-token-value"
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    with FakeReceiver() as server:
-        yield server
 
 
 @pytest.fixture

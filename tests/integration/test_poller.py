@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,6 @@ from tests.support.world import World, make_world
 
 EVERY_CYCLE = PollerOptions(recheck_every=1)
 NEVER_RECHECK = PollerOptions(recheck_every=10**6)
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    with FakeReceiver() as server:
-        yield server
 
 
 @pytest.fixture

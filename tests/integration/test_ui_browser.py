@@ -6,7 +6,6 @@ tab (no reload), and the pages as a person sees them (screenshots under test-out
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,6 @@ import httpx
 import pytest
 import yaml
 from docker import DockerClient
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -29,36 +26,7 @@ from tests.support.images import push_test_image
 from tests.support.registry_server import RegistryServer
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-extensions",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-    "--window-size=1400,1000",
-)
 DEPLOY_WAIT = 60  # seconds for a real pull, start and health check
-
-
-@pytest.fixture
-def chrome(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.fail("Chromium/chromedriver missing: run scripts/provision-test-services.sh")
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield session
-    session.quit()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,6 @@ from tests.support.images import push_test_image
 from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    with FakeReceiver() as server:
-        yield server
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from docker import DockerClient
 from nicegui import app as nicegui_app
 from nicegui import ui
 from nicegui.testing import User
@@ -45,6 +46,9 @@ from services.docker_engine import DockerEngine
 from services.secrets import SecretBox
 from services.status import SystemStatus
 from tests.support.auth_fakes import FakeClock, make_auth
+from tests.support.registry_server import RegistryServer
+from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
+from tests.support.world import make_world
 
 
 class _Engine:
@@ -185,3 +189,16 @@ def register_config_pages(site: ConfigSite) -> None:
             status,
         )
     )
+
+
+@pytest.fixture
+async def site(
+    docker_client: DockerClient,
+    registry: RegistryServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[UiSite]:
+    """The live pages over a whole installation (real engine and registry), signed in."""
+    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
+        yield built
+    assert_no_error_logs(caplog)

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from docker import DockerClient
-
 from app.models import DeployStatus
-from tests.support.registry_server import RegistryServer
-from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
-from tests.support.world import make_world, manual
+from tests.support.ui_site import UiSite
+from tests.support.world import manual
 
 SLOW = 100  # should_see attempts (0.1 s apart) while real containers change
-
-
-@pytest.fixture
-async def site(
-    docker_client: DockerClient,
-    registry: RegistryServer,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> AsyncIterator[UiSite]:
-    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
-        yield built
-    assert_no_error_logs(caplog)
 
 
 def card(site: UiSite, name: str) -> dict[str, Any]:

@@ -4,34 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
-from docker import DockerClient
 
 from app.models import DeployStatus, InstanceStatus
 from services.project_admin import ProjectAdmin
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
-from tests.support.registry_server import RegistryServer
-from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
-from tests.support.world import World, make_world, manual
+from tests.support.ui_site import UiSite
+from tests.support.world import World, manual
 
 SLOW = 100  # should_see attempts (0.1 s apart) while a real deploy runs
-
-
-@pytest.fixture
-async def site(
-    docker_client: DockerClient,
-    registry: RegistryServer,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> AsyncIterator[UiSite]:
-    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
-        yield built
-    assert_no_error_logs(caplog)
 
 
 async def status_is(world: World, instance_id: int, status: InstanceStatus) -> bool:

@@ -3,32 +3,13 @@ project page that follows the deploy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
-from docker import DockerClient
 
 from app.models import DeployStatus
 from tests.support.detection import settled
-from tests.support.registry_server import RegistryServer
-from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
-from tests.support.world import make_world
+from tests.support.ui_site import UiSite
 
 SLOW = 100  # should_see attempts (0.1 s apart) while a real pull or deploy runs
-
-
-@pytest.fixture
-async def site(
-    docker_client: DockerClient,
-    registry: RegistryServer,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> AsyncIterator[UiSite]:
-    async with make_world(docker_client, registry, tmp_path) as world, ui_site(world) as built:
-        yield built
-    assert_no_error_logs(caplog)
 
 
 def the(site: UiSite, marker: str) -> Any:

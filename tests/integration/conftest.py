@@ -1,0 +1,54 @@
+"""Fixtures shared by the integration tests: a headless Chromium and a notification receiver."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.support.receiver import FakeReceiver
+
+# Debian's chromium on this closed network (test-environment.md): no background connections,
+# every host but loopback unresolvable.
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--window-size=1400,1000",
+)
+
+
+@pytest.fixture
+def chrome(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
+    """Headless Debian Chromium driven by its chromedriver; fails (never skips) when missing."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.fail("Chromium/chromedriver missing: run scripts/provision-test-services.sh")
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    yield session
+    session.get("about:blank")  # close the page's websocket before the app shuts down
+    session.quit()
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeReceiver]:
+    """A real HTTP endpoint on 127.0.0.1 recording the notifications it gets."""
+    with FakeReceiver() as server:
+        yield server
