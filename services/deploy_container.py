@@ -8,7 +8,7 @@ from app.models import Instance, InstanceStatus, utcnow
 from services import naming
 from services.deploy_job import DeployJob, HealthFailed, Undo
 from services.deploy_ports import DeployPorts
-from services.health import HealthPolicy, HealthResult, reach_address
+from services.health import HealthPolicy, HealthResult, address_of
 from services.types import LABEL_INSTALLATION, ContainerSpec, Mount, labels_for
 from services.volumes import prepare
 
@@ -22,13 +22,12 @@ class ContainerSteps:
 
     async def start(self, job: DeployJob) -> None:
         async with job.recorder.step("start"):
-            await self._p.engine.ensure_network(job.settings.network)
             assert job.config is not None
             mounts = await asyncio.to_thread(prepare, job.config.mounts)
             job.instance = await self._new_instance(job)
             spec = await self._container_spec(job, job.instance, mounts)
             job.undo.append(self._undo_instance(job.instance))
-            info = await self._p.engine.create_and_start(spec)
+            info = job.container = await self._p.engine.create_and_start(spec)
             assert job.instance.id is not None
             job.instance = await asyncio.to_thread(
                 self._p.instances.update,
@@ -100,12 +99,10 @@ class ContainerSteps:
             await job.recorder.log(f"healthy after {result.elapsed:.2f}s ({result.probes} probes)")
 
     async def _probe(self, job: DeployJob, instance: Instance, lines: list[str]) -> HealthResult:
-        assert job.image is not None
+        assert job.image is not None and job.container is not None
         container = instance.container_id or instance.container_name
         project = job.project
-        address = await reach_address(
-            self._p.engine, container, job.settings.network, in_network=self._in_network
-        )
+        address = address_of(job.container, job.settings.network, in_network=self._in_network)
         policy = HealthPolicy(
             project.healthcheck,
             project.healthcheck_retries,
@@ -119,4 +116,5 @@ class ContainerSteps:
             policy=policy,
             image_has_healthcheck=job.image.has_healthcheck,
             on_log=lines.append,
+            started=job.container,
         )

@@ -10,7 +10,7 @@ from services import container_config
 from services.deploy_log import DeployRecorder
 from services.errors import WatcherError
 from services.routing import ProxyTarget
-from services.types import ImageInfo, PullProgress, PullUpdate
+from services.types import ContainerInfo, ImageInfo, PullProgress, PullUpdate
 
 AUTOMATIC_TRIGGERS = (DeployTrigger.WEBHOOK, DeployTrigger.POLL)
 MAX_PULL_LINES = 30
@@ -48,6 +48,7 @@ class DeployJob:
     image: ImageInfo | None = None
     digest: str = ""
     instance: Instance | None = None
+    container: ContainerInfo | None = None  # as it was right after starting
     domains: list[str] = field(default_factory=list)
     undo: list[Undo] = field(default_factory=list)
     moved_from: set[int] = field(default_factory=set)  # instances that lost a domain to us

@@ -3,13 +3,14 @@
 Three modes, picked in this order:
 
 * **http** (the project has a health-check path): GET `http://<address>:<port><path>`. The first
-  probe goes out after `first_probe` (20 ms) and, while the app does not answer yet (connection
-  refused, reset or timed out: it is still starting), the pause doubles up to `interval` but
-  never beyond STARTING_POLL_MAX (1 s, so an app up after 3 s is seen within a second), so a
-  fast app is declared healthy well under a second after start. A 2xx/3xx answer (redirects
-  are not followed) is success at once. Once the app has answered HTTP at least once, every
-  failed probe (another status, or no answer any more) counts, and probes are spaced by
-  `interval`: `retries` consecutive failed probes fail the check.
+  probe goes out at once (`first_probe`, 0 s: a probe refused on the local bridge costs about a
+  millisecond) and, while the app does not answer yet (connection refused, reset or timed out:
+  it is still starting), the pause starts at STARTING_POLL_MIN (5 ms) and doubles up to
+  `interval` but never beyond STARTING_POLL_MAX (1 s, so an app up after 3 s is seen within a
+  second), so a fast app is declared healthy within milliseconds of its start. A 2xx/3xx
+  answer (redirects are not followed) is success at once. Once the app has answered HTTP at
+  least once, every failed probe (another status, or no answer any more) counts, and probes are
+  spaced by `interval`: `retries` consecutive failed probes fail the check.
 * **docker** (no path, the image has a HEALTHCHECK): poll Docker's own health status until it
   says healthy or unhealthy.
 * **running** (neither): the container must keep running for `stable_for` seconds.
@@ -41,7 +42,9 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 LOG_TAIL = 20
 DOCKER_POLL_MAX = 1.0
+STARTING_POLL_MIN = 0.005  # first pause after a refused probe; doubles from there
 STARTING_POLL_MAX = 1.0  # longest pause between probes while the app is still starting
+MIN_PROBE_TIMEOUT = 0.05  # a probe sent just before the deadline still gets this long
 RUNNING_POLL = 0.25
 
 
@@ -65,7 +68,7 @@ class HealthPolicy:
     timeout: float = 10.0
     start_period: float = 10.0
     stable_for: float = 2.0
-    first_probe: float = 0.02
+    first_probe: float = 0.0
 
     @property
     def deadline(self) -> float:
@@ -101,6 +104,7 @@ class _Attempt:
         policy: HealthPolicy,
         mode: Mode,
         on_log: Callable[[str], None] | None,
+        initial: ContainerInfo | None = None,
     ) -> None:
         self.checker, self.container_id, self.policy, self.mode = (
             checker,
@@ -109,6 +113,7 @@ class _Attempt:
             mode,
         )
         self._on_log = on_log
+        self._initial = initial
         self.started = checker.clock()
         self.probes = 0
 
@@ -132,9 +137,13 @@ class _Attempt:
         await self.checker.sleep(max(0.0, min(seconds, self.remaining())))
 
     async def inspect(self) -> ContainerInfo | HealthResult:
-        """The container's state, or a failed result when it vanished or stopped running."""
+        """The container's state, or a failed result when it vanished or stopped running.
+
+        The first time, a state the caller already had (read right after the start) is used.
+        """
+        info, self._initial = self._initial, None
         try:
-            info = await self.checker.engine.get(self.container_id)
+            info = info or await self.checker.engine.get(self.container_id)
         except NotFound:
             return self.done(False, "the container disappeared")
         if info.running and info.restart_count == 0:
@@ -177,14 +186,17 @@ class HealthChecker:
         policy: HealthPolicy,
         image_has_healthcheck: bool,
         on_log: Callable[[str], None] | None = None,
+        started: ContainerInfo | None = None,
     ) -> HealthResult:
         """Judge the container; never raises for an unhealthy app, only for an engine failure.
 
         `address` is how this process reaches the container (see `reach_address`); `port` is
         the container's own port (not a published one). `on_log` receives one line per probe.
+        `started` is the state read right after starting it, which spares the first HTTP
+        probe an inspect (a few ms of engine time on the deploy's critical path).
         """
         if policy.path:
-            attempt = _Attempt(self, container_id, policy, "http", on_log)
+            attempt = _Attempt(self, container_id, policy, "http", on_log, started)
             return await self._http(attempt, probe_url(address, port, policy.path))
         if image_has_healthcheck:
             return await self._docker(_Attempt(self, container_id, policy, "docker", on_log))
@@ -208,14 +220,12 @@ class HealthChecker:
                 return attempt.done(False, f"{failures} failed probes, last: {outcome.text}")
             if attempt.remaining() <= 0:
                 return attempt.done(False, _late(policy, outcome.text))
-            delay = (
-                policy.interval if answered else min(delay * 2, policy.interval, STARTING_POLL_MAX)
-            )
+            delay = policy.interval if answered else _backed_off(delay, policy.interval)
 
     async def _probe(self, url: str, attempt: _Attempt) -> _Outcome:
         """One GET; `answered` says the app spoke HTTP (not refused or silent)."""
         attempt.probes += 1
-        timeout = max(min(attempt.policy.timeout, attempt.remaining()), attempt.policy.first_probe)
+        timeout = max(min(attempt.policy.timeout, attempt.remaining()), MIN_PROBE_TIMEOUT)
         try:
             response = await self.http.get(url, timeout=timeout, follow_redirects=False)
         except httpx.TimeoutException:
@@ -237,7 +247,7 @@ class HealthChecker:
                 return attempt.done(info.health == "healthy", _docker_reason(info))
             if attempt.remaining() <= 0:
                 return attempt.done(False, _late(attempt.policy, f"Docker says {info.health}"))
-            delay = min(delay * 2, DOCKER_POLL_MAX, attempt.policy.interval)
+            delay = _backed_off(delay, min(DOCKER_POLL_MAX, attempt.policy.interval))
 
     async def _running(self, attempt: _Attempt) -> HealthResult:
         stable_for = attempt.policy.stable_for
@@ -251,6 +261,11 @@ class HealthChecker:
             if left <= 0:
                 return attempt.done(True, f"still running after {stable_for:g} s")
             await self.sleep(min(left, RUNNING_POLL))
+
+
+def _backed_off(delay: float, cap: float) -> float:
+    """The next pause while waiting for a start: doubled, at least the minimum, at most `cap`."""
+    return min(max(delay * 2, STARTING_POLL_MIN), cap, STARTING_POLL_MAX)
 
 
 def probe_url(address: str, port: int, path: str) -> str:
@@ -284,7 +299,11 @@ async def reach_address(
     `wait_healthy` then reports the exit (with code and logs) before probing anything.
     NotFound when a running container is not attached to `network`.
     """
-    info = await engine.get(container_id)
+    return address_of(await engine.get(container_id), network, in_network=in_network)
+
+
+def address_of(info: ContainerInfo, network: str, *, in_network: bool) -> str:
+    """`reach_address` for a container state already at hand (e.g. what starting it returned)."""
     address = info.ip_by_network.get(network)
     if info.running and not address:
         raise NotFound(f"container {info.name} is not attached to network {network}")

@@ -90,30 +90,32 @@ async def check(
     engine: FakeEngine | None = None,
     policy: HealthPolicy = POLICY,
     has_healthcheck: bool = False,
+    started: ContainerInfo | None = None,
 ) -> tuple[HealthResult, FakeClock, list[str], list[str]]:
     clock, lines = FakeClock(), list[str]()
     checker, urls = make_checker(clock, engine or FakeEngine(), script)
     result = await checker.wait_healthy(
         "c1", address="172.20.0.5", port=8080, policy=policy,
-        image_has_healthcheck=has_healthcheck, on_log=lines.append,
+        image_has_healthcheck=has_healthcheck, on_log=lines.append, started=started,
     )  # fmt: skip
     await checker.http.aclose()
     return result, clock, urls, lines
 
 
-async def test_fast_app_is_healthy_at_the_first_probe_after_50_ms() -> None:
-    result, _, urls, lines = await check(replies(200))
-    assert (result.ok, result.probes, result.elapsed, result.mode) == (True, 1, 0.02, "http")
+async def test_fast_app_is_healthy_at_the_first_probe_sent_at_once() -> None:
+    result, clock, urls, lines = await check(replies(200))
+    assert (result.ok, result.probes, result.elapsed, result.mode) == (True, 1, 0.0, "http")
+    assert clock.sleeps == [0.0]
     assert urls == ["http://172.20.0.5:8080/health"]
     assert lines[-1] == "healthy: HTTP 200 from http://172.20.0.5:8080/health"
 
 
-async def test_refusals_while_starting_back_off_from_20_ms_and_do_not_count_as_retries() -> None:
+async def test_refusals_while_starting_back_off_from_5_ms_and_do_not_count_as_retries() -> None:
     script = replies(httpx.ConnectError, httpx.ConnectError, httpx.ConnectError, 200)
     result, clock, _, lines = await check(script)
     assert result.ok and result.probes == 4
-    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16]  # 3 refusals < retries, yet still healthy
-    assert result.elapsed == pytest.approx(0.3)
+    assert clock.sleeps == [0.0, 0.005, 0.01, 0.02]  # 3 refusals < retries, yet still healthy
+    assert result.elapsed == pytest.approx(0.035)
     assert "probe 1: cannot connect (simulated)" in lines
 
 
@@ -121,7 +123,7 @@ async def test_refusal_back_off_is_capped_while_the_app_starts() -> None:
     script = replies(*[httpx.ConnectError] * 9, 204)
     result, clock, _, _ = await check(script)
     assert result.ok
-    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0, 1.0, 1.0]
+    assert clock.sleeps == [0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0]
 
 
 async def test_always_500_fails_after_retries_probes_spaced_by_interval() -> None:
@@ -129,7 +131,7 @@ async def test_always_500_fails_after_retries_probes_spaced_by_interval() -> Non
     assert not result.ok
     assert result.reason == "3 failed probes, last: HTTP 500"
     assert len(urls) == 3 and result.probes == 3
-    assert clock.sleeps == [0.02, 5.0, 5.0]
+    assert clock.sleeps == [0.0, 5.0, 5.0]
 
 
 async def test_failures_count_only_after_the_app_first_answered() -> None:
@@ -138,7 +140,7 @@ async def test_failures_count_only_after_the_app_first_answered() -> None:
     assert not result.ok
     assert result.probes == 5  # two refusals while starting, then 503 + two refusals
     assert result.reason == "3 failed probes, last: cannot connect (simulated)"
-    assert clock.sleeps == [0.02, 0.04, 0.08, 5.0, 5.0]
+    assert clock.sleeps == [0.0, 0.005, 0.01, 5.0, 5.0]
 
 
 async def test_redirect_counts_as_healthy_and_is_not_followed() -> None:
@@ -177,7 +179,28 @@ async def test_exited_container_fails_at_once_with_exit_code_and_logs() -> None:
     assert not result.ok and urls == []
     assert result.reason.startswith("the container stopped (exited, exit code 3); last log lines:")
     assert result.reason.endswith("boom: port in use")
-    assert result.elapsed == 0.02
+    assert result.elapsed == 0.0
+
+
+async def test_state_read_at_start_spares_the_first_inspect() -> None:
+    engine = FakeEngine()
+    result, _, urls, _ = await check(replies(200), engine=engine, started=RUNNING)
+    assert result.ok and len(urls) == 1
+    assert engine.calls == 0
+
+
+async def test_state_read_at_start_is_used_once_then_the_engine_is_asked() -> None:
+    dead = ContainerInfo(id="c1", name="web", image="i", image_id="i", status="exited", exit_code=2)
+    engine = FakeEngine([dead])
+    result, _, urls, _ = await check(replies(httpx.ConnectError), engine=engine, started=RUNNING)
+    assert not result.ok and "exit code 2" in result.reason
+    assert len(urls) == 1 and engine.calls == 1
+
+
+async def test_container_already_stopped_at_start_is_never_probed() -> None:
+    dead = ContainerInfo(id="c1", name="web", image="i", image_id="i", status="exited", exit_code=1)
+    result, _, urls, _ = await check(replies(200), started=dead)
+    assert not result.ok and urls == [] and "exit code 1" in result.reason
 
 
 async def test_container_dying_between_probes_stops_the_check() -> None:
@@ -221,7 +244,7 @@ async def test_docker_mode_waits_for_healthy() -> None:
     )
     assert (result.ok, result.mode, result.probes) == (True, "docker", 4)
     assert result.reason == "Docker HEALTHCHECK reports healthy"  # output only when unhealthy
-    assert urls == [] and clock.sleeps == [0.02, 0.04, 0.08, 0.16]
+    assert urls == [] and clock.sleeps == [0.0, 0.005, 0.01, 0.02]
 
 
 async def test_docker_mode_reports_unhealthy_with_the_probe_output() -> None:
