@@ -44,7 +44,7 @@ def build_detection(
     options: PollerOptions | None = None,
 ) -> DetectionServices:
     """Wire the detection services; they share one registry pool (one client per registry)."""
-    pool = RegistryPool(inputs.registries, inputs.http)
+    pool = services.registries
     quick_stores = QuickDeployStores(inputs.projects, inputs.instances, inputs.settings)
     quick = QuickDeploy(quick_stores, pool, inputs.engine, services.deployer)
     creator = AutoCreator(inputs.settings, quick, seen, services.notifier)

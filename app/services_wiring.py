@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 
-from app.models import Project
 from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
@@ -18,10 +17,12 @@ from services.deployer import Deployer
 from services.docker_engine import DockerEngine
 from services.events import EventBus
 from services.health import HealthChecker
+from services.image_fetch import ImageFetcher
 from services.instance_control import InstanceControl
 from services.notify import Notifier, channels_from_urls
 from services.proxy_provider import ProxyProvider
 from services.reconciler import Reconciler
+from services.registry_pool import RegistryPool
 from services.routing import Router
 
 
@@ -35,6 +36,7 @@ class DomainServices:
     deployer: Deployer
     reconciler: Reconciler
     health: HealthChecker
+    registries: RegistryPool  # one client per registry, shared with detection
 
 
 @dataclass
@@ -54,20 +56,6 @@ class WiringInputs:
     probe_http: httpx.AsyncClient | None = None
 
 
-class RegistryAuth:
-    """(username, token) for pulling a project's image, or None for anonymous pulls."""
-
-    def __init__(self, registries: RegistryStore) -> None:
-        self._registries = registries
-
-    def __call__(self, project: Project) -> tuple[str, str] | None:
-        if project.registry_id is None:
-            return None
-        registry = self._registries.get(project.registry_id)
-        token = self._registries.token(registry)
-        return (registry.username, token) if token else None
-
-
 def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> DomainServices:
     """Wire deployer, controls, reconciler and friends; `proxies` may be replaced in tests."""
     bus = EventBus()
@@ -75,6 +63,7 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
     urls = inputs.settings.get_global().notification_urls
     notifier = Notifier(channels_from_urls(urls, inputs.http))
     router = Router(inputs.instances)
+    registries = RegistryPool(inputs.registries, inputs.http)
     proxy_source: ProxySource = proxies or ProxyProvider(inputs.settings, inputs.http)
     health = HealthChecker(inputs.probe_http or inputs.http, inputs.engine)
     control = InstanceControl(
@@ -92,7 +81,7 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
         control=control,
         notifier=notifier,
         bus=bus,
-        registry_auth=RegistryAuth(inputs.registries),
+        images=ImageFetcher(inputs.engine, registries),
         volume_defaults=inputs.data_dir / "volumes",
         installation=installation,
     )
@@ -101,5 +90,5 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
         inputs.instances, inputs.deploys, inputs.engine, control, bus, installation
     )
     return DomainServices(
-        bus, notifier, router, proxy_source, control, deployer, reconciler, health
+        bus, notifier, router, proxy_source, control, deployer, reconciler, health, registries
     )

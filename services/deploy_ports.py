@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from app.models import Project
 from app.store.deploys import DeployStore
 from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
@@ -15,6 +13,7 @@ from app.store.settings_store import SettingsStore
 from services.docker_engine import DockerEngine
 from services.events import EventBus
 from services.health import HealthChecker
+from services.image_fetch import ImageFetcher
 from services.notify import Notifier
 from services.routing import ProxyTarget, Router
 
@@ -41,6 +40,6 @@ class DeployPorts:
     control: InstanceControl
     notifier: Notifier
     bus: EventBus
-    registry_auth: Callable[[Project], tuple[str, str] | None]
+    images: ImageFetcher
     volume_defaults: Path  # where volumes may live when no roots are configured
     installation: str  # labelled on every container, see types.LABEL_INSTALLATION

@@ -17,6 +17,7 @@ from app.models import DeployStatus, DeployTrigger, InstanceStatus
 from services.deployer import DeployRequest
 from services.types import LABEL_DEPLOY, LABEL_INSTANCE, LABEL_STAGE, LABEL_TAG
 from tests.support.docker_env import async_wait_until
+from tests.support.images import build_test_image
 from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
@@ -160,7 +161,49 @@ async def test_every_step_is_logged_with_timings(world: World) -> None:
     steps = world.deploys.steps(deploy.id)
     assert all(s.duration_ms is not None and s.duration_ms >= 0 for s in steps)
     messages = [line.message for line in world.deploys.log_lines(deploy.id)]
-    assert any("pulling" in m for m in messages) and any("healthy after" in m for m in messages)
+    assert any("healthy after" in m for m in messages)
+    # pushed from this engine: the local copy has the registry's digest, so nothing is pulled
+    assert f"{world.project.image}:dev-1 is present and current: not pulled" in messages
+
+
+async def test_missing_local_image_is_pulled(world: World) -> None:
+    digest = await world.push("dev-1")
+    world.client.images.remove(f"{world.project.image}:dev-1", force=True)
+
+    deploy = await world.deploy("dev-1")
+
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    assert deploy.digest == digest
+    assert deploy.id is not None
+    messages = [line.message for line in world.deploys.log_lines(deploy.id)]
+    assert f"pulled {world.project.image}:dev-1" in messages
+    world.client.images.get(f"{world.project.image}:dev-1")  # present again
+
+
+async def test_local_tag_pointing_elsewhere_is_pulled_not_trusted(world: World) -> None:
+    digest = await world.push("dev-1", marker="from-the-registry")
+    ref = f"{world.project.image}:dev-1"
+    await asyncio.to_thread(build_test_image, world.client, ref, marker="local-impostor")
+
+    deploy = await world.deploy("dev-1")
+
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    assert deploy.digest == digest and deploy.id is not None
+    assert f"pulled {ref}" in [line.message for line in world.deploys.log_lines(deploy.id)]
+    (instance,) = world.live()
+    assert (await world.fetch(instance, "/tag.txt")).text.strip() == "from-the-registry"
+
+
+async def test_present_image_is_not_used_when_the_registry_refuses(world: World) -> None:
+    await world.push("dev-1")  # present locally with the registry's digest
+    assert world.project.registry_id is not None
+    world.registries.update(world.project.registry_id, token="wrong-password")
+
+    deploy = await world.deploy("dev-1")
+
+    assert deploy.status == DeployStatus.FAILED and deploy.step == "pull"
+    assert "wrong-password" not in (deploy.error or "")
+    assert world.live() == [] and world.containers() == []
 
 
 async def test_success_and_failure_are_notified_with_url_step_and_error(
