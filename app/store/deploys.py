@@ -59,9 +59,11 @@ class DeployStore:
             query = select(Deploy).where(col(Deploy.status).in_(UNFINISHED))
             return list(session.exec(query).all())
 
-    def start_step(self, deploy_id: int, name: str) -> DeployStep:
+    def start_step(
+        self, deploy_id: int, name: str, started_at: datetime | None = None
+    ) -> DeployStep:
         with self._db.session() as session:
-            step = DeployStep(deploy_id=deploy_id, name=name)
+            step = DeployStep(deploy_id=deploy_id, name=name, started_at=started_at or utcnow())
             session.add(step)
             deploy = get_or_raise(session, Deploy, deploy_id, "deploy")
             deploy.step = name
@@ -69,10 +71,16 @@ class DeployStore:
             session.flush()
             return step
 
-    def end_step(self, step_id: int, status: StepStatus, started_at: datetime) -> DeployStep:
+    def end_step(
+        self,
+        step_id: int,
+        status: StepStatus,
+        started_at: datetime,
+        finished_at: datetime | None = None,
+    ) -> DeployStep:
         with self._db.session() as session:
             step = get_or_raise(session, DeployStep, step_id, "deploy step")
-            step.status, step.finished_at = status, utcnow()
+            step.status, step.finished_at = status, finished_at or utcnow()
             step.duration_ms = int((step.finished_at - started_at).total_seconds() * 1000)
             session.add(step)
             return step
@@ -82,9 +90,18 @@ class DeployStore:
             query = select(DeployStep).where(DeployStep.deploy_id == deploy_id)
             return list(session.exec(query.order_by(col(DeployStep.id))).all())
 
-    def log(self, deploy_id: int, step: str, message: str, level: str = "info") -> DeployLogLine:
+    def log(
+        self,
+        deploy_id: int,
+        step: str,
+        message: str,
+        level: str = "info",
+        ts: datetime | None = None,
+    ) -> DeployLogLine:
         with self._db.session() as session:
-            line = DeployLogLine(deploy_id=deploy_id, step=step, message=message, level=level)
+            line = DeployLogLine(
+                deploy_id=deploy_id, step=step, message=message, level=level, ts=ts or utcnow()
+            )
             session.add(line)
             session.flush()
             return line
