@@ -133,10 +133,8 @@ class Deployer:
         )
 
     async def _execute(self, job: DeployJob) -> DeployStatus:
-        await self._pull(job)
-        if await self._unchanged(job):
+        if await self._prepare(job):
             return DeployStatus.SKIPPED
-        await self._plan(job)
         await self._container.start(job)
         await self._container.health(job)
         await self._switch.route(job)
@@ -144,14 +142,34 @@ class Deployer:
         return DeployStatus.SUCCEEDED
 
     # steps ---------------------------------------------------------------------------------
+    async def _prepare(self, job: DeployJob) -> bool:
+        """Pull and plan side by side (neither changes anything); True when nothing changed.
+
+        Both are awaited to their end before anything else happens. A pull failure wins; an
+        unchanged instance makes the deploy a no-op whatever the plan found.
+        """
+        pulled, planned = await asyncio.gather(
+            self._pull(job), self._plan(job), return_exceptions=True
+        )
+        if isinstance(pulled, BaseException):
+            raise pulled
+        if await self._unchanged(job):
+            return True
+        if isinstance(planned, BaseException):
+            raise planned
+        return False
+
     async def _pull(self, job: DeployJob) -> None:
         async with job.recorder.step("pull"):
-            await job.recorder.log(f"pulling {job.image_ref}")
-            auth = await asyncio.to_thread(self._p.registry_auth, job.project)
             lines: list[str] = []
-            job.image = await self._p.engine.pull(
-                job.image_ref, auth=auth, progress=progress_collector(lines)
+            fetched = await self._p.images.fetch(
+                job.project, job.request.tag, progress_collector(lines)
             )
+            job.image = fetched.image
+            if fetched.pulled:
+                await job.recorder.log(f"pulled {job.image_ref}")
+            else:
+                await job.recorder.log(f"{job.image_ref} is present and current: not pulled")
             for line in lines[-MAX_PULL_LINES:]:
                 await job.recorder.log(line)
             job.digest = job.image.digest or job.image.id
@@ -170,9 +188,8 @@ class Deployer:
             and i.config_hash == fingerprint  # a changed env or volume is worth a redeploy
         ]
         if any(i.status == InstanceStatus.HEALTHY for i in same):
-            await job.recorder.log(
-                f"{job.request.tag} with this digest already runs; nothing to do"
-            )
+            message = f"{job.request.tag} with this digest already runs; nothing to do"
+            await job.recorder.log(message, step="pull")
             return True
         return False
 
@@ -186,14 +203,17 @@ class Deployer:
             default = naming.default_fqdn(job.settings, job.project, job.stage)
             job.domains = [tag_domain, default]
             await asyncio.to_thread(self._rules.check_unique, job)
-            for domain in job.domains:
-                await self._p.router.check_available(job.target, domain)
+            checks = (self._p.router.check_available(job.target, d) for d in job.domains)
+            for outcome in await asyncio.gather(*checks, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome  # the first domain's problem first
             await job.recorder.log(f"subdomains: {', '.join(job.domains)}")
 
     # endings -------------------------------------------------------------------------------
     async def _finish(self, job: DeployJob, status: DeployStatus) -> Deploy:
         assert job.deploy.id is not None
         instance_id = job.instance.id if job.instance else None
+        await job.recorder.flush()  # the outcome is recorded after the whole log
         deploy = await asyncio.to_thread(
             self._p.deploys.update,
             job.deploy.id,
@@ -215,10 +235,11 @@ class Deployer:
         refused = isinstance(failure.cause, Refused)
         described = self._describe(failure)
         message = job.redact(described) if job is not None else described
-        await rec.log(message, "warning" if refused else "error")
+        await rec.log(message, "warning" if refused else "error", step=failure.step)
         if job is not None:
             await self._rollback(job)
         status = DeployStatus.REFUSED if refused else DeployStatus.FAILED
+        await rec.flush()
         final = await asyncio.to_thread(
             self._p.deploys.update,
             deploy.id,

@@ -207,6 +207,8 @@ class DockerEngine:
     async def create_and_start(self, spec: ContainerSpec) -> ContainerInfo:
         """Create the container (joined to `spec.network` with its aliases) and start it.
 
+        A missing network is created (as `ensure_network`) and the start tried once more: the
+        engine only says so when starting, and checking first would cost every deploy a call.
         If starting fails, the just-created container is removed before raising, so a failed
         deploy leaves nothing behind. Raises NotFound (image not present: pull first), Conflict
         (name taken), UpstreamError (e.g. a bind source that does not exist), CannotConnect.
@@ -216,6 +218,16 @@ class DockerEngine:
         )
 
     def _create_and_start_sync(self, spec: ContainerSpec) -> ContainerInfo:
+        try:
+            return self._create_and_start_once(spec)
+        except docker.errors.NotFound as exc:
+            if not spec.network or _explain(exc) != f"network {spec.network} not found":
+                raise
+        log.info("network %s does not exist yet: creating it", spec.network)
+        self._ensure_network_sync(spec.network)
+        return self._create_and_start_once(spec)
+
+    def _create_and_start_once(self, spec: ContainerSpec) -> ContainerInfo:
         api = self._api()
         container_id = str(api.create_container(**spec_to_create_kwargs(spec))["Id"])
         try:

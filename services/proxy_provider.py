@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from app.models import NpmSettings
 from app.store.settings_store import SettingsStore
 from services.npm import NpmClient
 from services.routing import ProxyTarget
@@ -22,13 +23,18 @@ class ProxyProvider:
 
     async def current(self) -> ProxyTarget | None:
         """The proxy target, or None when NPM is not configured (deploys then skip routing)."""
-        npm = await asyncio.to_thread(self._settings.get_npm)
-        if not npm.url:
+        read = await asyncio.to_thread(self._read)  # one trip to the database, not three
+        if read is None:
             return None
-        password = await asyncio.to_thread(self._settings.npm_password) or ""
+        npm, password, domain = read
         key = (npm.url, npm.email, password)
         if self._client is None or key != self._key:
             self._client = NpmClient(npm.url, npm.email, password, http=self._http)
             self._key = key
-        glob = await asyncio.to_thread(self._settings.get_global)
-        return ProxyTarget(self._client, npm.certificate_id, npm.ssl_forced, glob.domain)
+        return ProxyTarget(self._client, npm.certificate_id, npm.ssl_forced, domain)
+
+    def _read(self) -> tuple[NpmSettings, str, str] | None:
+        npm = self._settings.get_npm()
+        if not npm.url:
+            return None
+        return npm, self._settings.npm_password() or "", self._settings.get_global().domain

@@ -147,6 +147,19 @@ async def test_container_address_on_the_network_or_none(
     assert await engine.container_address(info.id, "bridge") is None
 
 
+async def test_a_missing_network_is_created_when_starting(
+    engine: DockerEngine, start: Any, docker_client: DockerClient, docker_resources: DockerResources
+) -> None:
+    name = unique("dwt-net")
+    try:
+        info = await start(network=name)  # no ensure_network first: the start creates it
+    finally:
+        for made in docker_client.networks.list(names=[name]):
+            docker_resources.add_network(docker_client, str(made.id))
+    assert info.running and info.ip_by_network.get(name)
+    assert [n.name for n in docker_client.networks.list(names=[name])] == [name]
+
+
 async def test_stop_start_restart_and_remove(engine: DockerEngine, start: Any) -> None:
     info = await start()
     await engine.stop(info.id, timeout=0)  # busybox httpd ignores SIGTERM as PID 1
