@@ -22,22 +22,26 @@ class ContainerSteps:
 
     async def start(self, job: DeployJob) -> None:
         async with job.recorder.step("start"):
-            assert job.config is not None
-            mounts = await asyncio.to_thread(prepare, job.config.mounts)
-            job.instance = await self._new_instance(job)
-            spec = await self._container_spec(job, job.instance, mounts)
-            job.undo.append(self._undo_instance(job.instance))
+            mounts, instance = await asyncio.to_thread(self._prepare, job)  # one trip
+            job.instance = instance
+            spec = self._container_spec(job, instance, mounts)
+            job.undo.append(self._undo_instance(instance))
             info = job.container = await self._p.engine.create_and_start(spec)
-            assert job.instance.id is not None
+            assert instance.id is not None
             job.instance = await asyncio.to_thread(
                 self._p.instances.update,
-                job.instance.id,
+                instance.id,
                 container_id=info.id,
                 started_at=utcnow(),
             )
             await job.recorder.log(f"started container {spec.name} on network {spec.network}")
 
-    async def _new_instance(self, job: DeployJob) -> Instance:
+    def _prepare(self, job: DeployJob) -> tuple[list[Mount], Instance]:
+        """Host folders first (a refused one leaves no row behind), then the instance row."""
+        assert job.config is not None
+        return prepare(job.config.mounts), self._new_instance(job)
+
+    def _new_instance(self, job: DeployJob) -> Instance:
         assert job.project.id is not None and job.stage.id is not None
         row = Instance(
             project_id=job.project.id,
@@ -47,14 +51,14 @@ class ContainerSteps:
             digest=job.digest,
             config_hash=job.config.fingerprint if job.config else "",
         )
-        row = await asyncio.to_thread(self._p.instances.add, row)
+        row = self._p.instances.add(row)
         assert row.id is not None
         name = naming.container_name(
             job.project, job.stage, job.request.tag, row.id, self._p.installation
         )
-        return await asyncio.to_thread(self._p.instances.update, row.id, container_name=name)
+        return self._p.instances.update(row.id, container_name=name)
 
-    async def _container_spec(
+    def _container_spec(
         self, job: DeployJob, instance: Instance, mounts: list[Mount]
     ) -> ContainerSpec:
         assert job.config is not None and instance.id is not None

@@ -9,6 +9,7 @@ from app.models import Deploy, DeployTrigger, GlobalSettings, Instance, Project,
 from services import container_config
 from services.deploy_log import DeployRecorder
 from services.errors import WatcherError
+from services.npm import ProxyHost
 from services.routing import ProxyTarget
 from services.types import ContainerInfo, ImageInfo, PullProgress, PullUpdate
 
@@ -50,6 +51,7 @@ class DeployJob:
     instance: Instance | None = None
     container: ContainerInfo | None = None  # as it was right after starting
     domains: list[str] = field(default_factory=list)
+    hosts_seen: dict[str, ProxyHost | None] = field(default_factory=dict)  # by plan, per domain
     undo: list[Undo] = field(default_factory=list)
     moved_from: set[int] = field(default_factory=set)  # instances that lost a domain to us
     config: container_config.ContainerConfig | None = None  # env and mounts, checked in "check"

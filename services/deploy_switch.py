@@ -12,6 +12,7 @@ from app.models import Instance
 from services.deploy_job import DeployJob, Undo
 from services.deploy_ports import DeployPorts
 from services.errors import WatcherError
+from services.npm import Lookup
 from services.routing import ProxyTarget
 
 
@@ -34,7 +35,8 @@ class TrafficSwitch:
         assert job.instance is not None
         stage_instances = await asyncio.to_thread(self._p.instances.all, stage_id=job.stage.id)
         previous = self._p.router.owner_of(domain, stage_instances)
-        await self._p.router.point(target, domain, job.instance, job.project.port)
+        seen = job.hosts_seen.get(domain, Lookup.NOT_DONE)
+        await self._p.router.point(target, domain, job.instance, job.project.port, seen=seen)
         if previous is not None and previous.id is not None:
             job.moved_from.add(previous.id)
         job.undo.append(self._undo_route(job, target, domain, previous))

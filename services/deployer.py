@@ -204,9 +204,11 @@ class Deployer:
             job.domains = [tag_domain, default]
             await asyncio.to_thread(self._rules.check_unique, job)
             checks = (self._p.router.check_available(job.target, d) for d in job.domains)
-            for outcome in await asyncio.gather(*checks, return_exceptions=True):
+            outcomes = await asyncio.gather(*checks, return_exceptions=True)
+            for domain, outcome in zip(job.domains, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     raise outcome  # the first domain's problem first
+                job.hosts_seen[domain] = outcome
             await job.recorder.log(f"subdomains: {', '.join(job.domains)}")
 
     # endings -------------------------------------------------------------------------------

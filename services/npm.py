@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from types import MappingProxyType
-from typing import Any, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 import httpx
 
@@ -200,6 +201,15 @@ class NginxConfigError(UpstreamError):
         )
 
 
+class Lookup(Enum):
+    """`ensure_host(seen=Lookup.NOT_DONE)`: nobody looked the domain up yet."""
+
+    NOT_DONE = "not done"
+
+
+Seen = ProxyHost | None | Literal[Lookup.NOT_DONE]  # what an earlier find_host returned
+
+
 class ProxyManager(Protocol):
     """What the deployer needs from a reverse proxy; NPM is the first adapter."""
 
@@ -216,6 +226,7 @@ class ProxyManager(Protocol):
         owned_ids: set[int] | None = None,
         certificate_id: int | None = None,
         ssl_forced: bool = False,
+        seen: Seen = Lookup.NOT_DONE,
     ) -> ProxyHost: ...
 
     async def delete_host(self, host_id: int, *, missing_ok: bool = True) -> None: ...
@@ -562,15 +573,19 @@ class NpmClient:
         owned_ids: set[int] | None = None,
         certificate_id: int | None = None,
         ssl_forced: bool = False,
+        seen: Seen = Lookup.NOT_DONE,
     ) -> ProxyHost:
         """Make `domain` route to `forward_host:forward_port`, creating or updating our host.
 
         Idempotent. A host we did not create (id not in `owned_ids`, no `meta.managed_by`
         marker) is never touched: Conflict. After the change the host is read back; when nginx
         refused the configuration, NginxConfigError (an UpstreamError) carries nginx's error.
+        `seen` is what an earlier `find_host` of the same domain returned: it spares listing
+        every host again (slow on an NPM with many). A host created since is adopted only if
+        ours (see `_create_ours`); one deleted since is looked up afresh and created.
         """
         name = normalize_domain(domain)
-        existing = await self.find_host(name)
+        existing = await self.find_host(name) if seen is Lookup.NOT_DONE else seen
         if existing is not None:
             self._check_ours(existing, name, owned_ids)
         spec = ProxyHostSpec(
@@ -582,7 +597,21 @@ class NpmClient:
             http2_support=True,
             meta=_our_meta(existing),
         )
-        host = await (self._update_ours(existing, spec) if existing else self._create_ours(spec))
+        try:
+            host = await (
+                self._update_ours(existing, spec) if existing else self._create_ours(spec)
+            )
+        except NotFound:
+            if seen is Lookup.NOT_DONE:
+                raise
+            return await self.ensure_host(  # deleted since it was seen: look again
+                domain,
+                forward_host,
+                forward_port,
+                owned_ids=owned_ids,
+                certificate_id=certificate_id,
+                ssl_forced=ssl_forced,
+            )
         return await self._confirm_online(host.id, name)
 
     @staticmethod

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from app.models import Instance
 from app.store.instances import InstanceStore
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
-from services.npm import ProxyManager
+from services.npm import Lookup, ProxyHost, ProxyManager, Seen
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,20 @@ class Router:
     def __init__(self, instances: InstanceStore) -> None:
         self._instances = instances
 
-    async def point(self, target: ProxyTarget, fqdn: str, instance: Instance, port: int) -> int:
+    async def point(
+        self,
+        target: ProxyTarget,
+        fqdn: str,
+        instance: Instance,
+        port: int,
+        *,
+        seen: Seen = Lookup.NOT_DONE,
+    ) -> int:
         """Make `fqdn` forward to `instance`; returns the proxy host id.
 
-        Raises Conflict when NPM already serves the domain for someone else, CannotConnect or
-        UpstreamError when NPM fails; the previous owner keeps the domain in that case.
+        `seen` is what `check_available` found for `fqdn` earlier in the deploy. Raises Conflict
+        when NPM already serves the domain for someone else, CannotConnect or UpstreamError when
+        NPM fails; the previous owner keeps the domain in that case.
         """
         if not target.domain:
             raise ValidationFailed.single("domain", "set the domain in Settings before routing")
@@ -56,6 +65,7 @@ class Router:
                 owned_ids=owned,
                 certificate_id=target.certificate_id,
                 ssl_forced=target.ssl_forced,
+                seen=seen,
             )
         except WatcherError:
             await self._discard_leftover(target, fqdn, owned)
@@ -74,17 +84,18 @@ class Router:
                 log.info("proxy host %s for %s was already gone", host_id, fqdn)
         await asyncio.to_thread(self._drop, instance, fqdn)
 
-    async def check_available(self, target: ProxyTarget, fqdn: str) -> None:
-        """Raise Conflict when NPM serves `fqdn` with a host we did not create (before deploying).
+    async def check_available(self, target: ProxyTarget, fqdn: str) -> ProxyHost | None:
+        """Raise Conflict when NPM serves `fqdn` with a host we did not create (before deploying);
+        else the host serving it (ours) or None, for `point(seen=...)`.
 
         Also the first contact with NPM in a deploy, so an unreachable NPM fails here, before a
         container is started.
         """
         host = await target.proxy.find_host(fqdn)
         if host is None or host.carries_our_marker:
-            return
+            return host
         if int(host.id) in await asyncio.to_thread(self._owned_ids):
-            return
+            return host
         raise Conflict(
             f"{fqdn} is already served by NPM proxy host #{host.id}, which Docker Watcher did "
             "not create; remove it in NPM or choose another subdomain"

@@ -321,6 +321,50 @@ async def test_ensure_host_attaches_certificate(client: NpmClient, fake: FakeNpm
     assert create["meta"] == {"managed_by": "docker-watcher"}
 
 
+async def test_ensure_host_with_a_seen_absence_creates_without_listing(
+    client: NpmClient, fake: FakeNpm
+) -> None:
+    fake.queue("POST", HOSTS, httpx.Response(201, json=host_json()))
+    fake.queue("GET", f"{HOSTS}/3", httpx.Response(200, json=host_json()))
+    host = await client.ensure_host("app.example.com", "app-1", 8080, seen=None)
+    assert host.id == 3
+    assert fake.paths("GET", HOSTS) == 0 and fake.paths("POST", HOSTS) == 1
+
+
+async def test_ensure_host_with_a_seen_host_updates_it_without_listing(
+    client: NpmClient, fake: FakeNpm
+) -> None:
+    seen = ProxyHost.from_api(host_json())
+    fake.queue("PUT", f"{HOSTS}/3", httpx.Response(200, json=host_json(forward_host="app-2")))
+    fake.queue("GET", f"{HOSTS}/3", httpx.Response(200, json=host_json(forward_host="app-2")))
+    host = await client.ensure_host("app.example.com", "app-2", 8080, seen=seen)
+    assert host.forward_host == "app-2"
+    assert fake.paths("GET", HOSTS) == 0 and fake.paths("PUT", f"{HOSTS}/3") == 1
+
+
+async def test_ensure_host_whose_seen_host_was_deleted_since_looks_again_and_creates(
+    client: NpmClient, fake: FakeNpm
+) -> None:
+    seen = ProxyHost.from_api(host_json())
+    fake.queue("PUT", f"{HOSTS}/3", npm_error(404, "Not Found - 3"))
+    fake.queue("POST", HOSTS, httpx.Response(201, json=host_json(host_id=4)))
+    fake.queue("GET", f"{HOSTS}/4", httpx.Response(200, json=host_json(host_id=4)))
+    host = await client.ensure_host("app.example.com", "app-1", 8080, seen=seen)
+    assert host.id == 4
+    assert fake.paths("GET", HOSTS) == 1  # the fresh look found nothing, so it created
+
+
+async def test_ensure_host_whose_domain_was_taken_since_it_was_seen_free_is_refused(
+    client: NpmClient, fake: FakeNpm
+) -> None:
+    foreign = host_json(host_id=9, meta={})
+    fake.queue("POST", HOSTS, npm_error(400, "app.example.com is already in use"))
+    fake.queue("GET", HOSTS, httpx.Response(200, json=[foreign]))
+    with pytest.raises(Conflict):
+        await client.ensure_host("app.example.com", "app-1", 8080, seen=None)
+    assert fake.paths("PUT", f"{HOSTS}/9") == 0
+
+
 async def test_find_host_never_sends_an_empty_query(client: NpmClient, fake: FakeNpm) -> None:
     await client.list_hosts()
     assert "query" not in fake.calls[-1].url.params
