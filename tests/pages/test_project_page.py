@@ -135,7 +135,7 @@ async def test_a_running_deploy_streams_its_steps_into_the_open_page(site: UiSit
     await site.user.should_see(marker="step-health-failed", retries=SLOW)
     await site.user.should_see(marker="deploy-failed")
     lines = [child.text for child in the(site, f"deploy-log-{deploy.id}").default_slot.children]
-    assert any("pulling" in line for line in lines)
+    assert any("present and current: not pulled" in line for line in lines)
     assert any("health check failed" in line for line in lines)
 
 
