@@ -111,17 +111,17 @@ class Deployer:
 
     async def _load(self, request: DeployRequest, deploy: Deploy, rec: DeployRecorder) -> DeployJob:
         async with rec.step("check"):
-            project = await asyncio.to_thread(self._p.projects.get, request.project_id)
-            stage = await asyncio.to_thread(
-                self._p.projects.stage_by_name, request.project_id, request.stage
-            )
-            settings = await asyncio.to_thread(self._p.settings.get_global)
-            job = DeployJob(request, deploy, project, stage, settings, rec)
+            job = await asyncio.to_thread(self._read_job, request, deploy, rec)  # one trip
             await self._rules.check(job, accepting=self._accepting)
             job.config = await asyncio.to_thread(self._configure, job)
             for line in job.config.describe():
                 await rec.log(line)
         return job
+
+    def _read_job(self, request: DeployRequest, deploy: Deploy, rec: DeployRecorder) -> DeployJob:
+        project = self._p.projects.get(request.project_id)
+        stage = self._p.projects.stage_by_name(request.project_id, request.stage)
+        return DeployJob(request, deploy, project, stage, self._p.settings.get_global(), rec)
 
     def _configure(self, job: DeployJob) -> container_config.ContainerConfig:
         """Env and mounts, checked before anything is pulled or created (ValidationFailed)."""

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from app.models import Project
 from services.docker_engine import DockerEngine
 from services.errors import WatcherError
-from services.registry import RegistryClient
-from services.registry_pool import RegistryPool
+from services.registry_pool import RegistryPool, Source
 from services.types import ImageInfo, PullProgress
 
 log = logging.getLogger(__name__)
@@ -44,10 +43,7 @@ class ImageFetcher:
         ValidationFailed when the project's image name cannot be read.
         """
         ref = f"{project.image}:{tag}"
-        source, client = await self._registries.client_for(project)
-        local, remote = await asyncio.gather(
-            self._local(ref), self._remote(client, project.image, tag)
-        )
+        local, (source, remote) = await asyncio.gather(self._local(ref), self._remote(project, tag))
         if local is not None and local.digest is not None and local.digest == remote:
             return Fetched(local, pulled=False)
         image = await self._engine.pull(ref, auth=source.pull_auth, progress=progress)
@@ -59,10 +55,13 @@ class ImageFetcher:
         except WatcherError:  # absent (NotFound) or the engine failed: the pull says which
             return None
 
-    @staticmethod
-    async def _remote(client: RegistryClient, image: str, tag: str) -> str | None:
+    async def _remote(self, project: Project, tag: str) -> tuple[Source, str | None]:
+        """The project's registry, and the tag's digest there (None when it cannot say)."""
+        source, client = await self._registries.client_for(project)
         try:
-            return await client.manifest_digest(image, tag)
+            return source, await client.manifest_digest(project.image, tag)
         except WatcherError as exc:  # the pull reports it properly (auth, unknown tag, ...)
-            log.debug("registry digest of %s:%s unknown before pulling: %s", image, tag, exc)
-            return None
+            log.debug(
+                "registry digest of %s:%s unknown before pulling: %s", project.image, tag, exc
+            )
+            return source, None
