@@ -275,6 +275,18 @@ class User(SQLModel, table=True):
     is_admin: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # Epoch seconds: session tokens issued earlier are void (set by a password change).
+    sessions_valid_from: int = 0
+
+
+class RevokedToken(SQLModel, table=True):
+    """A signed-out session token, kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+
+    token_id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    expires_at: int = Field(index=True)  # epoch seconds
 
 
 class AuthSettings(SQLModel, table=True):

@@ -21,6 +21,7 @@ from app.store.instances import InstanceStore
 from app.store.projects import ProjectStore
 from app.store.registries import RegistryStore
 from app.store.seen_tags import SeenTagStore
+from app.store.sessions import SessionLedger
 from app.store.settings_store import SettingsStore
 from app.store.users import UserStore
 from services.auth import AuthService
@@ -124,7 +125,7 @@ def build_runtime(settings: Settings, redactor: Redactor | None = None) -> Runti
         http,
         probe_http,
         services,
-        AuthService(stores.users, derive_subkey(key, "jwt")),
+        AuthService(stores.users, derive_subkey(key, "jwt"), records=SessionLedger(db)),
         detection=build_detection(inputs, services, SeenTagStore(db)),
         admin=build_admin(stores, services, http, settings.data_dir),
     )
@@ -136,6 +137,7 @@ def first_launch(runtime: Runtime) -> None:
     if runtime.stores.config.seed_on_first_launch(seed):
         log.info("imported seed file %s", seed)
     ensure_admin(runtime.stores.users, runtime.settings.admin_password, runtime.redactor)
+    runtime.auth.restore()  # sign-outs and password changes from before the restart
 
 
 def ensure_admin(users: UserStore, admin_password: str | None, redactor: Redactor) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import bcrypt
 import jwt
 
-from app.models import User, utcnow
+from app.models import RevokedToken, User, utcnow
 from services.auth_limits import ExpiringMap, LoginThrottle
 from services.errors import InvalidAuth, RateLimited, ValidationFailed
 
@@ -58,6 +58,16 @@ class UserDirectory(Protocol):
     def by_username(self, username: str) -> User | None: ...
 
     def update(self, user_id: int, **changes: Any) -> User: ...
+
+
+class SessionRecords(Protocol):
+    """Where sign-outs and password-change cut-offs are kept across restarts (SessionLedger)."""
+
+    def revoke(self, token_id: str, user_id: int, expires_at: int) -> None: ...
+
+    def revoked(self, now: int) -> Sequence[RevokedToken]: ...
+
+    def valid_from(self) -> dict[int, int]: ...
 
 
 class PasswordHasher:
@@ -102,8 +112,9 @@ def check_password_rules(password: str) -> None:
 class AuthService:
     """Checks passwords, issues and verifies session tokens, ends sessions, slows guessing.
 
-    Revocations (sign-out, password change) and throttling live in memory: a restart forgets
-    them, after which an unexpired token works again until it expires (`token_ttl` at most).
+    Sign-outs and password changes are checked in memory on every request, and written to
+    `records` so that `restore` brings them back after a restart (without records, a restart
+    forgets them). Throttling stays in memory only: a flood of guesses never becomes writes.
     """
 
     def __init__(
@@ -116,6 +127,7 @@ class AuthService:
         hasher: PasswordHasher | None = None,
         user_throttle: LoginThrottle | None = None,
         address_throttle: LoginThrottle | None = None,
+        records: SessionRecords | None = None,
     ) -> None:
         if len(jwt_key) < 32:
             raise ValueError("the JWT key must have at least 32 bytes")
@@ -135,6 +147,17 @@ class AuthService:
         self._revoked: ExpiringMap[str, bool] = ExpiringMap(100_000)
         self._not_before: dict[int, int] = {}
         self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
+        self._records = records
+
+    def restore(self) -> None:
+        """Load the sign-outs and password-change cut-offs kept by `records` (blocking: call
+        it at start-up, before serving)."""
+        if self._records is None:
+            return
+        now = self._now()
+        for row in self._records.revoked(int(now)):
+            self._revoked.put(row.token_id, True, row.expires_at, now)
+        self._not_before.update(self._records.valid_from())
 
     async def authenticate(self, username: str, password: str, *, client: str = "") -> User:
         """Return the user whose password this is.
@@ -203,7 +226,7 @@ class AuthService:
         self._check_still_valid(principal)
         return principal
 
-    def sign_out(self, token: str) -> None:
+    async def sign_out(self, token: str) -> None:
         """End the session of `token` (until it would have expired); invalid tokens are ignored."""
         try:
             principal = self.verify(token)
@@ -211,6 +234,10 @@ class AuthService:
             return
         deadline = principal.expires_at.timestamp()
         self._revoked.put(principal.token_id, True, deadline, self._now())
+        if self._records is not None:
+            await asyncio.to_thread(
+                self._records.revoke, principal.token_id, principal.user_id, int(deadline)
+            )
         log.info("user %s signed out", principal.username)
 
     async def set_password(self, user_id: int, password: str) -> None:
@@ -220,9 +247,13 @@ class AuthService:
         """
         check_password_rules(password)
         hashed = await asyncio.to_thread(self._hasher.hash, password)
-        await asyncio.to_thread(self._users.update, user_id, password_hash=hashed)
         # Whole seconds, like `iat`: a token from the same second as the change stays valid.
-        self._not_before[user_id] = math.floor(self._now())
+        # Stored with the hash in one write, so a restart cannot revive the older sessions.
+        cut_off = math.floor(self._now())
+        await asyncio.to_thread(
+            self._users.update, user_id, password_hash=hashed, sessions_valid_from=cut_off
+        )
+        self._not_before[user_id] = cut_off
 
     def hand_off(self, issued: IssuedToken) -> str:
         """A one-time ticket standing for `issued`, redeemable for `TICKET_TTL` seconds.

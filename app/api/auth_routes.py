@@ -91,7 +91,7 @@ def register(api: FastAPI, auth: AuthService) -> None:
         """Browsers (the header's Sign out form) are sent to the login page; scripts get JSON."""
         token = presented_token(request)
         if token:
-            auth.sign_out(token)
+            await auth.sign_out(token)
         response: Response
         if "text/html" in request.headers.get("accept", ""):
             response = RedirectResponse(LOGIN_PATH, status_code=303)

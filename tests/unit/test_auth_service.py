@@ -109,8 +109,8 @@ async def test_sign_out_ends_only_that_session() -> None:
     auth, *_ = make_auth()
     first = (await auth.login("admin", ADMIN_PASSWORD)).token
     second = (await auth.login("admin", ADMIN_PASSWORD)).token
-    auth.sign_out(first)
-    auth.sign_out("garbage")  # ignored, no error
+    await auth.sign_out(first)
+    await auth.sign_out("garbage")  # ignored, no error
     with pytest.raises(InvalidAuth, match="signed out"):
         auth.verify(first)
     assert auth.verify(second).username == "admin"
