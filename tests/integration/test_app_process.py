@@ -182,6 +182,45 @@ def test_without_signing_in_api_is_401_and_pages_lead_to_login(tmp_path: Path) -
     assert after_logout.status_code == 401
 
 
+def test_a_signed_out_session_stays_signed_out_after_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with (
+        running_app(data, ADMIN_PASSWORD=ADMIN_PASSWORD) as (url, _),
+        signed_in(url) as gone,
+        signed_in(url) as kept,
+    ):
+        gone_token, kept_token = gone.cookies["dw_session"], kept.cookies["dw_session"]
+        assert gone.post("/api/auth/logout").status_code == 200
+    with running_app(data) as (url, _):
+        as_gone = httpx.get(
+            f"{url}/api/projects", headers={"Authorization": f"Bearer {gone_token}"}
+        )
+        as_kept = httpx.get(
+            f"{url}/api/projects", headers={"Authorization": f"Bearer {kept_token}"}
+        )
+    assert as_gone.status_code == 401 and as_kept.status_code == 200
+
+
+def login_cookie(url: str, headers: dict[str, str]) -> str:
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    answer = httpx.post(f"{url}/api/auth/login", json=login, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.headers["set-cookie"]
+
+
+def test_https_behind_a_trusted_proxy_gets_a_secure_cookie(tmp_path: Path) -> None:
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    with running_app(tmp_path / "a", ADMIN_PASSWORD=ADMIN_PASSWORD) as (url, _):
+        trusted = login_cookie(url, https)  # 127.0.0.1 is trusted by default
+        plain = login_cookie(url, {})
+    with running_app(
+        tmp_path / "b", ADMIN_PASSWORD=ADMIN_PASSWORD, FORWARDED_ALLOW_IPS="10.9.9.9"
+    ) as (url, _):
+        untrusted = login_cookie(url, https)
+    assert "secure" in trusted.lower() and "httponly" in trusted.lower()
+    assert "secure" not in plain.lower() and "secure" not in untrusted.lower()
+
+
 def test_malformed_encryption_key_stops_with_instructions(tmp_path: Path) -> None:
     environ = child_environ(DW_DATA_DIR=str(tmp_path / "d"), ENCRYPTION_KEY="too-short")
     result = subprocess.run(
