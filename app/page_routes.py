@@ -36,4 +36,6 @@ def _config_services(runtime: Runtime) -> ConfigServices:
 
 def _settings_services(runtime: Runtime) -> SettingsServices:
     admin, transfer = runtime.admin, ConfigTransfer(runtime.stores.config)
-    return SettingsServices(admin.settings_admin, admin.registry_admin, transfer, runtime.status)
+    return SettingsServices(
+        admin.settings_admin, admin.registry_admin, transfer, runtime.status, runtime.auth
+    )

@@ -1,4 +1,5 @@
-"""/settings: global settings, registries, NPM, notifications, webhook URL, export/re-import.
+"""/settings: global settings, registries, NPM, notifications, webhook URL, export/re-import,
+and the signed-in user's account (password change).
 
 Each card is a component calling one service method per action; after a re-import the cards
 above it are built again from the services, so they show what was imported.
@@ -11,12 +12,15 @@ from dataclasses import dataclass
 from fastapi import Request
 from nicegui import ui
 
+from app.auth_guard import current_principal
+from pages.components.settings_account import AccountSection
 from pages.components.settings_global import global_sections
 from pages.components.settings_npm import NpmSection
 from pages.components.settings_registries import RegistriesSection
 from pages.components.settings_transfer import TransferSection
 from pages.components.settings_webhook import WebhookSection
 from pages.layout import frame
+from services.auth import AuthService
 from services.config_transfer import ConfigTransfer
 from services.registry_admin import RegistryAdmin
 from services.settings_admin import SettingsAdmin
@@ -31,6 +35,7 @@ class SettingsServices:
     registries: RegistryAdmin
     transfer: ConfigTransfer
     status: SystemStatus
+    auth: AuthService
 
 
 def register(services: SettingsServices) -> None:
@@ -41,6 +46,10 @@ def register(services: SettingsServices) -> None:
             page = _SettingsPage(services, str(request.base_url))
             await page.build()
             TransferSection(services.transfer, page.build)
+            principal = current_principal(request)
+            if principal is not None:
+                client = request.client.host if request.client else ""
+                AccountSection(services.auth, principal, client)
 
 
 class _SettingsPage:

@@ -99,14 +99,12 @@ def safe_next(target: str | None) -> str:
     return "/" if parts.path == "/login" else target
 
 
-def check_password_rules(password: str) -> None:
-    """Raise ValidationFailed naming `password` when it is too short or too long for bcrypt."""
+def check_password_rules(password: str, field: str = "password") -> None:
+    """Raise ValidationFailed naming `field` when it is too short or too long for bcrypt."""
     if len(password) < MIN_PASSWORD_CHARS:
-        raise ValidationFailed.single(
-            "password", f"must have at least {MIN_PASSWORD_CHARS} characters"
-        )
+        raise ValidationFailed.single(field, f"must have at least {MIN_PASSWORD_CHARS} characters")
     if len(password.encode()) > MAX_PASSWORD_BYTES:
-        raise ValidationFailed.single("password", f"must be at most {MAX_PASSWORD_BYTES} bytes")
+        raise ValidationFailed.single(field, f"must be at most {MAX_PASSWORD_BYTES} bytes")
 
 
 class AuthService:
@@ -254,6 +252,27 @@ class AuthService:
             self._users.update, user_id, password_hash=hashed, sessions_valid_from=cut_off
         )
         self._not_before[user_id] = cut_off
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, *, client: str = ""
+    ) -> IssuedToken:
+        """A signed-in user's own change: the current password is checked like a sign-in
+        (and throttled), the new one stored, every session of the user ended, and a fresh
+        token returned for the caller's own session.
+
+        Raises ValidationFailed (field `new_password` breaks the rules, field `current_password`
+        is wrong), RateLimited, InvalidAuth (the account behind the session is gone).
+        """
+        check_password_rules(new, "new_password")
+        try:
+            user = await self.authenticate(principal.username, current, client=client)
+        except InvalidAuth:
+            raise ValidationFailed.single("current_password", "is not right") from None
+        if user.id != principal.user_id:  # the name now belongs to another account
+            raise InvalidAuth("the session no longer matches its user; please sign in again")
+        await self.set_password(principal.user_id, new)
+        log.info("user %s changed the password", principal.username)
+        return self.issue_token(user)
 
     def hand_off(self, issued: IssuedToken) -> str:
         """A one-time ticket standing for `issued`, redeemable for `TICKET_TTL` seconds.

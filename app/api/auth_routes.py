@@ -17,17 +17,23 @@ from app.api.errors import error_response
 from app.auth_guard import (
     LOGIN_PATH,
     clear_session_cookie,
+    current_principal,
     is_https,
     presented_token,
     set_session_cookie,
 )
 from services.auth import AuthService, IssuedToken, safe_next
-from services.errors import FieldError, InvalidAuth, RateLimited
+from services.errors import FieldError, InvalidAuth, RateLimited, ValidationFailed
 
 
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class LoginResponse(BaseModel):
@@ -98,6 +104,33 @@ def register(api: FastAPI, auth: AuthService) -> None:
         else:
             response = JSONResponse({"detail": "signed out"})
         clear_session_cookie(response, secure=is_https(request))
+        return response
+
+    @router.post(
+        "/api/auth/password",
+        summary="Change your own password (ends your other sessions)",
+        response_model=LoginResponse,
+        responses={422: {"description": "a field is wrong"}, 429: {"description": "throttled"}},
+    )
+    async def change_password(body: PasswordChange, request: Request) -> Response:
+        """Answers a fresh token (and cookie): every earlier session of the user has ended."""
+        principal = current_principal(request)
+        if principal is None:
+            return error_response(401, [FieldError("", "not signed in")])
+        try:
+            issued = await auth.change_password(
+                principal, body.current_password, body.new_password, client=_client(request)
+            )
+        except ValidationFailed as exc:
+            return error_response(422, list(exc.errors))
+        except InvalidAuth as exc:
+            return error_response(401, [FieldError("", str(exc))])
+        except RateLimited as exc:
+            headers = {"Retry-After": str(int(exc.retry_after or 1))}
+            return error_response(429, [FieldError("", str(exc))], headers)
+        payload = LoginResponse(token=issued.token, expires_at=issued.expires_at)
+        response = JSONResponse(payload.model_dump(mode="json"))
+        _set_cookie(response, issued, request)
         return response
 
     @router.get("/api/auth/session", include_in_schema=False)

@@ -45,7 +45,7 @@ from services.config_transfer import ConfigTransfer
 from services.docker_engine import DockerEngine
 from services.secrets import SecretBox
 from services.status import SystemStatus
-from tests.support.auth_fakes import FakeClock, make_auth
+from tests.support.auth_fakes import FakeClock, FakeUsers, make_auth
 from tests.support.registry_server import RegistryServer
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
 from tests.support.world import make_world
@@ -101,6 +101,8 @@ class ConfigSite:
     services: DomainServices
     transfer: ConfigTransfer
     data_dir: Path
+    auth: AuthService
+    users: FakeUsers  # the signed-in admin's directory (the auth service's, not the stores')
 
 
 def _stores(db: Database, box: SecretBox) -> Stores:
@@ -158,7 +160,9 @@ async def config_site(
         stores, services, admin, detection = graph
         nicegui_app.add_middleware(AuthGuard, auth=auth)
         webhook_routes.register(nicegui_app, detection.webhook)
-        site = ConfigSite(user, stores, admin, services, ConfigTransfer(stores.config), tmp_path)
+        auth_routes.register(nicegui_app, auth)  # the sign-in hand-off after a password change
+        transfer = ConfigTransfer(stores.config)
+        site = ConfigSite(user, stores, admin, services, transfer, tmp_path, auth, users)
         register_config_pages(site)
         user.http_client.cookies.set(SESSION_COOKIE, auth.issue_token(users.users["admin"]).token)
         yield site
@@ -176,7 +180,7 @@ def register_config_pages(site: ConfigSite) -> None:
 
     settings.register(
         SettingsServices(
-            site.admin.settings_admin, site.admin.registry_admin, site.transfer, status
+            site.admin.settings_admin, site.admin.registry_admin, site.transfer, status, site.auth
         )
     )
     project_config.register(

@@ -10,6 +10,7 @@ from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 
 from tests.pages.conftest import ConfigSite
+from tests.support.auth_fakes import ADMIN_PASSWORD
 
 IMAGE = {"image": "registry.test/demo/web:v1"}
 
@@ -151,3 +152,32 @@ async def test_edit_registry_keeps_the_token_and_may_save_untested(
     (saved,) = site.stores.registries.all()
     assert saved.username == "ci"
     assert site.stores.registries.token(saved) == "kept-token"
+
+
+async def test_password_change_checks_the_fields_then_stores_the_new_password(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    await site.user.open("/settings")
+    await site.user.should_see("Signed in as admin.", retries=50)
+    text_field(site, "current_password").value = ADMIN_PASSWORD
+    text_field(site, "new_password").value = "a much better secret"
+    text_field(site, "repeat_password").value = "a much better secreT"
+    site.user.find(marker="password-change").click()
+    await until(lambda: text_field(site, "repeat_password").error == "does not match")
+
+    text_field(site, "current_password").value = "not the password"
+    text_field(site, "new_password").value = "a much better secret"
+    text_field(site, "repeat_password").value = "a much better secret"
+    site.user.find(marker="password-change").click()
+    await until(lambda: text_field(site, "current_password").error == "is not right")
+    assert await site.auth.authenticate("admin", ADMIN_PASSWORD)  # unchanged
+
+    text_field(site, "current_password").value = ADMIN_PASSWORD
+    text_field(site, "new_password").value = "a much better secret"
+    text_field(site, "repeat_password").value = "a much better secret"
+    site.user.find(marker="password-change").click()
+    hashed = site.users.users["admin"].password_hash
+    await until(lambda: site.users.users["admin"].password_hash != hashed)
+    assert await site.auth.authenticate("admin", "a much better secret")
+    await site.user.should_see("Signed in as admin.")  # back on the page with a new session

@@ -210,3 +210,49 @@ async def test_websocket_without_a_session_is_closed(
     scope = {"type": "websocket", "path": "/api/live", "headers": [], "query_string": b""}
     await AuthGuard(inner, service[0])(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "not signed in"}]
+
+
+async def test_password_change_answers_a_new_session_and_ends_the_old_one(
+    client: httpx.AsyncClient, service: tuple[AuthService, FakeClock]
+) -> None:
+    old = (await client.post("/api/auth/login", json=LOGIN)).json()["token"]
+    service[1].advance(1)
+    change = {"current_password": ADMIN_PASSWORD, "new_password": "a much better secret"}
+
+    response = await client.post("/api/auth/password", json=change)
+
+    assert response.status_code == 200, response.text
+    new = response.json()["token"]
+    assert response.headers["set-cookie"].startswith(f"{SESSION_COOKIE}={new};")
+    assert (await client.get("/api/whoami")).json() == {"username": "admin"}  # new cookie
+    bearer_old = {"Authorization": f"Bearer {old}"}
+    client.cookies.clear()
+    assert (await client.get("/api/whoami", headers=bearer_old)).status_code == 401
+    relogin = {"username": "admin", "password": "a much better secret"}
+    assert (await client.post("/api/auth/login", json=relogin)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {"current_password": "not it", "new_password": "a much better secret"},
+            "current_password",
+        ),
+        ({"current_password": ADMIN_PASSWORD, "new_password": "short"}, "new_password"),
+    ],
+)
+async def test_password_change_names_the_wrong_field_and_keeps_the_password(
+    client: httpx.AsyncClient, change: dict[str, str], field: str
+) -> None:
+    await client.post("/api/auth/login", json=LOGIN)
+    response = await client.post("/api/auth/password", json=change)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert "not it" not in response.text and "short" not in response.text
+    assert (await client.post("/api/auth/login", json=LOGIN)).status_code == 200
+
+
+async def test_password_change_needs_a_session(client: httpx.AsyncClient) -> None:
+    change = {"current_password": ADMIN_PASSWORD, "new_password": "a much better secret"}
+    assert (await client.post("/api/auth/password", json=change)).status_code == 401
