@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -72,16 +72,12 @@ def register(api: FastAPI, auth: AuthService) -> None:
         max_age = auth.seconds_left(issued)
         set_session_cookie(response, issued.token, max_age=max_age, secure=is_https(request))
 
-    @router.post(
-        "/api/auth/login",
-        summary="Sign in with a local account",
-        response_model=LoginResponse,
-        responses={401: {"description": "wrong credentials"}, 429: {"description": "throttled"}},
-    )
-    async def login(body: LoginRequest, request: Request) -> Response:
-        """Answers the token for scripts and sets it as the browser's session cookie."""
+    async def _new_session(request: Request, sign_in: Awaitable[IssuedToken]) -> Response:
+        """The token as JSON and as the session cookie, or the refusal in the one error shape."""
         try:
-            issued = await auth.login(body.username, body.password, client=_client(request))
+            issued = await sign_in
+        except ValidationFailed as exc:
+            return error_response(422, list(exc.errors))
         except InvalidAuth as exc:
             return error_response(401, [FieldError("", str(exc))])
         except RateLimited as exc:
@@ -91,6 +87,17 @@ def register(api: FastAPI, auth: AuthService) -> None:
         response = JSONResponse(payload.model_dump(mode="json"))
         _set_cookie(response, issued, request)
         return response
+
+    @router.post(
+        "/api/auth/login",
+        summary="Sign in with a local account",
+        response_model=LoginResponse,
+        responses={401: {"description": "wrong credentials"}, 429: {"description": "throttled"}},
+    )
+    async def login(body: LoginRequest, request: Request) -> Response:
+        """Answers the token for scripts and sets it as the browser's session cookie."""
+        sign_in = auth.login(body.username, body.password, client=_client(request))
+        return await _new_session(request, sign_in)
 
     @router.post("/api/auth/logout", summary="Sign out (ends the session, clears the cookie)")
     async def logout(request: Request) -> Response:
@@ -117,21 +124,10 @@ def register(api: FastAPI, auth: AuthService) -> None:
         principal = current_principal(request)
         if principal is None:
             return error_response(401, [FieldError("", "not signed in")])
-        try:
-            issued = await auth.change_password(
-                principal, body.current_password, body.new_password, client=_client(request)
-            )
-        except ValidationFailed as exc:
-            return error_response(422, list(exc.errors))
-        except InvalidAuth as exc:
-            return error_response(401, [FieldError("", str(exc))])
-        except RateLimited as exc:
-            headers = {"Retry-After": str(int(exc.retry_after or 1))}
-            return error_response(429, [FieldError("", str(exc))], headers)
-        payload = LoginResponse(token=issued.token, expires_at=issued.expires_at)
-        response = JSONResponse(payload.model_dump(mode="json"))
-        _set_cookie(response, issued, request)
-        return response
+        change = auth.change_password(
+            principal, body.current_password, body.new_password, client=_client(request)
+        )
+        return await _new_session(request, change)
 
     @router.get("/api/auth/session", include_in_schema=False)
     async def session(
