@@ -9,14 +9,16 @@
 The rounds alternate (a) and (b), and the stage keeps two instances (`max_instances: 2`), so
 both run beside the same number of containers: the engine's create+start slows down as containers
 pile up on a host (about 310 ms with 2, 480 ms with 16 here), which would otherwise skew the ratio.
-Both probe loops are the same plain `http.client` GET every 5 ms on a new connection: cheap, so
-the loop of (b), which runs during the whole deploy, takes little CPU from the engine (an httpx
-client per probe took ~1 ms of CPU each, a quarter of a core on a 2-vCPU machine, and making an
-httpx client costs ~40 ms of TLS set-up on the deploy's event loop). A new connection per probe
-is what a client meeting a new subdomain opens (connection pools are per host); a kept-alive one
+Both probe loops are the same plain `http.client` GET every 5 ms on a new connection, and both
+start once their container runs (in (b) when the deploy enters its health step; nothing can
+answer through nginx before that): a loop running during the engine's start takes CPU from it on
+a 2-vCPU machine, which (a) does not lose. (httpx was dropped: ~1 ms of CPU per probe, and making
+a client costs ~40 ms of TLS set-up on the deploy's event loop.) A new connection per probe is
+what a client meeting a new subdomain opens (connection pools are per host); a kept-alive one
 would stay with the old nginx worker, which keeps answering 404 for ~100 ms after a reload.
 
-Prints both medians, their ratio and the product's overhead (b − a), plus the median of each step.
+Prints both medians (with the middle half of the rounds), their ratio and the product's overhead
+(b − a), plus the median of each step over the measured deploys.
 Targets (issue 3): ratio ≤ 1.5 and overhead < 0.5 s. Needs the Docker Engine, Debian's
 docker-registry and nginx (as `scripts/test.sh` provisions).
 Run: .venv/bin/python bench/deploy_latency.py
