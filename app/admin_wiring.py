@@ -48,6 +48,7 @@ def build_admin(
             services.control,
             stores.deploys,
             stores.settings,
+            gate=services.deployer,
         ),
         registry_admin=RegistryAdmin(stores.registries, stores.projects, http),
         settings_admin=SettingsAdmin(stores.settings, services.notifier, http),

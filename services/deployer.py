@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from app.models import Deploy, DeployStatus, InstanceStatus, utcnow
 from services import container_config, log_context, naming
@@ -69,6 +71,16 @@ class Deployer:
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+    @asynccontextmanager
+    async def exclusive(self, project_id: int, stages: Iterable[str]) -> AsyncIterator[None]:
+        """Hold these stages' deploy locks: no deploy of them runs inside the block (while a
+        project or stage and its instances are removed). Locks are taken in name order, so two
+        holders never wait on each other."""
+        async with AsyncExitStack() as stack:
+            for name in sorted(set(stages)):
+                await stack.enter_async_context(self._locks[(project_id, name)])
+            yield
 
     # the run ------------------------------------------------------------------------------
     async def _record(self, request: DeployRequest) -> Deploy:

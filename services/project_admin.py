@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Protocol
 
 from app.models import Instance, InstanceStatus, Project, Stage
 from app.store.deploys import DeployStore
@@ -35,6 +37,14 @@ __all__ = [
 ]
 
 
+class DeployGate(Protocol):
+    """Holds off deploys of some stages while they are removed (the Deployer)."""
+
+    def exclusive(
+        self, project_id: int, stages: Iterable[str]
+    ) -> AbstractAsyncContextManager[None]: ...
+
+
 class ProjectAdmin:
     """The project configuration service; every method runs its database work in a thread."""
 
@@ -46,7 +56,12 @@ class ProjectAdmin:
         control: InstanceControl,
         deploys: DeployStore,
         settings: SettingsStore,
+        *,
+        gate: DeployGate | None = None,
     ) -> None:
+        """`gate` keeps deploys from running while a project or stage is being removed; without
+        one, a deploy starting meanwhile could leave a container or proxy host behind."""
+        self._gate = gate
         self._projects = projects
         self._instances = instances
         self._registries = registries
@@ -79,8 +94,15 @@ class ProjectAdmin:
         Docker or NPM fail (the project then stays, with the instances not yet removed).
         """
         await asyncio.to_thread(self._refuse_while_deploying, project_id, None)
-        await self._remove_instances(await asyncio.to_thread(self._instances_of, project_id))
-        await asyncio.to_thread(self._projects.delete, project_id)
+        stages = [s.name for s in await asyncio.to_thread(self._projects.stages, project_id)]
+        async with self._exclusive(project_id, stages):
+            # again, holding the stages: a deploy recorded meanwhile is still queued
+            await asyncio.to_thread(self._refuse_while_deploying, project_id, None)
+            await self._remove_instances(await asyncio.to_thread(self._instances_of, project_id))
+            await asyncio.to_thread(self._projects.delete, project_id)
+
+    def _exclusive(self, project_id: int, stages: list[str]) -> AbstractAsyncContextManager[None]:
+        return self._gate.exclusive(project_id, stages) if self._gate else nullcontext()
 
     # stages --------------------------------------------------------------------------------
     async def add_stage(self, project_id: int, data: StageInput) -> Stage:
@@ -94,10 +116,13 @@ class ProjectAdmin:
     async def delete_stage(self, project_id: int, stage: str) -> None:
         """Remove the stage's instances, then the stage; refused (Conflict) while a deploy of it
         runs or while another stage promotes from it."""
-        row = await asyncio.to_thread(self._deletable_stage, project_id, stage)
-        await self._remove_instances(await asyncio.to_thread(self._instances.all, stage_id=row.id))
-        assert row.id is not None
-        await asyncio.to_thread(self._projects.delete_stage, row.id)
+        await asyncio.to_thread(self._deletable_stage, project_id, stage)
+        async with self._exclusive(project_id, [stage]):
+            row = await asyncio.to_thread(self._deletable_stage, project_id, stage)
+            instances = await asyncio.to_thread(self._instances.all, stage_id=row.id)
+            await self._remove_instances(instances)
+            assert row.id is not None
+            await asyncio.to_thread(self._projects.delete_stage, row.id)
 
     async def check_registry(self, registry_id: int | None) -> None:
         """ValidationFailed on `registry_id` when no such registry exists (None is fine)."""
