@@ -47,7 +47,7 @@ class _QuickDeploy:
             self.progress = _PullProgress()
         self.banner = ErrorBanner()
         self.banner.card.mark("error-banner")
-        self.form = ProposalForm(on_deploy=self.deploy)
+        self.form = ProposalForm(on_deploy=self.deploy, on_review=self._deps.quick.review)
 
     async def inspect(self) -> None:
         if not self.inspect_button.enabled:

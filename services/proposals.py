@@ -106,6 +106,16 @@ def build(ref: ImageRef, info: ImageInfo, registry_id: int | None, context: Cont
     return with_subdomains(draft, context)
 
 
+def reviewed(proposal: Proposal, context: Context) -> Proposal:
+    """The clash warnings and the address preview again, for a proposal a person has edited."""
+    taken = proposal.name in context.taken_names
+    clash = f"a project named {proposal.name!r} already exists" if taken else None
+    fresh = replace(
+        proposal, name_clash=clash, subdomain=None, tag_subdomain=None, subdomain_clash=None
+    )
+    return with_subdomains(fresh, context)
+
+
 def project_name(ref: ImageRef, taken: set[str]) -> tuple[str, str | None]:
     """A free DNS-safe name from the repository's last component, and why it differs if so."""
     last = ref.repository.rsplit("/", 1)[-1]

@@ -62,6 +62,13 @@ class QuickDeploy:
         context = await asyncio.to_thread(self._context, ref)
         return proposals.build(ref, info, source.registry_id, context)
 
+    async def review(self, proposal: Proposal) -> Proposal:
+        """`proposal` as edited, with its name and subdomain clashes and addresses worked out
+        again against what exists now (the form calls it as the person types)."""
+        ref = parse_reference(proposal.reference)
+        context = await asyncio.to_thread(self._context, ref)
+        return proposals.reviewed(proposal, context)
+
     async def accept(
         self, proposal: Proposal, *, trigger: DeployTrigger = DeployTrigger.QUICK
     ) -> Deploy:

@@ -1,7 +1,8 @@
 """The quick deploy review form: a proposal's fields, editable, with its warnings.
 
 It edits a copy of the proposal (`dataclasses.replace`); the service validates it on accept and
-each refused field gets its message at its input.
+each refused field gets its message at its input. While the name, stage, pattern or subdomain
+change, `on_review` works the clash warnings and the address preview out again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import replace
 from nicegui import ui
 
 from pages.components.config_widgets import FieldErrors
+from services.errors import WatcherError
 from services.proposals import Proposal, StagePlan
 
 HEALTH_MODES = {
@@ -20,9 +22,17 @@ HEALTH_MODES = {
 }
 
 
+Review = Callable[[Proposal], Awaitable[Proposal]]
+
+
 class ProposalForm:
-    def __init__(self, on_deploy: Callable[[Proposal], Awaitable[None]]) -> None:
+    def __init__(
+        self, on_deploy: Callable[[Proposal], Awaitable[None]], on_review: Review | None = None
+    ) -> None:
         self._base: Proposal | None = None
+        self._on_review = on_review
+        self._reviews = 0  # only the latest review's answer is shown
+        self._filling = False
         with ui.card().classes("w-full gap-4").mark("proposal") as self.card:
             self._about()
             with ui.grid(columns=3).classes("w-full gap-x-4 gap-y-2"):
@@ -41,7 +51,25 @@ class ProposalForm:
                 self.deploy_button = ui.button("Deploy", icon="rocket_launch").mark("deploy")
         self.deploy_button.on_click(lambda: on_deploy(self.proposal()))
         self.errors = self._register()
+        for field in (self.name, self.stage, self.pattern, self.subdomain):
+            field.on_value_change(self._review)
         self.card.set_visibility(False)
+
+    async def _review(self) -> None:
+        if self._on_review is None or self._base is None or self._filling:
+            return
+        self._reviews += 1
+        mine = self._reviews
+        try:
+            fresh = await self._on_review(self.proposal())
+        except (WatcherError, ValueError):
+            return  # a half-typed value: the deploy button reports it properly
+        if fresh.name == self._base.name and fresh.name_clash is None:
+            # the suggested name itself: keep saying why it differs from the image's
+            fresh = replace(fresh, name_clash=self._base.name_clash)
+        if mine == self._reviews and not self.card.is_deleted:
+            self._fill_warnings(fresh)
+            self._fill_addresses(fresh)
 
     def _about(self) -> None:
         ui.label("Review the project").classes("text-lg font-semibold")
@@ -64,6 +92,7 @@ class ProposalForm:
 
     def show(self, proposal: Proposal) -> None:
         self._base = proposal
+        self._filling = True  # setting the fields below is not an edit to review
         self.name.set_value(proposal.name)
         self.port.set_value(proposal.port)
         self.health.set_value(proposal.healthcheck or "")
@@ -72,6 +101,7 @@ class ProposalForm:
         self.max.set_value(proposal.stage.max_instances)
         self.auto.set_value(proposal.stage.auto_deploy)
         self.subdomain.set_value(proposal.stage.subdomain or "")
+        self._filling = False
         self.env.fill(proposal.env)
         self.source.set_text(_source(proposal))
         self._fill_warnings(proposal)

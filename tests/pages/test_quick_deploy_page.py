@@ -8,6 +8,7 @@ from typing import Any
 from app.models import DeployStatus
 from tests.support.detection import settled
 from tests.support.ui_site import UiSite
+from tests.support.world import DOMAIN
 
 SLOW = 100  # should_see attempts (0.1 s apart) while a real pull or deploy runs
 
@@ -43,6 +44,22 @@ async def test_paste_inspect_review_and_deploy_lands_on_the_project(site: UiSite
     assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
     await site.user.should_see(marker=f"instance-{deploy.instance_id}", retries=SLOW)
     await site.user.should_see(marker=f"deploy-log-{deploy.id}")  # opened for the visitor
+
+
+async def test_warnings_and_addresses_follow_the_edited_name(site: UiSite) -> None:
+    world = site.world
+    await world.push("dev-7")
+    await inspect(site, f"{world.project.image}:dev-7")
+    await site.user.should_see(marker="proposal", retries=SLOW)
+    clash = f"A project named {world.project.name!r} already exists."
+    await site.user.should_see(clash)
+
+    the(site, "project-name").set_value("shop")
+    await site.user.should_not_see(clash, retries=20)
+    await site.user.should_see(f"This tag: https://stage-dev-shop-dev-7.{DOMAIN}", retries=20)
+
+    the(site, "project-name").set_value(world.project.name)
+    await site.user.should_see(clash, retries=20)
 
 
 async def test_a_bad_reference_is_pointed_out_at_the_field(site: UiSite) -> None:
