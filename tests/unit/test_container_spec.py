@@ -10,8 +10,7 @@ import pytest
 import requests.exceptions
 import urllib3.exceptions
 
-from services import docker_engine
-from services.docker_engine import spec_to_create_kwargs
+from services.docker_engine import DockerEngine, events, failures, mapping, spec_to_create_kwargs
 from services.errors import CannotConnect, Conflict, InvalidAuth, NotFound, Timeout, UpstreamError
 from services.types import (
     LABEL_MANAGED,
@@ -114,7 +113,7 @@ def test_spec_copies_its_mappings_so_later_caller_edits_do_not_leak() -> None:
     ],
 )  # fmt: skip
 def test_pull_failures_are_classified_from_the_engine_message(message: str, kind: type) -> None:
-    error = docker_engine._pull_error("r/a:1", message)
+    error = failures.pull_error("r/a:1", message)
     assert type(error) is kind
     assert str(error).startswith("Pulling r/a:1 failed: ") and message in str(error)
 
@@ -131,7 +130,7 @@ def test_image_attrs_become_image_info() -> None:
             "Env": ["PATH=/bin", "EMPTY=", "X=a=b"],
         },
     }
-    info = docker_engine._image_info("127.0.0.1:5000/demo/app:dev-1", attrs)
+    info = mapping.image_info("127.0.0.1:5000/demo/app:dev-1", attrs)
     assert info.digest == "sha256:abc"
     assert info.exposed_ports == (53, 8080)
     assert info.healthcheck == ImageHealthcheck(test=("CMD-SHELL", "wget -q -O- x"), interval=1.0)
@@ -142,10 +141,10 @@ def test_image_attrs_become_image_info() -> None:
 
 def test_image_without_registry_or_with_healthcheck_none() -> None:
     attrs = {"Id": "sha256:i", "Config": {"Healthcheck": {"Test": ["NONE"]}, "Labels": None}}
-    info = docker_engine._image_info("local:latest", attrs)
+    info = mapping.image_info("local:latest", attrs)
     assert (info.digest, info.healthcheck, info.has_healthcheck) == (None, None, False)
-    assert docker_engine._digest_for("nginx:1", ("nginx@sha256:n",)) == "sha256:n"
-    assert docker_engine._digest_for("docker.io/library/nginx", ("nginx@sha256:n",)) == "sha256:n"
+    assert mapping.digest_for("nginx:1", ("nginx@sha256:n",)) == "sha256:n"
+    assert mapping.digest_for("docker.io/library/nginx", ("nginx@sha256:n",)) == "sha256:n"
 
 
 def test_raw_events_become_engine_events_and_exec_noise_is_dropped() -> None:
@@ -155,7 +154,7 @@ def test_raw_events_become_engine_events_and_exec_noise_is_dropped() -> None:
         "Actor": {"ID": "abc", "Attributes": {"name": "web", "image": "i", **LABELS}},
         "timeNano": 1_700_000_000_500_000_000,
     }
-    event = docker_engine._engine_event(raw)
+    event = events.engine_event(raw)
     assert event is not None
     assert (event.action, event.health, event.name, event.container_id) == (
         "health_status", "unhealthy", "web", "abc"
@@ -163,9 +162,9 @@ def test_raw_events_become_engine_events_and_exec_noise_is_dropped() -> None:
     assert event.labels == LABELS
     assert event.time is not None and event.time.timestamp() == 1_700_000_000.5
     die = {**raw, "Action": "die", "Actor": {"ID": "abc", "Attributes": {"exitCode": "137"}}}
-    assert docker_engine._engine_event(die).exit_code == 137  # type: ignore[union-attr]
-    assert docker_engine._engine_event({**raw, "Action": "exec_start: wget"}) is None
-    assert docker_engine._engine_event({**raw, "Type": "network"}) is None
+    assert events.engine_event(die).exit_code == 137  # type: ignore[union-attr]
+    assert events.engine_event({**raw, "Action": "exec_start: wget"}) is None
+    assert events.engine_event({**raw, "Type": "network"}) is None
 
 
 def test_pull_update_reads_as_a_log_line() -> None:
@@ -192,7 +191,7 @@ def test_inspect_attrs_become_container_info() -> None:
         "NetworkSettings": {"Networks": {"staging-net": {"IPAddress": "172.20.0.5"},
                                          "down": {"IPAddress": ""}}},
     }  # fmt: skip
-    info = docker_engine._container_info(attrs)
+    info = mapping.container_info(attrs)
     assert (info.name, info.image, info.image_id, info.status) == (
         "web-dev-1", "r/web:dev-1", "sha256:img", "restarting"
     )  # fmt: skip
@@ -201,7 +200,7 @@ def test_inspect_attrs_become_container_info() -> None:
     assert info.started_at is not None and info.started_at.microsecond == 123456
     assert info.finished_at is None
     assert info.ip_by_network == {"staging-net": "172.20.0.5"}
-    running = docker_engine._container_info({**attrs, "State": {"Status": "running"}})
+    running = mapping.container_info({**attrs, "State": {"Status": "running"}})
     assert (running.exit_code, running.health, running.running) == (None, None, True)
 
 
@@ -211,7 +210,7 @@ def test_connection_errors_are_reduced_to_their_root_cause() -> None:
     try:
         raise RuntimeError("Error while fetching server API version") from wrapped
     except RuntimeError as exc:
-        assert docker_engine._root_cause(exc) == "[Errno 2] No such file or directory"
+        assert failures.root_cause(exc) == "[Errno 2] No such file or directory"
 
 
 @pytest.mark.parametrize(
@@ -228,7 +227,7 @@ def test_connection_errors_are_reduced_to_their_root_cause() -> None:
     ],
 )
 def test_third_party_errors_become_ours(raised: Exception, kind: type) -> None:
-    engine = docker_engine.DockerEngine("unix:///nonexistent.sock")
+    engine = DockerEngine("unix:///nonexistent.sock")
     translated = engine._translate("stopping c", raised)
     assert type(translated) is kind
     assert engine._translate("stopping c", ValueError("our bug")) is None
@@ -238,10 +237,8 @@ def test_conflict_status_becomes_conflict() -> None:
     response = requests.Response()
     response.status_code = 409
     error = docker.errors.APIError("x", response=response, explanation="name already in use")
-    assert (
-        str(docker_engine._api_error("creating web", error)) == "creating web: name already in use"
-    )
-    assert type(docker_engine._api_error("creating web", error)) is Conflict
+    assert str(failures.api_error("creating web", error)) == "creating web: name already in use"
+    assert type(failures.api_error("creating web", error)) is Conflict
 
 
 class FakeStream:
@@ -303,7 +300,7 @@ def test_event_pump_reconnects_resumes_and_asks_for_a_resync() -> None:
             three.set()
 
     labels = ["docker-watcher.managed=true"]
-    pump = docker_engine._EventPump(lambda: fake, deliver, labels, since=0.5, min_delay=0.01)
+    pump = events.EventPump(lambda: fake, deliver, labels, since=0.5, min_delay=0.01)
     thread = threading.Thread(target=pump.run, daemon=True)
     thread.start()
     assert three.wait(5)

@@ -1,4 +1,5 @@
-"""The Docker Engine adapter: the only module importing docker-py.
+"""The Docker Engine adapter. The `services.docker_engine` package is the only code that imports
+docker-py; this module holds the client, the other modules what it reads and translates.
 
 Every public method is async and runs docker-py in a worker thread, so a slow engine never blocks
 the event loop. docker-py's and requests' exceptions are translated here into `services.errors`;
@@ -25,35 +26,41 @@ import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
+from services.docker_engine.events import (
+    ClientFactory,
+    EventPump,
+    close_quietly,
+    deliver,
+    next_or_stop,
+)
+from services.docker_engine.failures import api_error, explain, pull_error, root_cause
+from services.docker_engine.mapping import (
+    EPOCH,
+    container_info,
+    digest_from_status,
+    image_info,
+    label_filter,
+    spec_to_create_kwargs,
+    timestamp,
+)
 from services.errors import (
     CannotConnect,
-    Conflict,
-    InvalidAuth,
-    NotFound,
     Timeout,
     UpstreamError,
     WatcherError,
 )
 from services.types import (
-    LABEL_MANAGED,
-    MANAGED_VALUE,
-    RESYNC_ACTION,
     ContainerInfo,
     ContainerSpec,
     EngineEvent,
-    ImageHealthcheck,
     ImageInfo,
-    Mount,
     PullProgress,
     PullUpdate,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ClientFactory = Callable[[], Any]
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_NS = 1_000_000_000
-_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class DockerEngine:
@@ -88,7 +95,7 @@ class DockerEngine:
             return self._client.api
 
     def _unreachable(self, exc: BaseException) -> str:
-        return f"Docker Engine not reachable at {self.where}: {_root_cause(exc)}"
+        return f"Docker Engine not reachable at {self.where}: {root_cause(exc)}"
 
     async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in a thread, translating third-party errors into ours."""
@@ -108,7 +115,7 @@ class DockerEngine:
     def _translate(self, what: str, exc: Exception) -> WatcherError | None:
         """Our error for a docker-py, requests, urllib3 or socket exception."""
         if isinstance(exc, docker.errors.APIError):
-            return _api_error(what, exc)
+            return api_error(what, exc)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return CannotConnect(self._unreachable(exc))
         if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
@@ -161,18 +168,18 @@ class DockerEngine:
             )
             for item in stream:
                 if "error" in item:
-                    raise _pull_error(ref, str(item.get("error")))
-                digest = _digest_from_status(item) or digest
+                    raise pull_error(ref, str(item.get("error")))
+                digest = digest_from_status(item) or digest
                 report(item)
         except docker.errors.APIError as exc:
-            raise _pull_error(ref, _explain(exc)) from exc
+            raise pull_error(ref, explain(exc)) from exc
         return digest
 
     async def inspect_image(self, ref: str) -> ImageInfo:
         """What a local image declares (ports, HEALTHCHECK, labels, env, digest); NotFound if
         the image is not present locally."""
         attrs = await self._call(f"inspecting image {ref}", self._inspect_image_sync, ref)
-        return _image_info(ref, attrs)
+        return image_info(ref, attrs)
 
     def _inspect_image_sync(self, ref: str) -> dict[str, Any]:
         return dict(self._api().inspect_image(ref))
@@ -221,7 +228,7 @@ class DockerEngine:
         try:
             return self._create_and_start_once(spec)
         except docker.errors.NotFound as exc:
-            if not spec.network or _explain(exc) != f"network {spec.network} not found":
+            if not spec.network or explain(exc) != f"network {spec.network} not found":
                 raise
         log.info("network %s does not exist yet: creating it", spec.network)
         self._ensure_network_sync(spec.network)
@@ -274,7 +281,7 @@ class DockerEngine:
         except docker.errors.NotFound:
             return False
         except docker.errors.APIError as exc:
-            if exc.status_code == 409 and "already in progress" in _explain(exc):
+            if exc.status_code == 409 and "already in progress" in explain(exc):
                 return False
             raise
         return True
@@ -284,7 +291,7 @@ class DockerEngine:
         return await self._call(f"inspecting container {id_or_name}", self._get_sync, id_or_name)
 
     def _get_sync(self, id_or_name: str) -> ContainerInfo:
-        return _container_info(self._api().inspect_container(id_or_name))
+        return container_info(self._api().inspect_container(id_or_name))
 
     async def logs(self, container_id: str, tail: int = 200) -> str:
         """The last `tail` lines of stdout and stderr, interleaved, decoded leniently."""
@@ -308,7 +315,7 @@ class DockerEngine:
 
     def _last_exit_code_sync(self, container_id: str) -> int | None:
         api = self._api()
-        created = _timestamp(api.inspect_container(container_id).get("Created"))
+        created = timestamp(api.inspect_container(container_id).get("Created"))
         since = f"{created.timestamp():.9f}" if created else None
         until = f"{datetime.now(UTC).timestamp():.9f}"  # in the past: the stream ends at once
         filters = {"type": ["container"], "container": [container_id], "event": ["die"]}
@@ -325,11 +332,11 @@ class DockerEngine:
 
     def _list_sync(self, labels: dict[str, str]) -> list[ContainerInfo]:
         api = self._api()
-        found = api.containers(all=True, filters={"label": _label_filter(labels)})
+        found = api.containers(all=True, filters={"label": label_filter(labels)})
         infos = []
         for summary in found:
             with contextlib.suppress(docker.errors.NotFound):  # removed since listing
-                infos.append(_container_info(api.inspect_container(summary["Id"])))
+                infos.append(container_info(api.inspect_container(summary["Id"])))
         return infos
 
     async def container_address(self, container_id: str, network: str) -> str | None:
@@ -358,13 +365,13 @@ class DockerEngine:
         """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[EngineEvent] = asyncio.Queue()
-        deliver = partial(_deliver, loop, queue)
+        hand_over = partial(deliver, loop, queue)
         start = since.timestamp() if since else None
-        pump = _EventPump(self._factory, deliver, _label_filter(labels), since=start)
+        pump = EventPump(self._factory, hand_over, label_filter(labels), since=start)
         thread = threading.Thread(target=pump.run, name="docker-events", daemon=True)
         thread.start()
         try:
-            while (event := await _next_or_stop(queue, stop)) is not None:
+            while (event := await next_or_stop(queue, stop)) is not None:
                 yield event
         finally:
             pump.stop()
@@ -377,52 +384,7 @@ class DockerEngine:
     def _close_sync(self) -> None:
         with self._client_lock:
             client, self._client = self._client, None
-        _close_quietly(client)
-
-
-# ----- pure helpers ---------------------------------------------------------------------------
-
-
-def spec_to_create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
-    """The keyword arguments of docker-py's low-level `create_container` for `spec`.
-
-    Low-level on purpose: the high-level API's `ports` would also publish the port on the host.
-    The container only exposes `spec.port`; NPM reaches it over the shared network.
-    """
-    host_config: dict[str, Any] = {
-        "RestartPolicy": {"Name": spec.restart_policy, "MaximumRetryCount": 0},
-        "Mounts": [_mount_config(m) for m in spec.mounts],
-    }
-    kwargs: dict[str, Any] = {
-        "image": spec.image,
-        "name": spec.name,
-        "command": list(spec.command) if spec.command is not None else None,
-        "environment": [f"{key}={value}" for key, value in spec.env.items()],
-        "labels": dict(spec.labels),
-        "ports": [spec.port] if spec.port else None,
-        "detach": True,
-        "use_config_proxy": False,  # the spec is the whole truth, not ~/.docker/config.json
-        "host_config": host_config,
-    }
-    if spec.network:
-        host_config["NetworkMode"] = spec.network
-        endpoint = {"Aliases": list(spec.network_aliases)}
-        kwargs["networking_config"] = {"EndpointsConfig": {spec.network: endpoint}}
-    return kwargs
-
-
-def _mount_config(mount: Mount) -> dict[str, Any]:
-    return {
-        "Type": mount.kind,
-        "Source": mount.source,
-        "Target": mount.target,
-        "ReadOnly": mount.read_only,
-    }
-
-
-def _label_filter(labels: Mapping[str, str] | None) -> list[str]:
-    extra = [f"{key}={value}" for key, value in (labels or {}).items()]
-    return [f"{LABEL_MANAGED}={MANAGED_VALUE}", *extra]
+        close_quietly(client)
 
 
 def _make_client(base_url: str | None, timeout: int) -> Any:
@@ -430,70 +392,6 @@ def _make_client(base_url: str | None, timeout: int) -> Any:
     if base_url:
         return docker.DockerClient(base_url=base_url, timeout=timeout)
     return docker.from_env(timeout=timeout)
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost OSError's text (e.g. `[Errno 2] No such file or directory`) if any."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    best: BaseException = exc
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            best = current
-        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-        todo.extend(a for a in current.args if isinstance(a, BaseException))
-    return str(best)
-
-
-def _explain(exc: Any) -> str:
-    """The engine's own message of an APIError, without docker-py's URL noise."""
-    return str(getattr(exc, "explanation", None) or exc)
-
-
-def _api_error(what: str, exc: Any) -> WatcherError:
-    status = getattr(exc, "status_code", None)
-    message = f"{what}: {_explain(exc)}"
-    if isinstance(exc, docker.errors.NotFound) or status == 404:
-        return NotFound(message)
-    if status == 409:
-        return Conflict(message)
-    if status in (401, 403):
-        return InvalidAuth(message)
-    return UpstreamError(f"{what}: Docker Engine answered {status}: {_explain(exc)}")
-
-
-_PULL_ERRORS: tuple[tuple[tuple[str, ...], type[WatcherError], str], ...] = (
-    (("manifest unknown", "not found", "does not exist"), NotFound, "not found in its registry"),
-    (
-        ("unauthorized", "authentication required", "no basic auth", "denied", "incorrect user"),
-        InvalidAuth,
-        "the registry refused the credentials",
-    ),
-    (
-        ("dial tcp", "connection refused", "no such host", "unreachable", "http response to https"),
-        CannotConnect,
-        "registry not reachable",
-    ),
-    (("timeout", "deadline exceeded"), Timeout, "registry did not answer in time"),
-)
-
-
-def _pull_error(ref: str, message: str) -> WatcherError:
-    """Classify the engine's pull failure text, which arrives as HTTP 500/404 or a stream item."""
-    lowered = message.lower()
-    for needles, kind, summary in _PULL_ERRORS:
-        if any(needle in lowered for needle in needles):
-            return kind(f"Pulling {ref} failed: {summary} ({message})")
-    return UpstreamError(f"Pulling {ref} failed: {message}")
-
-
-def _digest_from_status(item: Mapping[str, Any]) -> str | None:
-    status = str(item.get("status", ""))
-    return status.removeprefix("Digest: ") if status.startswith("Digest: ") else None
 
 
 def _progress_sink(
@@ -520,7 +418,7 @@ def _find_network(api: Any, name: str) -> str | None:
     same = [n for n in api.networks(names=[name]) if n.get("Name") == name]
     if not same:
         return None
-    oldest = min(same, key=lambda n: (_timestamp(n.get("Created")) or _EPOCH, n["Id"]))
+    oldest = min(same, key=lambda n: (timestamp(n.get("Created")) or EPOCH, n["Id"]))
     return str(oldest["Id"])
 
 
@@ -533,255 +431,3 @@ def _create_network(api: Any, name: str) -> str:
         if found is None:
             raise
         return found
-
-
-def _repository(ref: str) -> str:
-    repository, _ = docker.utils.parse_repository_tag(ref)
-    return str(repository).removeprefix("docker.io/").removeprefix("library/")
-
-
-def _digest_for(ref: str, repo_digests: tuple[str, ...]) -> str | None:
-    """The manifest digest of `ref`'s repository among an image's RepoDigests."""
-    wanted = _repository(ref)
-    for entry in repo_digests:
-        repository, _, digest = entry.partition("@")
-        if _repository(repository) == wanted:
-            return digest
-    return None
-
-
-def _image_info(ref: str, attrs: Mapping[str, Any]) -> ImageInfo:
-    config = attrs.get("Config") or {}
-    repo_digests = tuple(attrs.get("RepoDigests") or ())
-    return ImageInfo(
-        id=str(attrs["Id"]),
-        digest=_digest_for(ref, repo_digests),
-        repo_digests=repo_digests,
-        repo_tags=tuple(attrs.get("RepoTags") or ()),
-        exposed_ports=_ports(config.get("ExposedPorts")),
-        healthcheck=_healthcheck(config.get("Healthcheck")),
-        labels=dict(config.get("Labels") or {}),
-        env=_env(config.get("Env")),
-    )
-
-
-def _ports(exposed: Mapping[str, Any] | None) -> tuple[int, ...]:
-    ports = {int(key.split("/", 1)[0]) for key in (exposed or {}) if key.split("/")[0].isdigit()}
-    return tuple(sorted(ports))
-
-
-def _healthcheck(raw: Mapping[str, Any] | None) -> ImageHealthcheck | None:
-    """None for no HEALTHCHECK, `HEALTHCHECK NONE` or an empty test (inherit: nothing to run)."""
-    if raw is None:
-        return None
-    test = tuple(raw.get("Test") or ())
-    if not test or test[0] == "NONE":
-        return None
-    return ImageHealthcheck(
-        test=test,
-        interval=_seconds(raw.get("Interval")),
-        timeout=_seconds(raw.get("Timeout")),
-        retries=raw.get("Retries") or None,
-        start_period=_seconds(raw.get("StartPeriod")),
-    )
-
-
-def _seconds(nanoseconds: int | None) -> float | None:
-    return nanoseconds / _NS if nanoseconds else None
-
-
-def _env(raw: list[str] | None) -> dict[str, str]:
-    pairs = (entry.partition("=") for entry in raw or ())
-    return {key: value for key, _, value in pairs}
-
-
-def _timestamp(raw: str | None) -> datetime | None:
-    """Docker's RFC 3339 time (nanoseconds trimmed); its zero time `0001-01-01...` → None."""
-    if not raw or raw.startswith("0001-"):
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
-def _container_info(attrs: Mapping[str, Any]) -> ContainerInfo:
-    state = attrs.get("State") or {}
-    health = state.get("Health") or {}
-    status = str(state.get("Status", "unknown"))
-    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-    return ContainerInfo(
-        id=str(attrs["Id"]),
-        name=str(attrs.get("Name", "")).lstrip("/"),
-        image=str((attrs.get("Config") or {}).get("Image", "")),
-        image_id=str(attrs.get("Image", "")),
-        status=status,
-        health=health.get("Status") or None,
-        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
-        started_at=_timestamp(state.get("StartedAt")),
-        finished_at=_timestamp(state.get("FinishedAt")),
-        exit_code=None if status in ("created", "running") else state.get("ExitCode"),
-        restart_count=int(attrs.get("RestartCount") or 0),
-        ip_by_network={n: v["IPAddress"] for n, v in networks.items() if v.get("IPAddress")},
-        health_output=_last_health_output(health),
-    )
-
-
-def _last_health_output(health: Mapping[str, Any]) -> str | None:
-    """The output of Docker's latest health probe: the reason a HEALTHCHECK failed."""
-    entries = health.get("Log") or []
-    if not entries:
-        return None
-    return str(entries[-1].get("Output", "")).strip() or None
-
-
-# ----- the event pump (runs in its own thread) -------------------------------------------------
-
-_NOT_LABELS = frozenset({"name", "image", "exitCode", "signal", "execID"})
-
-
-def _engine_event(raw: Mapping[str, Any]) -> EngineEvent | None:
-    """Our view of one raw engine event; None for what we ignore (non-containers, exec noise)."""
-    action = str(raw.get("Action") or raw.get("status") or "")
-    if raw.get("Type") != "container" or not action or action.startswith("exec_"):
-        return None
-    action, _, health = action.partition(": ")
-    actor = raw.get("Actor") or {}
-    attributes = actor.get("Attributes") or {}
-    exit_code = attributes.get("exitCode")
-    nanos = raw.get("timeNano")
-    return EngineEvent(
-        action=action,
-        container_id=str(actor.get("ID") or raw.get("id") or ""),
-        name=str(attributes.get("name", "")),
-        labels={k: str(v) for k, v in attributes.items() if k not in _NOT_LABELS},
-        time=datetime.fromtimestamp(nanos / _NS, UTC) if nanos else None,
-        health=health or None,
-        exit_code=int(exit_code) if exit_code is not None else None,
-    )
-
-
-def _resync_event() -> EngineEvent:
-    return EngineEvent(action=RESYNC_ACTION, container_id="", name="", time=datetime.now(UTC))
-
-
-def _deliver(
-    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[EngineEvent], event: EngineEvent
-) -> None:
-    loop.call_soon_threadsafe(queue.put_nowait, event)
-
-
-async def _next_or_stop(
-    queue: asyncio.Queue[EngineEvent], stop: asyncio.Event
-) -> EngineEvent | None:
-    """The next event, or None once `stop` is set (an event already received still wins)."""
-    if stop.is_set():
-        return None
-    getter = asyncio.ensure_future(queue.get())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (getter, stopper):
-            if not task.done():
-                task.cancel()
-    return getter.result() if getter in done else None
-
-
-class _EventPump:
-    """Reads the engine's event stream in a thread and reconnects with back-off when it drops.
-
-    It uses its own client, so the long-lived stream never occupies the shared connection pool,
-    and `stop()` can close that stream's socket from another thread to unblock the read.
-    """
-
-    def __init__(
-        self,
-        factory: ClientFactory,
-        deliver: Callable[[EngineEvent], None],
-        label_filter: list[str],
-        *,
-        since: float | None = None,
-        min_delay: float = 0.5,
-        max_delay: float = 10.0,
-    ) -> None:
-        self._factory = factory
-        self._deliver = deliver
-        self._filters = {"type": ["container"], "label": label_filter}
-        self._delays = (min_delay, max_delay)
-        self._since = since
-        self._stopped = threading.Event()
-        self._lock = threading.Lock()
-        self._stream: Any = None
-        self._client: Any = None
-
-    def run(self) -> None:
-        """Connect and drain; after a drop or failure pause, doubling while connecting fails."""
-        delay, resync = self._delays[0], False
-        while not self._stopped.is_set():
-            stream = self._open()
-            if stream is not None:
-                if resync:
-                    self._safe_deliver(_resync_event())
-                self._drain(stream)
-                delay = self._delays[0]
-            resync = True
-            self._stopped.wait(delay)
-            if stream is None:
-                delay = min(delay * 2, self._delays[1])
-
-    def _open(self) -> Any:
-        client: Any = None
-        try:
-            client = self._factory()
-            since = f"{self._since:.9f}" if self._since is not None else None
-            stream = client.api.events(decode=True, filters=self._filters, since=since)
-        except Exception as exc:
-            log.info("Docker event stream not available, retrying: %s", _root_cause(exc))
-            _close_quietly(client)
-            return None
-        with self._lock:
-            self._stream, self._client = stream, client
-            if self._stopped.is_set():
-                self._release()
-                return None
-        return stream
-
-    def _drain(self, stream: Any) -> None:
-        try:
-            for raw in stream:
-                self._since = raw.get("timeNano", 0) / _NS or self._since
-                event = _engine_event(raw)
-                if self._stopped.is_set():
-                    break
-                if event is not None:
-                    self._safe_deliver(event)
-        except Exception as exc:
-            log.info("Docker event stream interrupted: %s", _root_cause(exc))
-        finally:
-            with self._lock:
-                self._release()
-
-    def _release(self) -> None:
-        """Close the current stream and its client (caller holds the lock)."""
-        _close_quietly(self._stream)
-        _close_quietly(self._client)
-        self._stream = self._client = None
-
-    def _safe_deliver(self, event: EngineEvent) -> None:
-        try:
-            self._deliver(event)
-        except RuntimeError:  # the loop closed under us: nobody is listening any more
-            self._stopped.set()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            _close_quietly(self._stream)  # unblocks the reader thread
-
-
-def _close_quietly(closable: Any) -> None:
-    """Close a docker-py stream or client that may be None or already closed."""
-    if closable is not None:
-        with contextlib.suppress(Exception):
-            closable.close()
