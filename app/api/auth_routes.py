@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from app.api.errors import error_response
+from app.api.errors import error_response, error_responses
 from app.auth_guard import (
     LOGIN_PATH,
     clear_session_cookie,
@@ -117,7 +117,7 @@ def register(api: FastAPI, auth: AuthService) -> None:
         "/api/auth/password",
         summary="Change your own password (ends your other sessions)",
         response_model=LoginResponse,
-        responses={422: {"description": "a field is wrong"}, 429: {"description": "throttled"}},
+        responses=error_responses(422, 429),
     )
     async def change_password(body: PasswordChange, request: Request) -> Response:
         """Answers a fresh token (and cookie): every earlier session of the user has ended."""
