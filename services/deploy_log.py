@@ -111,7 +111,9 @@ class DeployRecorder:
         started = utcnow()
         row: list[DeployStep] = []  # filled by the journal before the step's end is written
         self._journal.add(lambda: row.append(self._store.start_step(self.deploy_id, name, started)))
-        self._announce("deploy.step", step=name, status=StepStatus.RUNNING.value)
+        self._announce(
+            "deploy.step", step=name, status=StepStatus.RUNNING.value, started_at=started
+        )
         try:
             yield
         except Exception as exc:
@@ -130,7 +132,14 @@ class DeployRecorder:
 
         self._journal.add(write)
         ms = int((finished - started).total_seconds() * 1000)
-        self._announce("deploy.step", step=name, status=status.value, ms=ms)
+        self._announce(
+            "deploy.step",
+            step=name,
+            status=status.value,
+            ms=ms,
+            started_at=started,
+            finished_at=finished,
+        )
 
     async def log(self, message: str, level: str = "info", *, step: str | None = None) -> None:
         """Add a line to the deploy's log (and to the process log, with the deploy's context).

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from app.models import Deploy, DeployLogLine, DeployStatus, DeployStep
+from app.models import Deploy, DeployLogLine, DeployStatus, DeployStep, StepStatus
 from app.store.deploys import UNFINISHED, DeployStore
 from services.events import Event, EventBus
 
@@ -93,8 +94,19 @@ class DeployQueries:
                 yield FollowItem("step", step=await self._step(deploy_id, event))
 
     async def _step(self, deploy_id: int, event: Event) -> DeployStep | None:
+        """The step as the event tells it (its row may not be written yet), else as stored."""
+        data = event.data
+        if isinstance(data.get("started_at"), datetime):
+            return DeployStep(
+                deploy_id=deploy_id,
+                name=str(data["step"]),
+                status=StepStatus(data["status"]),
+                started_at=data["started_at"],
+                finished_at=data.get("finished_at"),
+                duration_ms=data.get("ms"),
+            )
         steps = await asyncio.to_thread(self._deploys.steps, deploy_id)
-        named = [s for s in steps if s.name == event.data.get("step")]
+        named = [s for s in steps if s.name == data.get("step")]
         return named[-1] if named else None
 
     def _detail(self, deploy_id: int) -> DeployDetail:

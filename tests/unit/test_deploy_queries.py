@@ -6,11 +6,12 @@ Driven step by step with `anext`, so every assertion is about order, never about
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from app.models import Deploy, DeployStatus, utcnow
+from app.models import Deploy, DeployStatus, StepStatus, utcnow
 from services.deploy_queries import DeployQueries
 from services.errors import NotFound
 from services.events import Event, EventBus
@@ -74,6 +75,23 @@ async def test_follow_sends_stored_then_live_lines_and_ends_when_finished(
     with pytest.raises(StopAsyncIteration):
         await anext(stream)
     assert bus._subscribers == []  # the stream let go of the bus
+
+
+async def test_a_step_event_is_told_as_announced_before_its_row_is_written(
+    bus: EventBus, queries: DeployQueries, running: Deploy
+) -> None:
+    assert running.id is not None
+    stream = queries.follow(running.id)
+    assert [(await anext(stream)).kind for _ in range(2)] == ["log", "log"]
+    started = utcnow()
+    finished = started + timedelta(milliseconds=42)
+    announce(bus, running, "deploy.step", step="health", status="ok", ms=42,
+             started_at=started, finished_at=finished)  # fmt: skip
+    step = (await anext(stream)).step
+    assert step is not None  # no row was stored: the event itself says it all
+    assert (step.name, step.status, step.duration_ms) == ("health", StepStatus.OK, 42)
+    assert (step.started_at, step.finished_at) == (started, finished)
+    await stream.aclose()
 
 
 async def test_follow_resumes_after_a_line_and_ends_at_once_when_done(
