@@ -9,6 +9,9 @@
 The rounds alternate (a) and (b), and the stage keeps two instances (`max_instances: 2`), so
 both run beside the same number of containers: the engine's create+start slows down as containers
 pile up on a host (about 310 ms with 2, 480 ms with 16 here), which would otherwise skew the ratio.
+Each round starts 0.5 s after the previous one ended: a container just removed (the baseline's,
+or the instance the deploy retired) is still being torn down in the engine for a moment, and a
+start during that is 20-40 ms slower, a cost that fell on (b) after each (a).
 Both probe loops are the same plain `http.client` GET every 5 ms on a new connection, and both
 start once their container runs (in (b) when the deploy enters its health step; nothing can
 answer through nginx before that): a loop running during the engine's start takes CPU from it on
@@ -52,6 +55,7 @@ from tests.support.registry_server import (
 from tests.support.world import DOMAIN, World, make_world
 
 ROUNDS = 21
+SETTLE_SECONDS = 0.5  # before each round: the previous one's container removal has settled
 
 
 def answers(address: str, port: int, host: str | None) -> bool:
@@ -149,9 +153,11 @@ async def measure(client: docker.DockerClient, registry: RegistryServer, tmp: Pa
             await product_once(world, npm.nginx_port, tags[0])  # warm-up (NPM login, etc.)
             baseline, product = [], []
             for tag in tags[1:]:
+                await asyncio.sleep(SETTLE_SECONDS)
                 baseline.append(
                     await asyncio.to_thread(baseline_once, client, image, world.network)
                 )
+                await asyncio.sleep(SETTLE_SECONDS)
                 product.append(await product_once(world, npm.nginx_port, tag))
             report(baseline, product, step_medians(world, skip=1))
 
