@@ -32,7 +32,7 @@ class ProposalForm:
         self._base: Proposal | None = None
         self._on_review = on_review
         self._reviews = 0  # only the latest review's answer is shown
-        self._filling = False
+        self._shown: tuple[object, ...] | None = None  # what the warnings and addresses say
         with ui.card().classes("w-full gap-4").mark("proposal") as self.card:
             self._about()
             with ui.grid(columns=3).classes("w-full gap-x-4 gap-y-2"):
@@ -56,7 +56,7 @@ class ProposalForm:
         self.card.set_visibility(False)
 
     async def _review(self) -> None:
-        if self._on_review is None or self._base is None or self._filling:
+        if self._on_review is None or self._base is None:
             return
         self._reviews += 1
         mine = self._reviews
@@ -68,8 +68,23 @@ class ProposalForm:
             # the suggested name itself: keep saying why it differs from the image's
             fresh = replace(fresh, name_clash=self._base.name_clash)
         if mine == self._reviews and not self.card.is_deleted:
-            self._fill_warnings(fresh)
-            self._fill_addresses(fresh)
+            self._show_review(fresh)
+
+    def _show_review(self, proposal: Proposal) -> None:
+        """Redraw the warnings and addresses only when they change (setting the fields in
+        `show` fires reviews too, and a redraw then would move the page under the pointer)."""
+        said = (
+            proposal.existing_project_id,
+            proposal.name_clash,
+            proposal.subdomain_clash,
+            proposal.subdomain,
+            proposal.tag_subdomain,
+            proposal.health_mode,
+        )
+        if said != self._shown:
+            self._shown = said
+            self._fill_warnings(proposal)
+            self._fill_addresses(proposal)
 
     def _about(self) -> None:
         ui.label("Review the project").classes("text-lg font-semibold")
@@ -92,7 +107,6 @@ class ProposalForm:
 
     def show(self, proposal: Proposal) -> None:
         self._base = proposal
-        self._filling = True  # setting the fields below is not an edit to review
         self.name.set_value(proposal.name)
         self.port.set_value(proposal.port)
         self.health.set_value(proposal.healthcheck or "")
@@ -101,11 +115,10 @@ class ProposalForm:
         self.max.set_value(proposal.stage.max_instances)
         self.auto.set_value(proposal.stage.auto_deploy)
         self.subdomain.set_value(proposal.stage.subdomain or "")
-        self._filling = False
         self.env.fill(proposal.env)
         self.source.set_text(_source(proposal))
-        self._fill_warnings(proposal)
-        self._fill_addresses(proposal)
+        self._shown = None
+        self._show_review(proposal)
         self.errors.clear()
         self.card.set_visibility(True)
 

@@ -17,6 +17,7 @@ from docker import DockerClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.expected_conditions import element_to_be_clickable as clickable
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.secrets import generate_key_hex
@@ -127,7 +128,9 @@ def test_quick_deploy_from_paste_to_a_healthy_instance_on_the_dashboard(
     field.send_keys(reference, Keys.ENTER)
     wait_for(chrome, text_shown("Review the project"), DEPLOY_WAIT)
     shot(chrome, "quick-deploy-review")
-    chrome.find_element(By.XPATH, button("Deploy")).click()
+    # the card has just appeared: wait until its button can take a click (slow under load)
+    deploy = WebDriverWait(chrome, 15).until(clickable((By.XPATH, button("Deploy"))))
+    deploy.click()
 
     WebDriverWait(chrome, 15).until(lambda c: "/projects/" in c.current_url)
     wait_for(chrome, chip("healthy"), DEPLOY_WAIT)
