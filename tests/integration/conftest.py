@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
+from docker import DockerClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.support.api_app import ApiApp, api_app
 from tests.support.receiver import FakeReceiver
+from tests.support.registry_server import RegistryServer
+from tests.support.world import World, make_world
 
 # Debian's chromium on this closed network (test-environment.md): no background connections,
 # every host but loopback unresolvable.
@@ -52,3 +58,24 @@ def receiver() -> Iterator[FakeReceiver]:
     """A real HTTP endpoint on 127.0.0.1 recording the notifications it gets."""
     with FakeReceiver() as server:
         yield server
+
+
+@pytest.fixture
+async def world(
+    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
+) -> AsyncIterator[World]:
+    """A whole installation over the real engine and registry (no proxy configured)."""
+    async with make_world(docker_client, registry, tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
+    """The API app over a fresh data directory."""
+    async with api_app(tmp_path / "data") as built:
+        yield built
+
+
+@pytest.fixture
+def client(app: ApiApp) -> httpx.AsyncClient:
+    return app.client

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
-import pytest
 
 from services.config_transfer import MAX_IMPORT_BYTES
-from tests.support.api_app import ApiApp, api_app, errors
+from tests.support.api_app import errors
 
 SEED = """
 global: {domain: example.com, poll_interval: 60}
@@ -24,17 +20,6 @@ projects:
     stages: {dev: {tag_pattern: "dev-*", max_instances: 2}}
 """
 YAML = {"content-type": "application/x-yaml"}
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
-    async with api_app(tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
-def client(app: ApiApp) -> httpx.AsyncClient:
-    return app.client
 
 
 async def test_import_raw_yaml_then_export_it_without_secrets(client: httpx.AsyncClient) -> None:

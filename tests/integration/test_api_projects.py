@@ -5,29 +5,15 @@ Every failure is checked in the one error shape: `{"errors": [{"field", "message
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from app.models import Deploy, DeployStatus, DeployTrigger
-from tests.support.api_app import ApiApp, api_app, errors
+from tests.support.api_app import ApiApp, errors
 
 SECRET = "env-SECRET-value-93"
 PROJECT = {"name": "web", "image": "ghcr.io/me/web", "port": 3000, "healthcheck": "/health"}
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
-    async with api_app(tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
-def client(app: ApiApp) -> httpx.AsyncClient:
-    return app.client
 
 
 async def create(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from docker import DockerClient
 
-from tests.support.api_app import ApiApp, api_app, errors
+from tests.support.api_app import errors
 from tests.support.images import push_test_image
 from tests.support.registry_server import RegistryServer
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
-    async with api_app(tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
-def client(app: ApiApp) -> httpx.AsyncClient:
-    return app.client
 
 
 def body(registry: RegistryServer, **changes: Any) -> dict[str, Any]:

@@ -3,29 +3,15 @@ the webhook URL (checked against the real webhook route)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support.api_app import ApiApp, api_app, errors
+from tests.support.api_app import errors
 from tests.support.npm_emulator import EMAIL, PASSWORD, NpmEmulator
 from tests.support.receiver import FakeReceiver
 
 pytest_plugins = ["tests.support.npm_fixtures"]
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[ApiApp]:
-    async with api_app(tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
-def client(app: ApiApp) -> httpx.AsyncClient:
-    return app.client
 
 
 def npm(emulator: NpmEmulator, **changes: object) -> dict[str, object]:

@@ -7,18 +7,14 @@ nothing would own any more.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from docker import DockerClient
 
 from app.models import Deploy, DeployStatus
 from services.deployer import DeployRequest
 from services.instance_control import InstanceControl
 from services.project_admin import ProjectAdmin
-from tests.support.registry_server import RegistryServer
-from tests.support.world import World, make_world
+from tests.support.world import World
 
 UNFINISHED = (DeployStatus.QUEUED, DeployStatus.RUNNING)
 
@@ -35,14 +31,6 @@ class SlowControl:
         self.removing.set()
         await self.go_on.wait()
         await self._real.remove(instance_id, reassign_default=reassign_default)
-
-
-@pytest.fixture
-async def world(
-    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with make_world(docker_client, registry, tmp_path) as built:
-        yield built
 
 
 async def finished(world: World, deploy_id: int) -> Deploy:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from docker import DockerClient
 
 from app.models import DeployStatus, DeployTrigger, InstanceStatus
@@ -21,14 +20,6 @@ from tests.support.images import build_test_image
 from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
-
-
-@pytest.fixture
-async def world(
-    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with make_world(docker_client, registry, tmp_path) as built:
-        yield built
 
 
 async def test_successful_deploy_runs_labelled_healthy_container(world: World) -> None:

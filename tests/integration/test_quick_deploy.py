@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from docker import DockerClient
 
 from app.detection_wiring import DetectionServices
 from app.models import DeployStatus, DeployTrigger
@@ -16,15 +14,7 @@ from services.errors import NotFound, ValidationFailed
 from tests.support.detection import detected, settled
 from tests.support.images import push_test_image
 from tests.support.registry_server import RegistryServer
-from tests.support.world import World, make_world
-
-
-@pytest.fixture
-async def world(
-    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with make_world(docker_client, registry, tmp_path) as built:
-        yield built
+from tests.support.world import World
 
 
 @pytest.fixture

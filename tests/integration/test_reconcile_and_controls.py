@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-from docker import DockerClient
 
 from app.models import DeployStatus, InstanceStatus
 from app.services_wiring import WiringInputs, build_services
@@ -16,16 +11,7 @@ from services.deployer import DeployRequest
 from services.events import Event
 from services.types import LABEL_INSTALLATION, labels_for
 from tests.support.docker_env import async_wait_until
-from tests.support.registry_server import RegistryServer
-from tests.support.world import World, make_world
-
-
-@pytest.fixture
-async def world(
-    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with make_world(docker_client, registry, tmp_path) as built:
-        yield built
+from tests.support.world import World
 
 
 def restart_services(world: World) -> None:

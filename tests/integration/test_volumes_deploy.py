@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import docker.errors
@@ -13,16 +12,7 @@ from docker import DockerClient
 
 from app.models import DeployStatus, VolumeMount
 from services.volume_config import VolumeChange, VolumeConfigService
-from tests.support.registry_server import RegistryServer
-from tests.support.world import World, make_world
-
-
-@pytest.fixture
-async def world(
-    docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with make_world(docker_client, registry, tmp_path) as built:
-        yield built
+from tests.support.world import World
 
 
 @pytest.fixture
