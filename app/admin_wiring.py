@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import httpx
 
 from app.services_wiring import DomainServices
-from services.deploy_queries import DeployQueries
-from services.env_config import EnvConfigService
-from services.instance_admin import InstanceAdmin
-from services.project_admin import ProjectAdmin
-from services.registry_admin import RegistryAdmin
-from services.settings_admin import SettingsAdmin
-from services.volume_config import VolumeConfigService
+from services.admin.env_config import EnvConfigService
+from services.admin.instance_admin import InstanceAdmin
+from services.admin.project_admin import ProjectAdmin
+from services.admin.registry_admin import RegistryAdmin
+from services.admin.settings_admin import SettingsAdmin
+from services.admin.volume_config import VolumeConfigService
+from services.views.deploy_history import DeployQueries
 
 if TYPE_CHECKING:
     from app.runtime import Stores

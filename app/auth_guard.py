@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import error_response
-from services.auth import AuthService, Principal
+from services.auth.sessions import AuthService, Principal
 from services.errors import FieldError, InvalidAuth
 
 SESSION_COOKIE = "dw_session"

@@ -1,4 +1,7 @@
-"""Process settings from the environment (names fixed by SPEC §5) and the encryption key."""
+"""Process settings from the environment and the encryption key.
+
+The variable names are a public contract: deployments and scripts set them.
+"""
 
 from __future__ import annotations
 

@@ -10,15 +10,15 @@ import asyncio
 from dataclasses import dataclass
 
 from app.services_wiring import DomainServices, WiringInputs
-from app.store.seen_tags import SeenTagStore
-from services.auto_create import AutoCreator
-from services.intake import Intake, IntakeStores
-from services.poll_project import PollerStores
-from services.poll_status import PollerOptions
-from services.poller import Poller
-from services.quick_deploy import QuickDeploy, QuickDeployStores
-from services.registry_pool import RegistryPool
-from services.webhook import WebhookReceiver
+from services.detect.auto_create import AutoCreator
+from services.detect.intake import Intake, IntakeStores
+from services.detect.poll_project import PollerStores
+from services.detect.poll_status import PollerOptions
+from services.detect.poller import Poller
+from services.detect.quick_deploy import QuickDeploy, QuickDeployStores
+from services.detect.webhook import WebhookReceiver
+from services.registry.pool import RegistryPool
+from services.store.seen_tags import SeenTagStore
 
 
 @dataclass

@@ -48,7 +48,8 @@ async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
 
 def create_app(runtime: Runtime) -> None:
     """Attach every route, page and lifecycle hook to NiceGUI's app."""
-    nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)  # SPEC §9: sign-in everywhere
+    # Sign-in everywhere but the login, the webhook and /healthz.
+    nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
     register_routes(nicegui_app, runtime)
     register_pages(runtime)
     stop = asyncio.Event()

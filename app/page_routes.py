@@ -7,7 +7,7 @@ from app.runtime import Runtime
 from pages import dashboard, login, project, project_config, quick_deploy, settings
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
-from services.config_transfer import ConfigTransfer
+from services.admin.config_transfer import ConfigTransfer
 
 
 def register_pages(runtime: Runtime) -> None:

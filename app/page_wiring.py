@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.db import Database
-from app.store.deploys import DeployStore
-from app.store.projects import ProjectStore
 from pages.components.deps import PageServices
+from services.admin.instance_admin import InstanceAdmin
+from services.detect.quick_deploy import QuickDeploy
 from services.events import EventBus
-from services.instance_admin import InstanceAdmin
-from services.live import LiveBoard
-from services.overview import Overview
-from services.quick_deploy import QuickDeploy
-from services.status import SystemStatus
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.projects import ProjectStore
+from services.views.live_board import LiveBoard
+from services.views.overview import Overview
+from services.views.system_status import SystemStatus
 
 if TYPE_CHECKING:
     from app.runtime import Runtime

@@ -11,25 +11,25 @@ import httpx
 
 from app.admin_wiring import AdminServices, build_admin
 from app.config import Settings, resolve_encryption_key
-from app.db import Database
 from app.detection_wiring import DetectionServices, build_detection
 from app.logs import configure_logging
 from app.services_wiring import DomainServices, WiringInputs, build_services
-from app.store.config_store import ConfigStore
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.seen_tags import SeenTagStore
-from app.store.sessions import SessionLedger
-from app.store.settings_store import SettingsStore
-from app.store.users import UserStore
-from services.auth import AuthService
+from services.admin.config_database import ConfigStore
+from services.auth.sessions import AuthService
 from services.docker_engine import DockerEngine
 from services.errors import ConfigError
 from services.redaction import Redactor
 from services.secrets import SecretBox, derive_subkey
-from services.status import SystemStatus
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.seen_tags import SeenTagStore
+from services.store.sessions import SessionLedger
+from services.store.settings_store import SettingsStore
+from services.store.users import UserStore
+from services.views.system_status import SystemStatus
 
 log = logging.getLogger(__name__)
 BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer

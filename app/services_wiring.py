@@ -7,23 +7,23 @@ from pathlib import Path
 
 import httpx
 
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.settings_store import SettingsStore
-from services.deploy_ports import DeployPorts, ProxySource
-from services.deployer import Deployer
+from services.deploy.collaborators import DeployPorts, ProxySource
+from services.deploy.deployer import Deployer
+from services.deploy.health import HealthChecker
+from services.deploy.image_fetch import ImageFetcher
+from services.deploy.instance_control import InstanceControl
+from services.deploy.reconciler import Reconciler
+from services.deploy.routing import Router
 from services.docker_engine import DockerEngine
 from services.events import EventBus
-from services.health import HealthChecker
-from services.image_fetch import ImageFetcher
-from services.instance_control import InstanceControl
-from services.notify import Notifier, channels_from_urls
-from services.proxy_provider import ProxyProvider
-from services.reconciler import Reconciler
-from services.registry_pool import RegistryPool
-from services.routing import Router
+from services.notify.notifier import Notifier, channels_from_urls
+from services.npm.provider import ProxyProvider
+from services.registry.pool import RegistryPool
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.settings_store import SettingsStore
 
 
 @dataclass

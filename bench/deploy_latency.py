@@ -43,10 +43,10 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.models import DeployStatus
 from bench.npm_process import NpmProcess
-from services.deployer import DeployRequest
+from services.deploy.deployer import DeployRequest
 from services.events import Event
+from services.store.models import DeployStatus
 from tests.support.registry_server import (
     RegistryServer,
     basic_auth_config,

@@ -37,19 +37,19 @@ from fastapi.responses import JSONResponse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.api import webhook_routes
-from app.db import Database
 from app.detection_wiring import DetectionServices, build_detection
-from app.models import Instance, InstanceStatus
 from app.services_wiring import WiringInputs, build_services
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.seen_tags import SeenTagStore
-from app.store.settings_store import SettingsStore
 from bench.registry_seed import Seeder
 from services.docker_engine import DockerEngine
 from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.models import Instance, InstanceStatus
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.seen_tags import SeenTagStore
+from services.store.settings_store import SettingsStore
 from tests.support.registry_server import basic_auth_config, free_port, run_registry
 
 PROJECTS = 200

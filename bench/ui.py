@@ -30,8 +30,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.db import Database
-from app.models import (
+from services.secrets import SecretBox, generate_key_hex
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.models import (
     Deploy,
     DeployStatus,
     DeployTrigger,
@@ -40,10 +43,7 @@ from app.models import (
     StepStatus,
     utcnow,
 )
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from services.secrets import SecretBox, generate_key_hex
+from services.store.projects import ProjectStore
 
 PROJECTS, STAGES, PER_STAGE, DEPLOYS = 100, ("dev", "rel", "prod"), 2, 5
 ROUNDS, WARMUP = 20, 3

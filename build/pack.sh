@@ -10,7 +10,7 @@ root=$PWD
 nicegui_dir=$(.venv/bin/python -c 'import nicegui, pathlib; print(pathlib.Path(nicegui.__file__).parent)')
 .venv/bin/pyinstaller --noconfirm --clean --onefile --name docker-watcher \
   --add-data "$nicegui_dir:nicegui" \
-  --add-data "$root/app/migrations:app/migrations" \
+  --add-data "$root/services/store/migrations:services/store/migrations" \
   --paths "$root" --collect-submodules app --collect-submodules services \
   --collect-submodules pages \
   --workpath .pyinstaller/work --distpath dist --specpath .pyinstaller \

@@ -1,4 +1,4 @@
-"""Dashboard (SPEC §7): every project with its status lights, running count and latest activity.
+"""Dashboard: every project with its status lights, running count and latest activity.
 
 The cards come from the live board and are drawn by one grid element; when the board reports a
 project's card changed, the grid's rows are replaced in every open tab within the same event
@@ -13,8 +13,8 @@ from pages.components.deps import PageServices
 from pages.components.live_view import follow
 from pages.components.project_grid import ProjectGrid
 from pages.layout import frame
-from services.live import Change, LiveBoard
-from services.overview_views import Light, ProjectCard
+from services.views.live_board import Change, LiveBoard
+from services.views.models import Light, ProjectCard
 
 AGO_SECONDS = 60.0  # how often "5 min ago" texts are redrawn (from memory)
 

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-from services.auth import Principal
-from services.status import SystemStatus
+from services.auth.sessions import Principal
+from services.views.system_status import SystemStatus
 
 
 @contextmanager

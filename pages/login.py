@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import ui
 
-from services.auth import AuthService, safe_next
+from services.auth.sessions import AuthService, safe_next
 from services.errors import InvalidAuth, RateLimited
 
 HANDOFF_PATH = "/api/auth/session"

@@ -1,4 +1,4 @@
-"""Project page (SPEC §7): stages with their instances and controls, "Deploy new version", tags
+"""Project page: stages with their instances and controls, "Deploy new version", tags
 waiting for a person, and the deploy history with the live log of a running deploy.
 
 The page reads one view from the overview service and rebuilds its body when the live board
@@ -18,8 +18,8 @@ from pages.components.instances import InstanceRows
 from pages.components.live_view import follow
 from pages.layout import frame
 from services.errors import NotFound
-from services.live import Change, Coalescer
-from services.overview_views import ProjectView, StageView, WaitingTag
+from services.views.live_board import Change, Coalescer
+from services.views.models import ProjectView, StageView, WaitingTag
 
 PROJECT_KINDS = ("instance", "deploy", "tag", "card")
 CLOCK_SECONDS = 30.0

@@ -1,4 +1,4 @@
-"""Project configuration: /projects/new and /projects/{id}/settings (SPEC §7).
+"""Project configuration: /projects/new and /projects/{id}/settings.
 
 The page lays out the project form, its stages, the env and volume editors and the delete
 action; every change is one call to a service, which validates it and saves it whole.
@@ -17,13 +17,13 @@ from pages.components.config_stages import StagesSection
 from pages.components.config_volumes import VolumeEditor
 from pages.components.config_widgets import ErrorBanner, busy, confirm, section
 from pages.layout import frame
-from services.env_config import EnvConfigService
+from services.admin.env_config import EnvConfigService
+from services.admin.project_admin import ProjectAdmin, ProjectDetail
+from services.admin.registry_admin import RegistryAdmin
+from services.admin.settings_admin import SettingsAdmin
+from services.admin.volume_config import VolumeConfigService
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
-from services.project_admin import ProjectAdmin, ProjectDetail
-from services.registry_admin import RegistryAdmin
-from services.settings_admin import SettingsAdmin
-from services.status import SystemStatus
-from services.volume_config import VolumeConfigService
+from services.views.system_status import SystemStatus
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Quick Deploy (SPEC §6): paste an image reference → pull and inspect with progress → review a
+"""Quick Deploy: paste an image reference → pull and inspect with progress → review a
 prefilled project → deploy, landing on the project page that follows the deploy live.
 
 The page calls `QuickDeploy.inspect` and `QuickDeploy.accept`, nothing else; the form edits a
@@ -14,7 +14,7 @@ from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from pages.components.proposal_form import ProposalForm
 from pages.layout import frame
-from services.proposals import Proposal
+from services.detect.proposals import Proposal
 from services.types import PullUpdate
 
 EXAMPLE = "ghcr.io/owner/app:v1.2.0"

@@ -20,11 +20,11 @@ from pages.components.settings_registries import RegistriesSection
 from pages.components.settings_transfer import TransferSection
 from pages.components.settings_webhook import WebhookSection
 from pages.layout import frame
-from services.auth import AuthService
-from services.config_transfer import ConfigTransfer
-from services.registry_admin import RegistryAdmin
-from services.settings_admin import SettingsAdmin
-from services.status import SystemStatus
+from services.admin.config_transfer import ConfigTransfer
+from services.admin.registry_admin import RegistryAdmin
+from services.admin.settings_admin import SettingsAdmin
+from services.auth.sessions import AuthService
+from services.views.system_status import SystemStatus
 
 
 @dataclass(frozen=True)

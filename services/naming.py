@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.models import GlobalSettings, Project, Stage
 from services import subdomains
+from services.store.models import GlobalSettings, Project, Stage
 
 
 def container_name(

@@ -1,18 +1,18 @@
 """Who holds a subdomain label across the installation, checked before a custom one is saved.
 
-SPEC §4: subdomains are unique across the whole installation. A stage's custom subdomain must
+Subdomains are unique across the whole installation. A stage's custom subdomain must
 not equal another stage's default (custom or from the pattern) nor a name an instance of another
 stage serves; the deployer checks again at deploy time, this catches it while typing.
 """
 
 from __future__ import annotations
 
-from app.models import GlobalSettings, Project, Stage
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.settings_store import SettingsStore
 from services import subdomains
 from services.errors import Conflict, ValidationFailed
+from services.store.instances import InstanceStore
+from services.store.models import GlobalSettings, Project, Stage
+from services.store.projects import ProjectStore
+from services.store.settings_store import SettingsStore
 
 
 class SubdomainOwners:

@@ -1,4 +1,4 @@
-"""DNS-safe subdomain labels (SPEC §4): sanitising text, rendering patterns, checking uniqueness.
+"""DNS-safe subdomain labels: sanitising text, rendering patterns, checking uniqueness.
 
 Pure functions, no database: callers pass in what is taken.
 

@@ -1,4 +1,4 @@
-"""Turns a stage's volume entries into safe mounts (SPEC §5 "Volumes").
+"""Turns a stage's volume entries into safe mounts.
 
 `plan` checks everything first without touching the disk: the text rules of
 `services.volume_rules`, then the *real* path behind any symlink against the allowed roots (a
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.models import GlobalSettings, VolumeMount
 from services import volume_rules as rules
 from services.errors import FieldError, ValidationFailed
+from services.store.models import GlobalSettings, VolumeMount
 from services.types import Mount
 
 NEW_DIR_MODE = 0o750

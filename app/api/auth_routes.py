@@ -22,7 +22,7 @@ from app.auth_guard import (
     presented_token,
     set_session_cookie,
 )
-from services.auth import AuthService, IssuedToken, safe_next
+from services.auth.sessions import AuthService, IssuedToken, safe_next
 from services.errors import FieldError, InvalidAuth, RateLimited, ValidationFailed
 
 

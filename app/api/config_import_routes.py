@@ -1,4 +1,4 @@
-"""POST /api/config/import: re-import an (edited) export, all or nothing (SPEC §5).
+"""POST /api/config/import: re-import an (edited) export, all or nothing.
 
 The YAML comes as the raw body (`application/x-yaml`, `text/yaml`, `text/plain`) or as the
 `file` field of a form upload. Every problem is listed by key path (`projects.web.port`) in the
@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from app.api.errors import error_responses
 from app.api.webhook_routes import read_limited
-from services.config_transfer import MAX_IMPORT_BYTES, ConfigTransfer
+from services.admin.config_transfer import MAX_IMPORT_BYTES, ConfigTransfer
 from services.errors import ValidationFailed
 
 _YAML = {"schema": {"type": "string", "description": "seed YAML (an export, edited)"}}

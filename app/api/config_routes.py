@@ -8,11 +8,11 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from app.api.errors import error_responses
-from services.config_transfer import ConfigTransfer
+from services.admin.config_transfer import ConfigTransfer
 
 _YAML: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "the configuration in the seed format (SPEC §5)",
+        "description": "the configuration in the seed format",
         "content": {"application/x-yaml": {"schema": {"type": "string"}}},
     }
 }

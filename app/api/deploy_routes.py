@@ -1,4 +1,4 @@
-"""/api/deploy/inspect and /api/deploy/quick: quick deploy (SPEC §6) over the REST API.
+"""/api/deploy/inspect and /api/deploy/quick: quick deploy over the REST API.
 
 Inspect pulls the image and answers a proposal (name, port, health check, stage, subdomains and
 clash warnings); quick takes the reviewed proposal, saves the project and queues its deploy.
@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
 from app.api.schemas import DeployAccepted, accepted
-from services.admin_input import MAX_ID, SLUG, documented
-from services.config_io import ProjectName, StageName
-from services.project_admin import ProjectAdmin
-from services.project_inputs import MAX_INSTANCES, Image, TagPattern, UrlPath
-from services.proposals import Proposal, StagePlan
-from services.quick_deploy import QuickDeploy
+from services.admin.inputs import MAX_ID, SLUG, documented
+from services.admin.project_admin import ProjectAdmin
+from services.admin.project_inputs import MAX_INSTANCES, Image, TagPattern, UrlPath
+from services.admin.seed_format import ProjectName, StageName
+from services.detect.proposals import Proposal, StagePlan
+from services.detect.quick_deploy import QuickDeploy
 
 TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 Tag = Annotated[str, StringConstraints(pattern=TAG)]

@@ -15,8 +15,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.errors import error_responses
 from app.api.schemas import DeployId, DeployOut, LogLineOut, StepOut
-from services.admin_input import MAX_ID
-from services.deploy_queries import MAX_LIMIT, DeployQueries, FollowItem
+from services.admin.inputs import MAX_ID
+from services.views.deploy_history import MAX_LIMIT, DeployQueries, FollowItem
 
 
 class DeployDetailOut(DeployOut):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
-from services.admin_input import field_errors
+from services.admin.inputs import field_errors
 from services.errors import (
     CannotConnect,
     Conflict,

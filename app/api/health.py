@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from services.status import SystemStatus
+from services.views.system_status import SystemStatus
 
 
 def register(api: FastAPI, status: SystemStatus) -> None:

@@ -17,7 +17,7 @@ from app.api.schemas import (
     StagePath,
     accepted,
 )
-from services.instance_admin import InstanceAdmin
+from services.admin.instance_admin import InstanceAdmin
 
 Action = Literal["stop", "start", "restart"]
 

@@ -1,4 +1,4 @@
-"""GET /api/openapi.json: the REST API's OpenAPI schema (SPEC §8), behind the same sign-in.
+"""GET /api/openapi.json: the REST API's OpenAPI schema, behind the same sign-in.
 
 NiceGUI switches FastAPI's own `/openapi.json` and `/docs` off unless `ui.run(fastapi_docs=...)`
 says otherwise, so the schema is served here, built once on first request (after NiceGUI has

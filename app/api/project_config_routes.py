@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
 from app.api.schemas import ProjectId, StagePath
-from services.env_config import EnvChange, EnvConfigService, ProjectEnvView
+from services.admin.env_config import EnvChange, EnvConfigService, ProjectEnvView
+from services.admin.volume_config import ProjectVolumesView, VolumeChange, VolumeConfigService
 from services.env_rules import MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS
-from services.volume_config import ProjectVolumesView, VolumeChange, VolumeConfigService
 
 Path_ = Annotated[str, StringConstraints(max_length=4096)]
 

@@ -1,4 +1,4 @@
-"""/api/projects: projects and their stages (SPEC §8); env and volumes: project_config_routes."""
+"""/api/projects: projects and their stages; env and volumes: project_config_routes."""
 
 from __future__ import annotations
 
@@ -14,10 +14,16 @@ from app.api.schemas import (
     StageOut,
     StagePath,
 )
-from app.models import InstanceStatus
-from services.env_config import EnvConfigService, ProjectEnvView
-from services.project_admin import Light, ProjectAdmin, ProjectInput, ProjectSummary, StageInput
-from services.volume_config import ProjectVolumesView, VolumeConfigService
+from services.admin.env_config import EnvConfigService, ProjectEnvView
+from services.admin.project_admin import (
+    Light,
+    ProjectAdmin,
+    ProjectInput,
+    ProjectSummary,
+    StageInput,
+)
+from services.admin.volume_config import ProjectVolumesView, VolumeConfigService
+from services.store.models import InstanceStatus
 
 
 class ProjectSummaryOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Every REST route of the app, registered on NiceGUI's FastAPI app (SPEC §8)."""
+"""Every REST route of the app, registered on NiceGUI's FastAPI app."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from app.api import (
 )
 from app.api.errors import install_error_handlers
 from app.runtime import Runtime
-from services.config_transfer import ConfigTransfer
+from services.admin.config_transfer import ConfigTransfer
 
 
 def register_routes(api: FastAPI, runtime: Runtime) -> None:

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import DeployStatus, DeployTrigger, InstanceStatus, StepStatus
-from services.admin_input import MAX_ID
+from services.admin.inputs import MAX_ID
+from services.store.models import DeployStatus, DeployTrigger, InstanceStatus, StepStatus
 
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
 StagePath = Annotated[str, Path(min_length=1, max_length=64, description="stage name")]

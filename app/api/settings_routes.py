@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import error_responses
 from app.api.schemas import Message, Out
-from services.settings_admin import GlobalInput, NpmInput, SettingsAdmin
+from services.admin.settings_admin import GlobalInput, NpmInput, SettingsAdmin
 
 
 class GlobalOut(Out):

@@ -1,7 +1,7 @@
 """POST /api/webhook/{secret}: registries and CI report pushed images (no session needed).
 
 HTTP plumbing only: the secret is checked before a byte of the body is read, the body is read
-with a size cap, and the rest is `services.webhook.WebhookReceiver`'s.
+with a size cap, and the rest is `services.detect.webhook.WebhookReceiver`'s.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.webhook import MAX_BODY, NOT_FOUND, WebhookReceiver
+from services.detect.webhook import MAX_BODY, NOT_FOUND, WebhookReceiver
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,

@@ -20,7 +20,7 @@ from pages.components.config_widgets import (
     busy,
     stage_tab,
 )
-from services.env_config import (
+from services.admin.env_config import (
     EnvChange,
     EnvConfigService,
     EnvEntryView,

@@ -6,11 +6,11 @@ from typing import Any
 
 from nicegui import ui
 
-from app.models import Project
 from pages.components.config_widgets import FieldErrors
+from services.admin.project_inputs import ProjectInput
+from services.admin.registry_admin import RegistryView
 from services.errors import Conflict, FieldError, ValidationFailed
-from services.project_inputs import ProjectInput
-from services.registry_admin import RegistryView
+from services.store.models import Project
 
 NO_REGISTRY = 0  # select value for "public images, no credentials"
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from nicegui import ui
 
-from app.models import Stage
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy
 from services import subdomains
+from services.admin.project_admin import ProjectAdmin
+from services.admin.project_inputs import StageInput
 from services.errors import Conflict, FieldError, ValidationFailed, WatcherError
-from services.project_admin import ProjectAdmin
-from services.project_inputs import StageInput
+from services.store.models import Stage
 
 NO_SOURCE = ""
 

@@ -8,8 +8,8 @@ from nicegui import ui
 
 from pages.components.config_stage_form import Naming, StageDialog
 from pages.components.config_widgets import ErrorBanner, confirm
+from services.admin.project_admin import ProjectAdmin, StageDetail
 from services.errors import WatcherError
-from services.project_admin import ProjectAdmin, StageDetail
 
 
 class StagesSection:

@@ -20,8 +20,7 @@ from pages.components.config_widgets import (
     confirm,
     stage_tab,
 )
-from services.errors import ValidationFailed, WatcherError
-from services.volume_config import (
+from services.admin.volume_config import (
     DataFolder,
     ProjectVolumesView,
     StageVolumesView,
@@ -29,6 +28,7 @@ from services.volume_config import (
     VolumeConfigService,
     VolumeView,
 )
+from services.errors import ValidationFailed, WatcherError
 
 MODES = {"shared": "Shared (one folder)", "isolated": "Isolated (per stage and tag)"}
 

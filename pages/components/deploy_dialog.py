@@ -13,7 +13,7 @@ from pages.components import dialogs
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
-from services.overview_views import StageView
+from services.views.models import StageView
 
 
 class DeployDialog:

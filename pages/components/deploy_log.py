@@ -13,9 +13,9 @@ from nicegui import background_tasks, ui
 from pages.components import status
 from pages.components.fmt import clock, millis
 from pages.components.live_view import follow
-from services.live import TAIL, Change, LiveBoard
-from services.overview import Overview
-from services.overview_views import LogLine, StepView
+from services.views.live_board import TAIL, Change, LiveBoard
+from services.views.models import LogLine, StepView
+from services.views.overview import Overview
 
 LEVEL_CLASSES = {"warning": "text-amber-300", "error": "text-red-300"}
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.instance_admin import InstanceAdmin
-from services.live import LiveBoard
-from services.overview import Overview
-from services.quick_deploy import QuickDeploy
-from services.status import SystemStatus
+from services.admin.instance_admin import InstanceAdmin
+from services.detect.quick_deploy import QuickDeploy
+from services.views.live_board import LiveBoard
+from services.views.overview import Overview
+from services.views.system_status import SystemStatus
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pages.components.deploy_log import DeployLogView
 from pages.components.deps import PageServices
 from pages.components.fmt import ago, took_for
 from pages.components.live_view import follow
-from services.live import Change, LiveBoard
-from services.overview_views import Activity
+from services.views.live_board import Change, LiveBoard
+from services.views.models import Activity
 
 
 class History:

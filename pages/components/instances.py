@@ -17,7 +17,7 @@ from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from pages.components.fmt import ago, since
-from services.overview_views import InstanceView
+from services.views.models import InstanceView
 
 Clock = tuple[ui.label, datetime | None, str]  # a label showing "up …" / "stopped … ago"
 

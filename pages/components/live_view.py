@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from services.live import Change, LiveBoard, Watcher
+from services.views.live_board import Change, LiveBoard, Watcher
 
 
 def follow(board: LiveBoard, watcher: Watcher, owner: ui.element | None = None) -> None:

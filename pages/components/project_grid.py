@@ -16,7 +16,7 @@ from nicegui import ui
 
 from pages.components.fmt import ago
 from pages.components.status import DEPLOY_STYLE, LIGHT_COLOR
-from services.overview_views import Light, ProjectCard
+from services.views.models import Light, ProjectCard
 
 COLUMNS: list[dict[str, Any]] = [  # what the filter searches; grid mode has no headers
     {"name": "name", "label": "Project", "field": "name", "sortable": True},

@@ -13,8 +13,8 @@ from dataclasses import replace
 from nicegui import ui
 
 from pages.components.config_widgets import FieldErrors
+from services.detect.proposals import Proposal, StagePlan
 from services.errors import WatcherError
-from services.proposals import Proposal, StagePlan
 
 HEALTH_MODES = {
     "docker": "the image's own HEALTHCHECK",

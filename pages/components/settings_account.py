@@ -14,7 +14,7 @@ from nicegui import ui
 from pages.components.config_widgets import ErrorBanner, FieldErrors, section
 from pages.components.feedback import attempt
 from pages.login import HANDOFF_PATH
-from services.auth import MIN_PASSWORD_CHARS, AuthService, Principal
+from services.auth.sessions import MIN_PASSWORD_CHARS, AuthService, Principal
 from services.errors import ValidationFailed
 
 SETTINGS_PATH = "/settings"

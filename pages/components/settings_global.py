@@ -12,8 +12,8 @@ from typing import Any
 from nicegui import ui
 
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
+from services.admin.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
-from services.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 
 _INPUT_FIELDS = [f.name for f in dataclasses.fields(GlobalView) if f.name != "updated_at"]
 

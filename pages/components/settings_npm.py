@@ -12,9 +12,9 @@ from nicegui import ui
 
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section
 from pages.components.tested_form import TestedForm
+from services.admin.settings_admin import NpmInput, NpmView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
-from services.npm import Certificate
-from services.settings_admin import NpmInput, NpmView, SettingsAdmin
+from services.npm.client import Certificate
 
 NO_CERTIFICATE = 0
 

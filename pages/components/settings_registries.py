@@ -13,8 +13,8 @@ from pages.components.config_widgets import (
     status_chip,
 )
 from pages.components.settings_registry_form import TYPES, RegistryDialog
+from services.admin.registry_admin import RegistryAdmin, RegistryView
 from services.errors import WatcherError
-from services.registry_admin import RegistryAdmin, RegistryView
 
 
 class RegistriesSection:

@@ -12,8 +12,8 @@ from nicegui import ui
 
 from pages.components.config_widgets import ErrorBanner, FieldErrors
 from pages.components.tested_form import TestedForm
+from services.admin.registry_admin import RegistryAdmin, RegistryInput, RegistryView
 from services.errors import ValidationFailed, WatcherError
-from services.registry_admin import RegistryAdmin, RegistryInput, RegistryView
 
 TYPES = {
     "gitea": "Gitea / Forgejo",

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import events, ui
 
 from pages.components.config_widgets import ErrorBanner, busy, section
-from services.config_transfer import (
+from services.admin.config_transfer import (
     EXPORT_FILENAME,
     MAX_IMPORT_BYTES,
     ConfigTransfer,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from pages.components.config_widgets import ErrorBanner, busy, confirm, section
+from services.admin.settings_admin import SettingsAdmin
 from services.errors import WatcherError
-from services.settings_admin import SettingsAdmin
 
 
 class WebhookSection:

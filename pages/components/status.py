@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from app.models import InstanceStatus
-from services.overview_views import Light, light_of
+from services.store.models import InstanceStatus
+from services.views.models import Light, light_of
 
 LIGHT_COLOR = {
     Light.HEALTHY: "positive",

@@ -1,4 +1,4 @@
-"""The "test before saving" flow shared by the registry and NPM forms (ARCHITECTURE conv. 9).
+"""The "test before saving" flow shared by the registry and NPM forms.
 
 Save runs Test connection first and stores only when it works; when it fails the form offers
 "Save without a working test", so a service that is down right now can still be saved on purpose.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.config_transfer import MAX_IMPORT_BYTES
+from services.admin.config_transfer import MAX_IMPORT_BYTES
 from tests.support.api_app import errors
 
 SEED = """

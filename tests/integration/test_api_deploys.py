@@ -13,7 +13,7 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from app.models import DeployStatus
+from services.store.models import DeployStatus
 from tests.support.api_app import errors, sign_in
 from tests.support.api_world import ApiWorld, api_world, follow_to_end, read_events, served
 from tests.support.registry_server import RegistryServer

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from app.models import Deploy, DeployStatus, DeployTrigger
+from services.store.models import Deploy, DeployStatus, DeployTrigger
 from tests.support.api_app import ApiApp, errors
 
 SECRET = "env-SECRET-value-93"

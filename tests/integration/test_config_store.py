@@ -10,8 +10,12 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from app.db import Database
-from app.models import (
+from services.admin.config_database import SEED_MARKER, ConfigStore
+from services.admin.seed_format import SeedDocument, parse_seed, render_seed
+from services.errors import ConfigError, CryptoError, ValidationFailed
+from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.models import (
     AppState,
     AuthSettings,
     EnvVar,
@@ -22,10 +26,6 @@ from app.models import (
     Stage,
     VolumeMount,
 )
-from app.store.config_store import SEED_MARKER, ConfigStore
-from services.config_io import SeedDocument, parse_seed, render_seed
-from services.errors import ConfigError, CryptoError, ValidationFailed
-from services.secrets import SecretBox
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "seed.example.yaml"
 KEY = bytes(range(32))
@@ -327,9 +327,9 @@ def test_valueless_secret_is_stored_empty_and_absent_sections_untouched(
 
 
 def test_reimport_refuses_to_drop_a_stage_that_still_has_instances(tmp_path: Path) -> None:
-    from app.models import Instance
-    from app.store.instances import InstanceStore
-    from app.store.projects import ProjectStore
+    from services.store.instances import InstanceStore
+    from services.store.models import Instance
+    from services.store.projects import ProjectStore
 
     db = Database(tmp_path / "w.db")
     db.migrate()

@@ -10,10 +10,10 @@ import asyncio
 
 import pytest
 
-from app.models import Deploy, DeployStatus
-from services.deployer import DeployRequest
-from services.instance_control import InstanceControl
-from services.project_admin import ProjectAdmin
+from services.admin.project_admin import ProjectAdmin
+from services.deploy.deployer import DeployRequest
+from services.deploy.instance_control import InstanceControl
+from services.store.models import Deploy, DeployStatus
 from tests.support.world import World
 
 UNFINISHED = (DeployStatus.QUEUED, DeployStatus.RUNNING)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from app.models import DeployStatus, InstanceStatus
+from services.store.models import DeployStatus, InstanceStatus
 from services.types import LABEL_TAG
 from tests.support.npm_emulator import NpmEmulator, docker_resolver
 from tests.support.registry_server import RegistryServer

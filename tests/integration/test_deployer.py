@@ -12,8 +12,8 @@ from pathlib import Path
 
 from docker import DockerClient
 
-from app.models import DeployStatus, DeployTrigger, InstanceStatus
-from services.deployer import DeployRequest
+from services.deploy.deployer import DeployRequest
+from services.store.models import DeployStatus, DeployTrigger, InstanceStatus
 from services.types import LABEL_DEPLOY, LABEL_INSTANCE, LABEL_STAGE, LABEL_TAG
 from tests.support.docker_env import async_wait_until
 from tests.support.images import build_test_image

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from app.db import Database
-from app.store.projects import ProjectStore
-from app.store.seen_tags import SeenState, SeenTagStore
 from services.errors import NotFound
 from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.projects import ProjectStore
+from services.store.seen_tags import SeenState, SeenTagStore
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 

@@ -13,10 +13,10 @@ import pytest
 from docker import DockerClient
 
 from app.logs import WatcherJsonFormatter
-from app.models import DeployStatus
-from app.store.config_store import ConfigStore
-from services.env_config import EnvChange, EnvConfigService, ProjectEnvView
+from services.admin.config_database import ConfigStore
+from services.admin.env_config import EnvChange, EnvConfigService, ProjectEnvView
 from services.redaction import MASK, Redactor
+from services.store.models import DeployStatus
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from docker import DockerClient
 
+from services.deploy.health import HealthChecker, HealthPolicy, HealthResult, reach_address
 from services.docker_engine import DockerEngine
-from services.health import HealthChecker, HealthPolicy, HealthResult, reach_address
 from services.types import ContainerSpec, labels_for
 from tests.support.docker_env import DockerResources
 from tests.support.images import build_test_image

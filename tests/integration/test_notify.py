@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from services.errors import ValidationFailed
-from services.notify import (
+from services.notify.notifier import (
     ChannelResult,
     Notification,
     Notifier,
@@ -36,7 +36,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def caplog_warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.WARNING, logger="services.notify")
+    caplog.set_level(logging.WARNING, logger="services.notify.notifier")
     return caplog
 
 
@@ -187,14 +187,14 @@ async def test_failure_log_carries_deploy_context(
             seen.append(log_context.current())
 
     spy = ContextSpy()
-    logging.getLogger("services.notify").addHandler(spy)
+    logging.getLogger("services.notify.notifier").addHandler(spy)
     try:
         notifier = Notifier([WebhookChannel(refused_url(), client)])
         notifier.notify(deploy_failed())
         await wait_until(lambda: bool(seen))
         await notifier.aclose()
     finally:
-        logging.getLogger("services.notify").removeHandler(spy)
+        logging.getLogger("services.notify.notifier").removeHandler(spy)
     assert seen[0] == {"project": "web", "stage": "dev", "tag": "dev-3", "deploy_id": 7}
 
 

@@ -21,7 +21,7 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.npm import TWO_FACTOR_MESSAGE, NginxConfigError, NpmClient, ProxyHostSpec
+from services.npm.client import TWO_FACTOR_MESSAGE, NginxConfigError, NpmClient, ProxyHostSpec
 from tests.support.docker_env import create_container, create_network, wait_until
 from tests.support.images import build_test_image
 from tests.support.npm_emulator import EchoUpstream, EmulatorFactory, NpmEmulator, docker_resolver

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 
-from app.models import DeployStatus, DeployTrigger, InstanceStatus
-from app.store.seen_tags import SeenState
-from services.poll_status import PollerOptions
+from services.detect.poll_status import PollerOptions
+from services.store.models import DeployStatus, DeployTrigger, InstanceStatus
+from services.store.seen_tags import SeenState
 from tests.support.detection import counter, deploys_of, detected, detection_for, settled
 from tests.support.docker_env import async_wait_until
 from tests.support.receiver import FakeReceiver

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from docker import DockerClient
 
-from app.models import utcnow
-from services.poll_status import PollerOptions, SourceStatus
+from services.detect.poll_status import PollerOptions, SourceStatus
+from services.store.models import utcnow
 from tests.support.detection import deploys_of, detected
 from tests.support.docker_env import async_wait_until
 from tests.support.registry_server import RegistryServer, free_port

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.detection_wiring import DetectionServices
-from app.models import DeployStatus, DeployTrigger
 from services.errors import NotFound, ValidationFailed
+from services.store.models import DeployStatus, DeployTrigger
 from tests.support.detection import detected, settled
 from tests.support.images import push_test_image
 from tests.support.registry_server import RegistryServer

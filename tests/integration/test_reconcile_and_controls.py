@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from app.models import DeployStatus, InstanceStatus
 from app.services_wiring import WiringInputs, build_services
-from services.deployer import DeployRequest
+from services.deploy.deployer import DeployRequest
 from services.events import Event
+from services.store.models import DeployStatus, InstanceStatus
 from services.types import LABEL_INSTALLATION, labels_for
 from tests.support.docker_env import async_wait_until
 from tests.support.world import World

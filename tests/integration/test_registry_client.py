@@ -16,7 +16,7 @@ import pytest
 from docker import DockerClient
 
 from services.errors import CannotConnect, InvalidAuth, NotFound
-from services.registry import RegistryClient, RegistryCredentials
+from services.registry.client import RegistryClient, RegistryCredentials
 from tests.support.images import push_test_image
 from tests.support.registry_server import (
     RegistryServer,

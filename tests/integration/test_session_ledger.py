@@ -9,11 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from app.db import Database
-from app.store.sessions import SessionLedger
-from app.store.users import UserStore
-from services.auth import AuthService
+from services.auth.sessions import AuthService
 from services.errors import InvalidAuth
+from services.store.db import Database
+from services.store.sessions import SessionLedger
+from services.store.users import UserStore
 from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeClock, SpyHasher
 
 

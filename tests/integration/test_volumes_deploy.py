@@ -10,8 +10,8 @@ import docker.errors
 import pytest
 from docker import DockerClient
 
-from app.models import DeployStatus, VolumeMount
-from services.volume_config import VolumeChange, VolumeConfigService
+from services.admin.volume_config import VolumeChange, VolumeConfigService
+from services.store.models import DeployStatus, VolumeMount
 from tests.support.world import World
 
 

@@ -16,7 +16,7 @@ from docker import DockerClient
 from sqlmodel import select
 
 from app.detection_wiring import DetectionServices
-from app.models import DeployStatus, DeployTrigger, Project, SeenTag
+from services.store.models import DeployStatus, DeployTrigger, Project, SeenTag
 from tests.support.detection import (
     counter,
     deploys_of,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from docker import DockerClient
 
-from app.models import DeployStatus
+from services.store.models import DeployStatus
 from tests.support.detection import detected, hook_path, settled, webhook_client
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from app.models import Deploy, Project, SeenTag
+from services.store.models import Deploy, Project, SeenTag
 from services.types import LABEL_INSTALLATION
 from tests.support.detection import detected, hook_path, webhook_client
 from tests.support.registry_server import RegistryServer

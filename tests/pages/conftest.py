@@ -24,27 +24,27 @@ from nicegui.testing.user_simulation import user_simulation
 from app.admin_wiring import AdminServices, build_admin
 from app.api import auth_routes, webhook_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard
-from app.db import Database
 from app.detection_wiring import DetectionServices, build_detection
 from app.runtime import Stores
 from app.services_wiring import DomainServices, WiringInputs, build_services
-from app.store.config_store import ConfigStore
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.seen_tags import SeenTagStore
-from app.store.settings_store import SettingsStore
-from app.store.users import UserStore
 from pages import login, project_config, settings
 from pages.layout import frame
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
-from services.auth import AuthService
-from services.config_transfer import ConfigTransfer
+from services.admin.config_database import ConfigStore
+from services.admin.config_transfer import ConfigTransfer
+from services.auth.sessions import AuthService
 from services.docker_engine import DockerEngine
 from services.secrets import SecretBox
-from services.status import SystemStatus
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.seen_tags import SeenTagStore
+from services.store.settings_store import SettingsStore
+from services.store.users import UserStore
+from services.views.system_status import SystemStatus
 from tests.support.auth_fakes import FakeClock, FakeUsers, make_auth
 from tests.support.registry_server import RegistryServer
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site

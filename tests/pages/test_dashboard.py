@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from app.models import DeployStatus
+from services.store.models import DeployStatus
 from tests.support.ui_site import UiSite
 from tests.support.world import manual
 

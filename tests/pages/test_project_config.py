@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from app.models import Project, VolumeMode, VolumeMount
+from services.store.models import Project, VolumeMode, VolumeMount
 from tests.pages.conftest import ConfigSite
 
 NAVIGATION = 30  # should_see attempts (0.1 s apart) while a navigation completes

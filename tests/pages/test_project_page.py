@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.models import DeployStatus, InstanceStatus
-from services.project_admin import ProjectAdmin
+from services.admin.project_admin import ProjectAdmin
+from services.store.models import DeployStatus, InstanceStatus
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.ui_site import UiSite

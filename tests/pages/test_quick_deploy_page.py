@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import DeployStatus
+from services.store.models import DeployStatus
 from tests.support.detection import settled
 from tests.support.ui_site import UiSite
 from tests.support.world import DOMAIN

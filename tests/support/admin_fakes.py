@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.db import Database
-from app.models import Deploy, DeployStatus, Instance, InstanceStatus, Project, Stage
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.settings_store import SettingsStore
-from services.deployer import DeployRequest
+from services.deploy.deployer import DeployRequest
 from services.errors import WatcherError
 from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.models import Deploy, DeployStatus, Instance, InstanceStatus, Project, Stage
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.settings_store import SettingsStore
 
 
 @dataclass

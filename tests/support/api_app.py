@@ -21,7 +21,7 @@ from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings
 from app.runtime import Runtime, build_runtime
-from services.auth import AuthService, PasswordHasher
+from services.auth.sessions import AuthService, PasswordHasher
 from services.secrets import derive_subkey, generate_key_hex, parse_key
 from tests.support.auth_fakes import CHEAP_ROUNDS
 

@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.models import User
-from services.auth import AuthService, PasswordHasher
+from services.auth.sessions import AuthService, PasswordHasher
+from services.store.models import User
 
 JWT_KEY = bytes(range(32))
 ADMIN_PASSWORD = "correct horse battery"

@@ -17,10 +17,10 @@ from fastapi import FastAPI
 
 from app.api import webhook_routes
 from app.detection_wiring import DetectionServices, build_detection
-from app.models import Deploy, DeployStatus
 from app.services_wiring import WiringInputs
-from app.store.seen_tags import SeenTagStore
-from services.poll_status import PollerOptions
+from services.detect.poll_status import PollerOptions
+from services.store.models import Deploy, DeployStatus
+from services.store.seen_tags import SeenTagStore
 from services.types import LABEL_INSTALLATION
 from tests.support.docker_env import async_wait_until
 from tests.support.world import World

@@ -22,8 +22,8 @@ from app.detection_wiring import DetectionServices
 from app.page_wiring import build_page_services
 from pages import dashboard, project, quick_deploy
 from pages.components.deps import PageServices
-from services.instance_admin import InstanceAdmin
-from services.status import SystemStatus
+from services.admin.instance_admin import InstanceAdmin
+from services.views.system_status import SystemStatus
 from tests.support.auth_fakes import make_auth
 from tests.support.detection import detected
 from tests.support.world import World

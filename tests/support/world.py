@@ -19,18 +19,18 @@ from typing import Any
 import httpx
 from docker import DockerClient
 
-from app.db import Database
-from app.models import Deploy, DeployTrigger, Instance, Project, Stage
 from app.services_wiring import DomainServices, WiringInputs, build_services
-from app.store.deploys import DeployStore
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.registries import RegistryStore
-from app.store.settings_store import SettingsStore
-from services.deployer import DeployRequest
+from services.deploy.deployer import DeployRequest
 from services.docker_engine import DockerEngine
 from services.redaction import Redactor
 from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.models import Deploy, DeployTrigger, Instance, Project, Stage
+from services.store.projects import ProjectStore
+from services.store.registries import RegistryStore
+from services.store.settings_store import SettingsStore
 from services.types import LABEL_PROJECT
 from tests.support.images import RegistryAccess, push_test_image
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api import auth_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard, current_principal
-from services.auth import AuthService
+from services.auth.sessions import AuthService
 from tests.support.auth_fakes import ADMIN_PASSWORD, FakeClock, make_auth
 
 LOGIN = {"username": "admin", "password": ADMIN_PASSWORD}

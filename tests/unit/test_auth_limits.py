@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.auth_limits import ExpiringMap, LoginThrottle
+from services.auth.limits import ExpiringMap, LoginThrottle
 
 
 def test_entries_vanish_at_their_deadline() -> None:

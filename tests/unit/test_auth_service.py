@@ -10,9 +10,9 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from app.models import User
-from services.auth import FAILED, AuthService, safe_next
+from services.auth.sessions import FAILED, AuthService, safe_next
 from services.errors import InvalidAuth, RateLimited, ValidationFailed
+from services.store.models import User
 from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeUsers, SpyHasher, make_auth
 
 

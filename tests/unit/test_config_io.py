@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config_io import EnvEntry, SeedDocument, iter_secrets, parse_seed, render_seed
+from services.admin.seed_format import EnvEntry, SeedDocument, iter_secrets, parse_seed, render_seed
 from services.errors import FieldError, ValidationFailed
 from services.secrets import SecretBox
 

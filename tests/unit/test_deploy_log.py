@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from app.models import DeployStep, StepStatus
-from services.deploy_log import DeployRecorder, StepFailed
+from services.deploy.step_log import DeployRecorder, StepFailed
 from services.events import Event, EventBus
+from services.store.models import DeployStep, StepStatus
 
 
 class SlowStore:

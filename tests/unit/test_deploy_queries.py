@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app.models import Deploy, DeployStatus, StepStatus, utcnow
-from services.deploy_queries import DeployQueries
 from services.errors import NotFound
 from services.events import Event, EventBus
+from services.store.models import Deploy, DeployStatus, StepStatus, utcnow
+from services.views.deploy_history import DeployQueries
 from tests.support.admin_fakes import Stores, stores
 
 

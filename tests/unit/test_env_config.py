@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from app.db import Database
-from app.models import EnvVar, Instance
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from services import container_config, env_rules
-from services.env_config import EnvChange, EnvConfigService, EnvEntryView, ResolvedEnvView
+from services import env_rules
+from services.admin.env_config import EnvChange, EnvConfigService, EnvEntryView, ResolvedEnvView
+from services.deploy import container_config
 from services.errors import NotFound, ValidationFailed
 from services.redaction import MASK, Redactor
 from services.secrets import SecretBox, is_encrypted
+from services.store.db import Database
+from services.store.instances import InstanceStore
+from services.store.models import EnvVar, Instance
+from services.store.projects import ProjectStore
 
 SECRET = "s3cr3t-Value-7f41"
 

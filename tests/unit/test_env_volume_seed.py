@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from app.db import Database
-from app.store.config_store import ConfigStore
 from services import env_rules
-from services.config_io import parse_seed
+from services.admin.config_database import ConfigStore
+from services.admin.seed_format import parse_seed
 from services.errors import ValidationFailed
 from services.secrets import SecretBox
+from services.store.db import Database
 
 
 def project(body: str, head: str = "") -> str:

@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from services.deploy.health import (
+    HealthChecker,
+    HealthPolicy,
+    HealthResult,
+    probe_url,
+    reach_address,
+)
 from services.errors import NotFound
-from services.health import HealthChecker, HealthPolicy, HealthResult, probe_url, reach_address
 from services.types import ContainerInfo
 
 RUNNING = ContainerInfo(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.models import DeployTrigger, InstanceStatus, Project
+from services.admin.instance_admin import InstanceAdmin
 from services.errors import NotFound, ValidationFailed
-from services.instance_admin import InstanceAdmin
+from services.store.models import DeployTrigger, InstanceStatus, Project
 from tests.support.admin_fakes import RecordingControl, RecordingDeployer, Stores, stores
 
 

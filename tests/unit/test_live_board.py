@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.events import Event, EventBus
-from services.live import KEEP_DEPLOYS, Change, Coalescer, LiveBoard
-from services.overview_views import Light, ProjectCard
+from services.views.live_board import KEEP_DEPLOYS, Change, Coalescer, LiveBoard
+from services.views.models import Light, ProjectCard
 
 
 def card(project_id: int, healthy: int = 0, name: str = "web") -> ProjectCard:

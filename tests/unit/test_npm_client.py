@@ -26,7 +26,7 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.npm import (
+from services.npm.client import (
     TWO_FACTOR_MESSAGE,
     Certificate,
     NginxConfigError,

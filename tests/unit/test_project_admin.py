@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.models import DeployStatus, InstanceStatus
+from services.admin.project_admin import ProjectAdmin, ProjectInput, StageInput
 from services.errors import CannotConnect, Conflict, NotFound, ValidationFailed
-from services.project_admin import ProjectAdmin, ProjectInput, StageInput
+from services.store.models import DeployStatus, InstanceStatus
 from tests.support.admin_fakes import RecordingControl, Stores, stores
 
 

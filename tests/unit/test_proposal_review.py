@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.models import GlobalSettings
-from services.proposals import Context, Proposal, StagePlan, reviewed
+from services.detect.proposals import Context, Proposal, StagePlan, reviewed
+from services.store.models import GlobalSettings
 
 SETTINGS = GlobalSettings(domain="apps.test")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.admin.registry_admin import RegistryAdmin, RegistryInput
 from services.errors import Conflict, InvalidAuth, NotFound, ValidationFailed
-from services.registry_admin import RegistryAdmin, RegistryInput
 from tests.support.admin_fakes import Stores, stores
 
 TOKEN = "reg-token-SECRET-1"

@@ -27,7 +27,7 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.registry import (
+from services.registry.client import (
     MANIFEST_MEDIA_TYPES,
     MAX_PAGES,
     RegistryClient,

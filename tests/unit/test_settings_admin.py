@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.admin.settings_admin import GlobalInput, NpmInput, SettingsAdmin
 from services.errors import InvalidAuth, ValidationFailed
-from services.notify import Notifier
-from services.settings_admin import GlobalInput, NpmInput, SettingsAdmin
+from services.notify.notifier import Notifier
 from tests.support.admin_fakes import Stores, stores
 
 NPM_PASSWORD = "npm-SECRET-pass"

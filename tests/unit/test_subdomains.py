@@ -1,4 +1,4 @@
-"""Subdomain labels (SPEC §4): sanitising, pattern rendering, fqdn and uniqueness."""
+"""Subdomain labels: sanitising, pattern rendering, fqdn and uniqueness."""
 
 from __future__ import annotations
 

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from app.db import Database
-from app.models import Instance
-from app.store.instances import InstanceStore
-from app.store.projects import ProjectStore
-from app.store.settings_store import SettingsStore
-from services.errors import Conflict, ValidationFailed
-from services.secrets import SecretBox
-from services.volume_config import (
+from services.admin.volume_config import (
     DataFolder,
     ResolvedVolumeView,
     VolumeChange,
     VolumeConfigService,
     VolumeView,
 )
+from services.errors import Conflict, ValidationFailed
+from services.secrets import SecretBox
+from services.store.db import Database
+from services.store.instances import InstanceStore
+from services.store.models import Instance
+from services.store.projects import ProjectStore
+from services.store.settings_store import SettingsStore
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.models import GlobalSettings, VolumeMode, VolumeMount
 from services import volumes
 from services.errors import ValidationFailed
+from services.store.models import GlobalSettings, VolumeMode, VolumeMount
 from services.types import Mount
 
 

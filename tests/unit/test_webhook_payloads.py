@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from services.auto_create import allowed
+from services.detect.auto_create import allowed
+from services.detect.webhook import Rejected, _Denials, decode_body, fingerprint, verify_signatures
+from services.detect.webhook_payloads import Pushed, extract, lower_name
 from services.errors import ValidationFailed
 from services.imageref import ImageRef
-from services.webhook import Rejected, _Denials, decode_body, fingerprint, verify_signatures
-from services.webhook_payloads import Pushed, extract, lower_name
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -183,7 +183,7 @@ def test_secret_fingerprints_have_one_length_whatever_the_guess() -> None:
 def test_refused_secrets_are_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
     now = [1000.0]
     denials = _Denials(60.0, lambda: now[0])
-    caplog.set_level(logging.WARNING, logger="services.webhook")
+    caplog.set_level(logging.WARNING, logger="services.detect.webhook")
     for _ in range(5):
         denials.record("10.0.0.1")
     now[0] += 61

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from app.models import GlobalSettings, utcnow
-from services import proposals
+from services.detect import proposals
+from services.detect.poll_status import SourceStatus
 from services.errors import RateLimited, UpstreamError, ValidationFailed
 from services.imageref import ImageRef
-from services.poll_status import SourceStatus
+from services.store.models import GlobalSettings, utcnow
 from services.types import ImageHealthcheck, ImageInfo
 
 

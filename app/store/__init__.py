@@ -1,1 +1,0 @@
-"""Persistence per aggregate: short sessions over `app.db.Database`, secrets sealed on write."""

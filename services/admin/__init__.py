@@ -1,0 +1,1 @@
+"""Administration: what people change (projects, stages, registries, settings), config transfer."""

@@ -1,0 +1,206 @@
+"""Installation settings as the settings page and the REST API change them.
+
+Global settings, NPM (its password is never returned: `has_password`), notifications (a new URL
+list takes effect at once, without a restart) and the webhook URL's secret. NPM credentials can
+be tested before they are saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+import httpx
+from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from services import subdomains
+from services.admin.inputs import MAX_ID, InputModel, documented
+
+# The seed format's own field checks, private there: one rule set for the UI, API and YAML.
+from services.admin.seed_format import AbsolutePath, NonBlank, Url, _email, _hostname, _ip, _network
+from services.errors import ValidationFailed
+from services.notify import notifier as notify
+from services.notify.notifier import ChannelResult, Notifier
+from services.npm.client import Certificate, NpmClient
+from services.store.models import GlobalSettings, NpmSettings
+from services.store.settings_store import SettingsStore
+
+WEBHOOK_PREFIX = "/api/webhook/"
+EXAMPLE_PROJECT, EXAMPLE_STAGE, EXAMPLE_TAG = "web-app", "dev", "v1.2.0"
+Text = Annotated[str, StringConstraints(max_length=255)]
+
+
+def _pattern(value: str) -> str:
+    try:
+        subdomains.validate_pattern(value)
+    except ValidationFailed as exc:
+        raise PydanticCustomError("seed", exc.errors[0].message) from None
+    return value
+
+
+def _notification_url(value: str) -> str:
+    try:
+        return notify.validate_url(value)
+    except ValidationFailed as exc:
+        raise PydanticCustomError("seed", exc.errors[0].message) from None
+
+
+class GlobalInput(InputModel):
+    """The whole global section, as the settings form sends it."""
+
+    domain: Annotated[Text, AfterValidator(_hostname)] = Field("", description="e.g. example.com")
+    server_ip: Annotated[Text, AfterValidator(_ip)] = ""
+    network: Annotated[Text, AfterValidator(_network)] = Field(
+        "docker-watcher",
+        description="Docker network shared with NPM (created when missing)",
+        json_schema_extra=documented(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64),
+    )
+    subdomain_pattern: Annotated[Text, AfterValidator(_pattern)] = Field(
+        subdomains.DEFAULT_PATTERN, description="placeholders {stage}, {project}, optional {tag}"
+    )
+    notification_urls: list[
+        Annotated[str, StringConstraints(max_length=2048), AfterValidator(_notification_url)]
+    ] = Field([], max_length=20, description="each gets a JSON POST per notification")
+    poll_interval: int = Field(300, ge=10, le=7 * 24 * 3600, description="seconds")
+    auto_create_allow: list[Annotated[NonBlank, StringConstraints(max_length=255)]] = Field(
+        [], max_length=100, description="repository globs the webhook may create projects for"
+    )
+    volume_roots: list[Annotated[AbsolutePath, StringConstraints(max_length=1024)]] = Field(
+        [], max_length=50, description="host folders volumes may use"
+    )
+
+
+class NpmInput(InputModel):
+    url: Annotated[Url, StringConstraints(max_length=2048)] = Field(
+        "",
+        description="e.g. http://npm:81; empty: no proxy hosts are made",
+        json_schema_extra=documented(r"^(https?://\S+)?$"),
+    )
+    email: Annotated[Text, AfterValidator(_email)] = ""
+    password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        None, description="null keeps the stored password"
+    )
+    certificate_id: int | None = Field(None, ge=1, le=MAX_ID, description="NPM certificate")
+    ssl_forced: bool = False
+
+
+@dataclass(frozen=True)
+class GlobalView:
+    domain: str
+    server_ip: str
+    network: str
+    subdomain_pattern: str
+    notification_urls: tuple[str, ...]
+    poll_interval: int
+    auto_create_allow: tuple[str, ...]
+    volume_roots: tuple[str, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NpmView:
+    url: str
+    email: str
+    has_password: bool
+    certificate_id: int | None
+    ssl_forced: bool
+
+
+class SettingsAdmin:
+    def __init__(
+        self, settings: SettingsStore, notifier: Notifier, http: httpx.AsyncClient
+    ) -> None:
+        self._settings = settings
+        self._notifier = notifier
+        self._http = http
+
+    async def get_global(self) -> GlobalView:
+        return _global_view(await asyncio.to_thread(self._settings.get_global))
+
+    async def update_global(self, data: GlobalInput) -> GlobalView:
+        """Save; notifications go to the new URLs from now on."""
+        row = await asyncio.to_thread(self._settings.update_global, **data.model_dump())
+        channels = notify.channels_from_urls(row.notification_urls, self._http)
+        self._notifier.replace_channels(channels)
+        return _global_view(row)
+
+    def subdomain_example(self, pattern: str, domain: str = "") -> str:
+        """What a pattern gives for a sample project (live preview; ValidationFailed if bad)."""
+        host = domain.strip().lower() or "example.com"
+        plain = subdomains.render(pattern, project=EXAMPLE_PROJECT, stage=EXAMPLE_STAGE)
+        tagged = subdomains.render(
+            pattern, project=EXAMPLE_PROJECT, stage=EXAMPLE_STAGE, tag=EXAMPLE_TAG
+        )
+        return f"{plain}.{host} (tag {EXAMPLE_TAG}: {tagged}.{host})"
+
+    async def get_npm(self) -> NpmView:
+        return _npm_view(await asyncio.to_thread(self._settings.get_npm))
+
+    async def update_npm(self, data: NpmInput) -> NpmView:
+        """Save; `password` None keeps the stored one. Deploys use the new settings at once."""
+        fields = data.model_dump(exclude={"password"})
+        row = await asyncio.to_thread(self._settings.update_npm, password=data.password, **fields)
+        return _npm_view(row)
+
+    async def test_npm(self, data: NpmInput | None = None) -> str:
+        """Sign in to NPM with `data` (password None: the stored one) or the stored settings.
+
+        Raises ValidationFailed (`url` missing), CannotConnect, Timeout, InvalidAuth.
+        """
+        url, email, password = await asyncio.to_thread(self._npm_login, data)
+        version = await NpmClient(url, email, password, http=self._http).test_connection()
+        return f"Connected to Nginx Proxy Manager {version} as {email}"
+
+    async def certificates(self) -> list[Certificate]:
+        """The certificates NPM holds (stored settings), for the certificate choice."""
+        url, email, password = await asyncio.to_thread(self._npm_login, None)
+        return await NpmClient(url, email, password, http=self._http).list_certificates()
+
+    async def send_test_notification(self) -> list[ChannelResult]:
+        """One result per notification URL (empty when none is set); never raises."""
+        return await self._notifier.send_test()
+
+    async def webhook_path(self) -> str:
+        """`/api/webhook/<secret>`: the page prefixes it with the address browsers use."""
+        return WEBHOOK_PREFIX + await asyncio.to_thread(self._settings.webhook_secret)
+
+    async def regenerate_webhook(self) -> str:
+        """A new secret; the old URL answers 404 from now on. Returns the new path."""
+        return WEBHOOK_PREFIX + await asyncio.to_thread(self._settings.regenerate_webhook_secret)
+
+    def _npm_login(self, data: NpmInput | None) -> tuple[str, str, str]:
+        stored = self._settings.get_npm()
+        url, email = (data.url, data.email) if data else (stored.url, stored.email)
+        password = data.password if data and data.password is not None else None
+        if password is None:
+            password = self._settings.npm_password() or ""
+        if not url:
+            raise ValidationFailed.single("url", "give NPM's address first, e.g. http://npm:81")
+        return url, email, password
+
+
+def _global_view(row: GlobalSettings) -> GlobalView:
+    return GlobalView(
+        domain=row.domain,
+        server_ip=row.server_ip,
+        network=row.network,
+        subdomain_pattern=row.subdomain_pattern,
+        notification_urls=tuple(row.notification_urls),
+        poll_interval=row.poll_interval,
+        auto_create_allow=tuple(row.auto_create_allow),
+        volume_roots=tuple(row.volume_roots),
+        updated_at=row.updated_at,
+    )
+
+
+def _npm_view(row: NpmSettings) -> NpmView:
+    return NpmView(
+        url=row.url,
+        email=row.email,
+        has_password=bool(row.password_enc),
+        certificate_id=row.certificate_id,
+        ssl_forced=row.ssl_forced,
+    )

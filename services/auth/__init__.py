@@ -1,0 +1,1 @@
+"""Signing in: local accounts, session tokens, sign-in throttling."""

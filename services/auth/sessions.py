@@ -1,0 +1,336 @@
+"""Local sign-in: bcrypt password checks, signed session tokens (JWT), sign-out and throttling.
+
+No web framework here: the API routes, the request guard and the login page all call this one
+service, so the rules (one generic failure message, even timing, throttling) hold for every way
+in. Blocking work (bcrypt, database) runs in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlsplit
+
+import bcrypt
+import jwt
+
+from services.auth.limits import ExpiringMap, LoginThrottle
+from services.errors import InvalidAuth, RateLimited, ValidationFailed
+from services.store.models import RevokedToken, User, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TOKEN_TTL = timedelta(hours=12)
+TICKET_TTL = 60.0  # seconds a login page hand-off ticket stays redeemable
+FAILED = "invalid username or password"  # the one message for every failed sign-in
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt>=5: refuses) anything longer
+_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["sub", "name", "iat", "exp", "jti"]
+
+
+class IssuedToken(NamedTuple):
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for; routes and pages read it, nothing here is secret."""
+
+    user_id: int
+    username: str
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class UserDirectory(Protocol):
+    """The part of the user store the service needs (UserStore satisfies it)."""
+
+    def by_username(self, username: str) -> User | None: ...
+
+    def update(self, user_id: int, **changes: Any) -> User: ...
+
+
+class SessionRecords(Protocol):
+    """Where sign-outs and password-change cut-offs are kept across restarts (SessionLedger)."""
+
+    def revoke(self, token_id: str, user_id: int, expires_at: int) -> None: ...
+
+    def revoked(self, now: int) -> Sequence[RevokedToken]: ...
+
+    def valid_from(self) -> dict[int, int]: ...
+
+
+class PasswordHasher:
+    """bcrypt with a chosen cost; tests pass a low cost, production keeps bcrypt's default."""
+
+    def __init__(self, rounds: int = 12) -> None:
+        self._rounds = rounds
+
+    def hash(self, password: str) -> str:
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self._rounds)).decode()
+
+    def check(self, password: str, hashed: str) -> bool:
+        """Always does one full bcrypt round, even for an over-long password (then False)."""
+        raw = password.encode()
+        ok = bcrypt.checkpw(raw[:MAX_PASSWORD_BYTES], hashed.encode())
+        return ok and len(raw) <= MAX_PASSWORD_BYTES
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to go to after signing in; anything else (URLs, `//host`) becomes `/`.
+
+    Guards against open redirects: only a plain local path is accepted, never the login page.
+    """
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 or c == "\\" for c in target):
+        return "/"
+    return "/" if parts.path == "/login" else target
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    """Raise ValidationFailed naming `field` when it is too short or too long for bcrypt."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValidationFailed.single(field, f"must have at least {MIN_PASSWORD_CHARS} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ValidationFailed.single(field, f"must be at most {MAX_PASSWORD_BYTES} bytes")
+
+
+class AuthService:
+    """Checks passwords, issues and verifies session tokens, ends sessions, slows guessing.
+
+    Sign-outs and password changes are checked in memory on every request, and written to
+    `records` so that `restore` brings them back after a restart (without records, a restart
+    forgets them). Throttling stays in memory only: a flood of guesses never becomes writes.
+    """
+
+    def __init__(
+        self,
+        users: UserDirectory,
+        jwt_key: bytes,
+        *,
+        clock: Clock = utcnow,
+        token_ttl: timedelta = TOKEN_TTL,
+        hasher: PasswordHasher | None = None,
+        user_throttle: LoginThrottle | None = None,
+        address_throttle: LoginThrottle | None = None,
+        records: SessionRecords | None = None,
+    ) -> None:
+        if len(jwt_key) < 32:
+            raise ValueError("the JWT key must have at least 32 bytes")
+        self._users = users
+        self._key = jwt_key
+        self._clock = clock
+        self._ttl = token_ttl
+        self._hasher = hasher or PasswordHasher()
+        # A hash of a random password: unknown users are checked against it so they cost the
+        # same bcrypt work as known ones, and timing does not tell which usernames exist.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        # Per address a higher allowance: behind a reverse proxy many people share one address.
+        self._throttles = (
+            ("user", user_throttle or LoginThrottle(free_attempts=5)),
+            ("addr", address_throttle or LoginThrottle(free_attempts=20)),
+        )
+        self._revoked: ExpiringMap[str, bool] = ExpiringMap(100_000)
+        self._not_before: dict[int, int] = {}
+        self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
+        self._records = records
+
+    def restore(self) -> None:
+        """Load the sign-outs and password-change cut-offs kept by `records` (blocking: call
+        it at start-up, before serving)."""
+        if self._records is None:
+            return
+        now = self._now()
+        for row in self._records.revoked(int(now)):
+            self._revoked.put(row.token_id, True, row.expires_at, now)
+        self._not_before.update(self._records.valid_from())
+
+    async def authenticate(self, username: str, password: str, *, client: str = "") -> User:
+        """Return the user whose password this is.
+
+        Raises RateLimited (with `retry_after`) while the username or the client address is
+        throttled, and InvalidAuth with one generic message for an unknown user, a wrong
+        password or an account without a local password.
+        """
+        keys = self._throttle_keys(username, client)
+        self._refuse_if_throttled(keys)
+        now = self._now()
+        for throttle, key in keys:
+            throttle.strike(key, now)
+        user = await asyncio.to_thread(self._check_password, username, password)
+        if user is None:
+            log.warning("failed sign-in from %s", client or "an unknown address")
+            raise InvalidAuth(FAILED)
+        for throttle, key in keys:
+            throttle.forgive(key, now)
+        return user
+
+    async def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
+        """Authenticate, record the sign-in time and issue a session token (one path for all)."""
+        user = await self.authenticate(username, password, client=client)
+        issued = self.issue_token(user)
+        assert user.id is not None  # authenticate only returns stored users
+        await asyncio.to_thread(self._users.update, user.id, last_login_at=self._clock())
+        log.info("user %s signed in", user.username)
+        return issued
+
+    def issue_token(self, user: User) -> IssuedToken:
+        """A signed HS256 token for `user`, valid for `token_ttl` from now."""
+        if user.id is None:
+            raise ValueError("cannot issue a token for a user that is not stored")
+        issued = int(self._now())
+        expires = issued + int(self._ttl.total_seconds())
+        claims = {
+            "sub": str(user.id),
+            "name": user.username,
+            "iat": issued,
+            "exp": expires,
+            "jti": secrets.token_urlsafe(16),
+        }
+        token = jwt.encode(claims, self._key, algorithm=_ALGORITHM)
+        return IssuedToken(token, datetime.fromtimestamp(expires, UTC))
+
+    def seconds_left(self, issued: IssuedToken) -> int:
+        """How long `issued` stays valid by our clock: the cookie's Max-Age, which (unlike an
+        absolute expiry date) does not depend on the browser's clock being right."""
+        return max(0, int(issued.expires_at.timestamp() - self._now()))
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a valid token; InvalidAuth when it is malformed, forged, expired,
+        signed out, or older than its user's last password change."""
+        claims = self._decode(token)
+        try:
+            principal = Principal(
+                user_id=int(claims["sub"]),
+                username=str(claims["name"]),
+                token_id=str(claims["jti"]),
+                issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC),
+                expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
+            )
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidAuth("not signed in") from None
+        self._check_still_valid(principal)
+        return principal
+
+    async def sign_out(self, token: str) -> None:
+        """End the session of `token` (until it would have expired); invalid tokens are ignored."""
+        try:
+            principal = self.verify(token)
+        except InvalidAuth:
+            return
+        deadline = principal.expires_at.timestamp()
+        self._revoked.put(principal.token_id, True, deadline, self._now())
+        if self._records is not None:
+            await asyncio.to_thread(
+                self._records.revoke, principal.token_id, principal.user_id, int(deadline)
+            )
+        log.info("user %s signed out", principal.username)
+
+    async def set_password(self, user_id: int, password: str) -> None:
+        """Store a new bcrypt hash and end every session of that user issued until now.
+
+        Raises ValidationFailed (field `password`) for a password outside bcrypt's limits.
+        """
+        check_password_rules(password)
+        hashed = await asyncio.to_thread(self._hasher.hash, password)
+        # Whole seconds, like `iat`: a token from the same second as the change stays valid.
+        # Stored with the hash in one write, so a restart cannot revive the older sessions.
+        cut_off = math.floor(self._now())
+        await asyncio.to_thread(
+            self._users.update, user_id, password_hash=hashed, sessions_valid_from=cut_off
+        )
+        self._not_before[user_id] = cut_off
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, *, client: str = ""
+    ) -> IssuedToken:
+        """A signed-in user's own change: the current password is checked like a sign-in
+        (and throttled), the new one stored, every session of the user ended, and a fresh
+        token returned for the caller's own session.
+
+        Raises ValidationFailed (field `new_password` breaks the rules, field `current_password`
+        is wrong), RateLimited, InvalidAuth (the account behind the session is gone).
+        """
+        check_password_rules(new, "new_password")
+        try:
+            user = await self.authenticate(principal.username, current, client=client)
+        except InvalidAuth:
+            raise ValidationFailed.single("current_password", "is not right") from None
+        if user.id != principal.user_id:  # the name now belongs to another account
+            raise InvalidAuth("the session no longer matches its user; please sign in again")
+        await self.set_password(principal.user_id, new)
+        log.info("user %s changed the password", principal.username)
+        return self.issue_token(user)
+
+    def hand_off(self, issued: IssuedToken) -> str:
+        """A one-time ticket standing for `issued`, redeemable for `TICKET_TTL` seconds.
+
+        The login page signs in over its websocket, which has no HTTP response to carry the
+        cookie; it sends the browser to a route that redeems the ticket and sets the cookie.
+        """
+        ticket = secrets.token_urlsafe(32)
+        now = self._now()
+        self._tickets.put(ticket, issued, now + TICKET_TTL, now)
+        return ticket
+
+    def redeem(self, ticket: str) -> IssuedToken:
+        """The token behind a ticket, once; InvalidAuth when unknown, used or expired."""
+        issued = self._tickets.pop(ticket, self._now())
+        if issued is None:
+            raise InvalidAuth("the sign-in link is no longer valid; please sign in again")
+        return issued
+
+    def _now(self) -> float:
+        return self._clock().timestamp()
+
+    def _check_password(self, username: str, password: str) -> User | None:
+        """Runs in a worker thread: one database read and exactly one bcrypt check."""
+        user = self._users.by_username(username)
+        stored = user.password_hash if user is not None else None
+        matches = self._hasher.check(password, stored or self._dummy_hash)
+        return user if matches and stored else None
+
+    def _throttle_keys(self, username: str, client: str) -> list[tuple[LoginThrottle, str]]:
+        values = {"user": username.strip().casefold()[:150], "addr": client}
+        return [
+            (throttle, f"{kind}:{values[kind]}")
+            for kind, throttle in self._throttles
+            if values[kind]
+        ]
+
+    def _refuse_if_throttled(self, keys: list[tuple[LoginThrottle, str]]) -> None:
+        now = self._now()
+        wait = max((throttle.retry_after(key, now) for throttle, key in keys), default=0.0)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise RateLimited(f"too many failed sign-ins; try again in {seconds} s", seconds)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        # Expiry is checked against our own clock (injectable), not PyJWT's.
+        options: Any = {"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False}
+        try:
+            claims: dict[str, Any] = jwt.decode(token, self._key, [_ALGORITHM], options=options)
+        except jwt.PyJWTError:
+            raise InvalidAuth("not signed in") from None
+        return claims
+
+    def _check_still_valid(self, principal: Principal) -> None:
+        now = self._now()
+        if principal.expires_at.timestamp() <= now:
+            raise InvalidAuth("the session has expired; please sign in again")
+        if self._revoked.get(principal.token_id, now):
+            raise InvalidAuth("the session was signed out")
+        if principal.issued_at.timestamp() < self._not_before.get(principal.user_id, 0):
+            raise InvalidAuth("the password was changed; please sign in again")

@@ -1,0 +1,1 @@
+"""Deploying: the deployer and its steps, health, routing, instance controls, the reconciler."""

@@ -1,0 +1,124 @@
+"""Stop, start, restart, remove and read logs of one instance.
+
+Removing an instance deletes its container and its proxy hosts but never its data. When it held
+its stage's default subdomain, that subdomain moves to the newest other healthy instance first,
+so the stage URL keeps answering whenever another instance can serve it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from services import naming
+from services.deploy.routing import ProxyTarget, Router
+from services.errors import NotFound
+from services.events import Event, EventBus
+from services.store.models import Instance, InstanceStatus, utcnow
+
+if TYPE_CHECKING:
+    from services.deploy.collaborators import ProxySource
+    from services.docker_engine import DockerEngine
+    from services.store.instances import InstanceStore
+    from services.store.projects import ProjectStore
+    from services.store.settings_store import SettingsStore
+
+log = logging.getLogger(__name__)
+
+
+class InstanceControl:
+    def __init__(
+        self,
+        instances: InstanceStore,
+        projects: ProjectStore,
+        settings: SettingsStore,
+        engine: DockerEngine,
+        router: Router,
+        proxies: ProxySource,
+        bus: EventBus,
+    ) -> None:
+        self._instances = instances
+        self._projects = projects
+        self._settings = settings
+        self._engine = engine
+        self._router = router
+        self._proxies = proxies
+        self._bus = bus
+
+    async def stop(self, instance_id: int) -> Instance:
+        """Stop the container; its proxy hosts stay (they answer 502 until it starts again)."""
+        instance = await self._get(instance_id)
+        await self._engine.stop(self._container(instance))
+        return await self._set(instance_id, status=InstanceStatus.STOPPED, stopped_at=utcnow())
+
+    async def start(self, instance_id: int) -> Instance:
+        """Start the container again; the reconciler's health events settle its status."""
+        instance = await self._get(instance_id)
+        await self._engine.start(self._container(instance))
+        return await self._set(instance_id, status=InstanceStatus.STARTING, started_at=utcnow())
+
+    async def restart(self, instance_id: int) -> Instance:
+        instance = await self._get(instance_id)
+        await self._engine.restart(self._container(instance))
+        return await self._set(instance_id, status=InstanceStatus.STARTING, started_at=utcnow())
+
+    async def logs(self, instance_id: int, tail: int = 200) -> str:
+        instance = await self._get(instance_id)
+        return await self._engine.logs(self._container(instance), tail=tail)
+
+    async def remove(self, instance_id: int, *, reassign_default: bool = True) -> None:
+        """Remove container and proxy hosts; data directories are kept.
+
+        Raises CannotConnect/UpstreamError when NPM or Docker fail; the instance row then stays
+        so the user can retry.
+        """
+        instance = await self._get(instance_id)
+        target = await self._proxies.current()
+        if reassign_default:
+            await self._hand_over_default(instance, target)
+        for domain in list(instance.proxy_host_ids):
+            await self._router.release(target, instance, domain)
+        try:
+            await self._engine.remove(instance.container_name or self._container(instance))
+        except NotFound:
+            log.info("container of instance %s was already gone", instance_id)
+        await asyncio.to_thread(self._instances.delete, instance_id)
+        self._bus.publish(Event("instance.removed", instance.project_id, instance_id=instance_id))
+
+    async def _hand_over_default(self, instance: Instance, target: ProxyTarget | None) -> None:
+        if target is None:
+            return
+        project = await asyncio.to_thread(self._projects.get, instance.project_id)
+        stage = await asyncio.to_thread(self._projects.get_stage, instance.stage_id)
+        settings = await asyncio.to_thread(self._settings.get_global)
+        default = naming.default_fqdn(settings, project, stage)
+        if default not in instance.proxy_host_ids:
+            return
+        siblings = await asyncio.to_thread(self._instances.all, stage_id=instance.stage_id)
+        healthy = [
+            i for i in siblings if i.id != instance.id and i.status == InstanceStatus.HEALTHY
+        ]
+        if healthy:
+            await self._router.point(target, default, healthy[-1], project.port)
+
+    async def _get(self, instance_id: int) -> Instance:
+        return await asyncio.to_thread(self._instances.get, instance_id)
+
+    async def _set(self, instance_id: int, **changes: Any) -> Instance:
+        row = await asyncio.to_thread(self._instances.update, instance_id, **changes)
+        self._bus.publish(
+            Event(
+                "instance.changed",
+                row.project_id,
+                instance_id=instance_id,
+                data={"status": row.status.value},
+            )
+        )
+        return row
+
+    @staticmethod
+    def _container(instance: Instance) -> str:
+        if not instance.container_id:
+            raise NotFound(f"instance #{instance.id} has no container")
+        return instance.container_id

@@ -1,0 +1,143 @@
+"""Which NPM proxy host points at which instance, and moving a domain between instances.
+
+The instance rows are the source of truth for ownership: `Instance.proxy_host_ids` maps each
+domain the instance serves to its NPM host id. Moving a domain updates the NPM host first and
+then transfers the row entry, so a failure in between leaves NPM pointing at a live container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
+from services.npm.client import Lookup, ProxyHost, ProxyManager, Seen
+from services.store.instances import InstanceStore
+from services.store.models import Instance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProxyTarget:
+    """Where a domain sends traffic and how it is served."""
+
+    proxy: ProxyManager
+    certificate_id: int | None
+    ssl_forced: bool
+    domain: str
+
+    def url(self, fqdn: str) -> str:
+        scheme = "https" if self.certificate_id else "http"
+        return f"{scheme}://{fqdn}"
+
+
+class Router:
+    """Points domains at instances through the proxy and keeps ownership on the instance rows."""
+
+    def __init__(self, instances: InstanceStore) -> None:
+        self._instances = instances
+
+    async def point(
+        self,
+        target: ProxyTarget,
+        fqdn: str,
+        instance: Instance,
+        port: int,
+        *,
+        seen: Seen = Lookup.NOT_DONE,
+    ) -> int:
+        """Make `fqdn` forward to `instance`; returns the proxy host id.
+
+        `seen` is what `check_available` found for `fqdn` earlier in the deploy. Raises Conflict
+        when NPM already serves the domain for someone else, CannotConnect or UpstreamError when
+        NPM fails; the previous owner keeps the domain in that case.
+        """
+        if not target.domain:
+            raise ValidationFailed.single("domain", "set the domain in Settings before routing")
+        owned = await asyncio.to_thread(self._owned_ids)
+        try:
+            host = await target.proxy.ensure_host(
+                fqdn,
+                instance.container_name,
+                port,
+                owned_ids=owned,
+                certificate_id=target.certificate_id,
+                ssl_forced=target.ssl_forced,
+                seen=seen,
+            )
+        except WatcherError:
+            await self._discard_leftover(target, fqdn, owned)
+            raise
+        host_id = int(host.id)
+        await asyncio.to_thread(self._transfer, fqdn, host_id, instance, target.url(fqdn))
+        return host_id
+
+    async def release(self, target: ProxyTarget | None, instance: Instance, fqdn: str) -> None:
+        """Delete the proxy host for `fqdn` held by `instance` (already gone is fine)."""
+        host_id = instance.proxy_host_ids.get(fqdn)
+        if target is not None and host_id is not None:
+            try:
+                await target.proxy.delete_host(host_id)
+            except NotFound:
+                log.info("proxy host %s for %s was already gone", host_id, fqdn)
+        await asyncio.to_thread(self._drop, instance, fqdn)
+
+    async def check_available(self, target: ProxyTarget, fqdn: str) -> ProxyHost | None:
+        """Raise Conflict when NPM serves `fqdn` with a host we did not create (before deploying);
+        else the host serving it (ours) or None, for `point(seen=...)`.
+
+        Also the first contact with NPM in a deploy, so an unreachable NPM fails here, before a
+        container is started.
+        """
+        host = await target.proxy.find_host(fqdn)
+        if host is None or host.carries_our_marker:
+            return host
+        if int(host.id) in await asyncio.to_thread(self._owned_ids):
+            return host
+        raise Conflict(
+            f"{fqdn} is already served by NPM proxy host #{host.id}, which Docker Watcher did "
+            "not create; remove it in NPM or choose another subdomain"
+        )
+
+    async def _discard_leftover(self, target: ProxyTarget, fqdn: str, owned: set[int]) -> None:
+        """NPM may store a host and still fail (nginx refused it, reload failed): a host with our
+        marker that no instance owns is this attempt's leftover, so delete it."""
+        try:
+            host = await target.proxy.find_host(fqdn)
+            if host is not None and host.carries_our_marker and int(host.id) not in owned:
+                await target.proxy.delete_host(int(host.id))
+                log.info("deleted proxy host #%s left by a failed change of %s", host.id, fqdn)
+        except WatcherError as exc:
+            log.warning("could not check for a leftover proxy host of %s: %s", fqdn, exc)
+
+    def owner_of(self, fqdn: str, among: list[Instance]) -> Instance | None:
+        return next((i for i in among if fqdn in i.proxy_host_ids), None)
+
+    def _owned_ids(self) -> set[int]:
+        return {hid for inst in self._instances.all() for hid in inst.proxy_host_ids.values()}
+
+    def _transfer(self, fqdn: str, host_id: int, new_owner: Instance, url: str) -> None:
+        for other in self._instances.all():
+            if other.id != new_owner.id and fqdn in other.proxy_host_ids:
+                self._drop(other, fqdn)
+        assert new_owner.id is not None
+        fresh = self._instances.find(new_owner.id) or new_owner
+        hosts = {**fresh.proxy_host_ids, fqdn: host_id}
+        domains = sorted(set(fresh.subdomains) | {fqdn})
+        updated = self._instances.update(
+            new_owner.id, proxy_host_ids=hosts, subdomains=domains, url=fresh.url or url
+        )
+        new_owner.proxy_host_ids, new_owner.subdomains = updated.proxy_host_ids, updated.subdomains
+        new_owner.url = updated.url
+
+    def _drop(self, instance: Instance, fqdn: str) -> None:
+        assert instance.id is not None
+        fresh = self._instances.find(instance.id)
+        if fresh is None:
+            return
+        hosts = {d: h for d, h in fresh.proxy_host_ids.items() if d != fqdn}
+        domains = [d for d in fresh.subdomains if d != fqdn]
+        self._instances.update(instance.id, proxy_host_ids=hosts, subdomains=domains)
+        instance.proxy_host_ids, instance.subdomains = hosts, domains

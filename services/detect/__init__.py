@@ -1,0 +1,1 @@
+"""Detecting new images: the webhook, the registry poller, the intake, quick deploy."""

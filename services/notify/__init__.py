@@ -1,0 +1,1 @@
+"""Notifications: what is sent, and the channels that deliver it in the background."""

@@ -1,0 +1,1 @@
+"""The Nginx Proxy Manager adapter: proxy hosts behind the ProxyManager protocol."""

@@ -1,0 +1,319 @@
+"""SQLModel tables for everything the product keeps.
+
+Columns ending in `_enc` hold AES-256-GCM ciphertext made by `services.secrets.SecretBox`; the
+stores encrypt on write and decrypt only where a service needs the plaintext.
+Times are timezone-aware UTC (SQLModel's UTCDateTime refuses naive ones); `utcnow()` is the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now, the form every timestamp column takes."""
+    return datetime.now(UTC)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _json_dict() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RegistryType(StrEnum):
+    GITEA = "gitea"
+    GITHUB = "github"
+    DOCKERHUB = "dockerhub"
+    GENERIC = "generic"
+
+
+class InstanceStatus(StrEnum):
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    MISSING = "missing"  # its container vanished outside our control
+
+
+class DeployStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"  # a rule said no (promote, clash, confirm) before anything was touched
+    SKIPPED = "skipped"  # nothing to do (same digest already running)
+
+
+class DeployTrigger(StrEnum):
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    MANUAL = "manual"
+    QUICK = "quick"
+    PROMOTE = "promote"
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class VolumeMode(StrEnum):
+    SHARED = "shared"
+    ISOLATED = "isolated"
+
+
+class AuthMode(StrEnum):
+    LOCAL = "local"
+    OIDC = "oidc"
+    BOTH = "both"
+
+
+class AppState(SQLModel, table=True):
+    """Small key/value facts about the installation (e.g. when the seed was imported)."""
+
+    __tablename__ = "app_state"
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str
+
+
+class GlobalSettings(SQLModel, table=True):
+    """The single row of installation-wide settings (id is always 1)."""
+
+    __tablename__ = "global_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    domain: str = ""
+    server_ip: str = ""
+    network: str = "docker-watcher"
+    subdomain_pattern: str = "stage-{stage}-{project}"
+    notification_urls: list[str] = _json_list()
+    poll_interval: int = 300
+    webhook_secret_enc: str | None = None
+    auto_create_allow: list[str] = _json_list()
+    volume_roots: list[str] = _json_list()
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class NpmSettings(SQLModel, table=True):
+    """The single row describing how to reach Nginx Proxy Manager (id is always 1)."""
+
+    __tablename__ = "npm_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    url: str = ""
+    email: str = ""
+    password_enc: str | None = None
+    certificate_id: int | None = None
+    ssl_forced: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Registry(SQLModel, table=True):
+    __tablename__ = "registry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=63)
+    url: str
+    type: RegistryType = RegistryType.GENERIC
+    username: str = ""
+    token_enc: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=63)
+    registry_id: int | None = Field(default=None, foreign_key="registry.id", ondelete="SET NULL")
+    image: str
+    port: int = 80
+    healthcheck: str | None = None
+    healthcheck_retries: int = 3
+    healthcheck_interval: float = 5.0
+    healthcheck_timeout: float = 10.0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Stage(SQLModel, table=True):
+    __tablename__ = "stage"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=32)
+    tag_pattern: str = "*"
+    auto_deploy: bool = False
+    max_instances: int = 1
+    confirm: bool = False
+    promote_from: str | None = None
+    subdomain: str | None = None
+    blue_green: bool = False  # forced blue-green even with max_instances > 1
+    position: int = 0
+
+
+class EnvVar(SQLModel, table=True):
+    """One env entry of a project (stage_id None) or a stage override (`unset` removes the key)."""
+
+    __tablename__ = "env_var"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
+    stage_id: int | None = Field(default=None, foreign_key="stage.id", ondelete="CASCADE")
+    key: str = Field(max_length=255)
+    value: str | None = None  # plaintext, or ciphertext when `secret`
+    secret: bool = False
+    unset: bool = False
+
+
+class VolumeMount(SQLModel, table=True):
+    """A mount of a project (stage_id None) or a stage override (same target replaces)."""
+
+    __tablename__ = "volume_mount"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
+    stage_id: int | None = Field(default=None, foreign_key="stage.id", ondelete="CASCADE")
+    source: str
+    target: str
+    mode: VolumeMode = VolumeMode.SHARED
+    read_only: bool = False
+
+
+class Instance(SQLModel, table=True):
+    """One container of a project/stage/tag that we started and still track."""
+
+    __tablename__ = "instance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
+    stage_id: int = Field(foreign_key="stage.id", ondelete="CASCADE", index=True)
+    deploy_id: int | None = None
+    tag: str
+    digest: str = ""
+    container_id: str | None = None
+    container_name: str = ""
+    subdomains: list[str] = _json_list()
+    proxy_host_ids: dict[str, int] = _json_dict()  # domain -> NPM proxy host id
+    url: str = ""
+    status: InstanceStatus = InstanceStatus.STARTING
+    error: str | None = None
+    config_hash: str = ""  # env/volumes fingerprint, to tell outdated instances
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    healthy_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+
+class Deploy(SQLModel, table=True):
+    """Every deploy attempt, kept as history even after its project is gone."""
+
+    __tablename__ = "deploy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(
+        default=None, foreign_key="project.id", ondelete="SET NULL", index=True
+    )
+    project_name: str
+    stage_name: str
+    tag: str
+    digest: str = ""
+    trigger: DeployTrigger
+    status: DeployStatus = DeployStatus.QUEUED
+    step: str | None = None  # the step running now, or the one that failed
+    error: str | None = None
+    instance_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class DeployStep(SQLModel, table=True):
+    __tablename__ = "deploy_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deploy_id: int = Field(foreign_key="deploy.id", ondelete="CASCADE", index=True)
+    name: str
+    status: StepStatus = StepStatus.RUNNING
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+
+
+class DeployLogLine(SQLModel, table=True):
+    __tablename__ = "deploy_log_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deploy_id: int = Field(foreign_key="deploy.id", ondelete="CASCADE", index=True)
+    step: str
+    level: str = "info"
+    message: str
+    ts: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=150)
+    password_hash: str | None = None  # None for OIDC-only users
+    email: str | None = None
+    oidc_subject: str | None = Field(default=None, index=True)
+    is_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+    # Epoch seconds: session tokens issued earlier are void (set by a password change).
+    sessions_valid_from: int = 0
+
+
+class RevokedToken(SQLModel, table=True):
+    """A signed-out session token, kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+
+    token_id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    expires_at: int = Field(index=True)  # epoch seconds
+
+
+class AuthSettings(SQLModel, table=True):
+    """The single row of authentication settings (id is always 1)."""
+
+    __tablename__ = "auth_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    mode: AuthMode = AuthMode.LOCAL
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret_enc: str | None = None
+    oidc_scopes: str = "openid email profile"
+    allowed_users: list[str] = _json_list()
+    allowed_groups: list[str] = _json_list()
+
+
+class SeenTag(SQLModel, table=True):
+    """A tag (and its digest) noticed in a project's repository, so restarts never redeploy it."""
+
+    __tablename__ = "seen_tag"
+    __table_args__ = (UniqueConstraint("project_id", "tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
+    tag: str
+    digest: str = ""
+    state: str = "baseline"  # baseline | available | deployed | refused
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
