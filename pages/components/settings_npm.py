@@ -14,7 +14,7 @@ from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, sect
 from pages.components.tested_form import TestedForm
 from services.admin.settings_admin import NpmInput, NpmView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
-from services.npm.client import Certificate
+from services.npm.values import Certificate
 
 NO_CERTIFICATE = 0
 

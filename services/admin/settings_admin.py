@@ -24,7 +24,8 @@ from services.admin.seed_format import AbsolutePath, NonBlank, Url, _email, _hos
 from services.errors import ValidationFailed
 from services.notify import notifier as notify
 from services.notify.notifier import ChannelResult, Notifier
-from services.npm.client import Certificate, NpmClient
+from services.npm.client import NpmClient
+from services.npm.values import Certificate
 from services.store.models import GlobalSettings, NpmSettings
 from services.store.settings_store import SettingsStore
 

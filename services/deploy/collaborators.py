@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from services.deploy.health import HealthChecker
 from services.deploy.image_fetch import ImageFetcher
-from services.deploy.routing import ProxyTarget, Router
+from services.deploy.routing import Router
 from services.docker_engine import DockerEngine
 from services.events import EventBus
 from services.notify.notifier import Notifier
+from services.npm.proxy import ProxyTarget
 from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
 from services.store.projects import ProjectStore

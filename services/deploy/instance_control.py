@@ -12,9 +12,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from services import naming
-from services.deploy.routing import ProxyTarget, Router
+from services.deploy.routing import Router
 from services.errors import NotFound
 from services.events import Event, EventBus
+from services.npm.proxy import ProxyTarget
 from services.store.models import Instance, InstanceStatus, utcnow
 
 if TYPE_CHECKING:

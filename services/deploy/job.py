@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.deploy import container_config
-from services.deploy.routing import ProxyTarget
 from services.deploy.step_log import DeployRecorder
 from services.errors import WatcherError
-from services.npm.client import ProxyHost
+from services.npm.proxy import ProxyTarget
+from services.npm.values import ProxyHost
 from services.store.models import Deploy, DeployTrigger, GlobalSettings, Instance, Project, Stage
 from services.types import ContainerInfo, ImageInfo, PullProgress, PullUpdate
 

@@ -9,28 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
-from services.npm.client import Lookup, ProxyHost, ProxyManager, Seen
+from services.npm.proxy import Lookup, ProxyTarget, Seen
+from services.npm.values import ProxyHost
 from services.store.instances import InstanceStore
 from services.store.models import Instance
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProxyTarget:
-    """Where a domain sends traffic and how it is served."""
-
-    proxy: ProxyManager
-    certificate_id: int | None
-    ssl_forced: bool
-    domain: str
-
-    def url(self, fqdn: str) -> str:
-        scheme = "https" if self.certificate_id else "http"
-        return f"{scheme}://{fqdn}"
 
 
 class Router:

@@ -10,9 +10,8 @@ import asyncio
 
 from services.deploy.collaborators import DeployPorts
 from services.deploy.job import DeployJob, Undo
-from services.deploy.routing import ProxyTarget
 from services.errors import WatcherError
-from services.npm.client import Lookup
+from services.npm.proxy import Lookup, ProxyTarget
 from services.store.models import Instance
 
 

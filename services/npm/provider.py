@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from services.deploy.routing import ProxyTarget
 from services.npm.client import NpmClient
+from services.npm.proxy import ProxyTarget
 from services.store.models import NpmSettings
 from services.store.settings_store import SettingsStore
 

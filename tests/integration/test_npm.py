@@ -21,7 +21,9 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.npm.client import TWO_FACTOR_MESSAGE, NginxConfigError, NpmClient, ProxyHostSpec
+from services.npm.client import NpmClient
+from services.npm.session import TWO_FACTOR_MESSAGE
+from services.npm.values import NginxConfigError, ProxyHostSpec
 from tests.support.docker_env import create_container, create_network, wait_until
 from tests.support.images import build_test_image
 from tests.support.npm_emulator import EchoUpstream, EmulatorFactory, NpmEmulator, docker_resolver

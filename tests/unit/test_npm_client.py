@@ -26,11 +26,11 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.npm.client import (
-    TWO_FACTOR_MESSAGE,
+from services.npm.client import NpmClient
+from services.npm.session import TWO_FACTOR_MESSAGE
+from services.npm.values import (
     Certificate,
     NginxConfigError,
-    NpmClient,
     ProxyHost,
     ProxyHostSpec,
     parse_timestamp,

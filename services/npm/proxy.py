@@ -1,0 +1,63 @@
+"""What the deployer sees of a reverse proxy: the `ProxyManager` protocol and where it routes.
+
+NPM is the first adapter; a second proxy (Traefik, Caddy) would implement the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, Protocol
+
+from services.npm.values import Certificate, ProxyHost
+
+
+class Lookup(Enum):
+    """`ensure_host(seen=Lookup.NOT_DONE)`: nobody looked the domain up yet."""
+
+    NOT_DONE = "not done"
+
+
+Seen = ProxyHost | None | Literal[Lookup.NOT_DONE]  # what an earlier find_host returned
+
+
+class ProxyManager(Protocol):
+    """What the deployer needs from a reverse proxy."""
+
+    async def test_connection(self) -> str: ...
+
+    async def find_host(self, domain: str) -> ProxyHost | None: ...
+
+    async def ensure_host(
+        self,
+        domain: str,
+        forward_host: str,
+        forward_port: int,
+        *,
+        owned_ids: set[int] | None = None,
+        certificate_id: int | None = None,
+        ssl_forced: bool = False,
+        seen: Seen = Lookup.NOT_DONE,
+    ) -> ProxyHost: ...
+
+    async def delete_host(self, host_id: int, *, missing_ok: bool = True) -> None: ...
+
+    async def enable_host(self, host_id: int) -> None: ...
+
+    async def disable_host(self, host_id: int) -> None: ...
+
+    async def pick_wildcard_certificate(self, domain: str) -> Certificate | None: ...
+
+
+@dataclass(frozen=True)
+class ProxyTarget:
+    """The proxy as currently configured: where a domain sends traffic and how it is served."""
+
+    proxy: ProxyManager
+    certificate_id: int | None
+    ssl_forced: bool
+    domain: str
+
+    def url(self, fqdn: str) -> str:
+        scheme = "https" if self.certificate_id else "http"
+        return f"{scheme}://{fqdn}"
