@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import error_response
-from services.auth.sessions import AuthService, Principal
+from services.auth.sessions import AuthService, Principal, principal_in
 from services.errors import FieldError, InvalidAuth
 
 SESSION_COOKIE = "dw_session"
@@ -57,8 +57,7 @@ def presented_token(conn: HTTPConnection) -> str | None:
 
 def current_principal(request: Request) -> Principal | None:
     """Who the guard let through for this request (None on public paths)."""
-    principal = getattr(request.state, "principal", None)
-    return principal if isinstance(principal, Principal) else None
+    return principal_in(request.state)
 
 
 def set_session_cookie(response: Response, token: str, *, max_age: int, secure: bool) -> None:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-from services.auth.sessions import Principal
+from services.auth.sessions import principal_in
 from services.views.system_status import SystemStatus
 
 
@@ -50,8 +50,8 @@ def _nav() -> None:
 
 def _sign_out() -> None:
     """Who is signed in, and a real form POST (the route clears the HttpOnly cookie)."""
-    principal = getattr(ui.context.client.request.state, "principal", None)
-    if isinstance(principal, Principal):
+    principal = principal_in(ui.context.client.request.state)
+    if principal is not None:
         ui.label(principal.username).classes("text-sm ml-4")
     with ui.element("form").props('method=post action="/api/auth/logout"'):
         ui.button("Sign out", icon="logout").props("type=submit flat dense no-caps color=white")

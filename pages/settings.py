@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from fastapi import Request
 from nicegui import ui
 
-from app.auth_guard import current_principal
 from pages.components.settings_account import AccountSection
 from pages.components.settings_global import global_sections
 from pages.components.settings_npm import NpmSection
@@ -23,7 +22,7 @@ from pages.layout import frame
 from services.admin.config_transfer import ConfigTransfer
 from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
-from services.auth.sessions import AuthService
+from services.auth.sessions import AuthService, principal_in
 from services.views.system_status import SystemStatus
 
 
@@ -46,7 +45,7 @@ def register(services: SettingsServices) -> None:
             page = _SettingsPage(services, str(request.base_url))
             await page.build()
             TransferSection(services.transfer, page.build)
-            principal = current_principal(request)
+            principal = principal_in(request.state)
             if principal is not None:
                 client = request.client.host if request.client else ""
                 AccountSection(services.auth, principal, client)

@@ -52,6 +52,16 @@ class Principal:
     expires_at: datetime
 
 
+def principal_in(state: object) -> Principal | None:
+    """The Principal the request guard left on a request's `state` (None on public paths).
+
+    The guard (in the app layer) stores it as `state.principal`; API routes and pages both read
+    it through here, so neither needs to import the other.
+    """
+    principal = getattr(state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
 class UserDirectory(Protocol):
     """The part of the user store the service needs (UserStore satisfies it)."""
 
