@@ -21,7 +21,8 @@ from services import tags
 from services.admin.inputs import InputModel, documented
 from services.admin.seed_format import RegistryName, RequiredUrl
 from services.errors import Conflict
-from services.registry.client import RegistryClient, RegistryCredentials
+from services.registry.auth import RegistryCredentials
+from services.registry.client import RegistryClient
 from services.store.models import Registry, RegistryType
 from services.store.projects import ProjectStore
 from services.store.registries import RegistryStore

@@ -35,7 +35,7 @@ from services.detect.decisions import Decision, Outcome
 from services.detect.intake import Intake
 from services.detect.webhook_payloads import Pushed, extract
 from services.errors import FieldError, ValidationFailed, WatcherError
-from services.registry.client import api_base_url
+from services.registry.names import api_base_url
 from services.store.models import DeployTrigger, RegistryType
 from services.store.registries import RegistryStore
 

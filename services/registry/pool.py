@@ -16,7 +16,9 @@ import httpx
 
 from services.errors import ValidationFailed
 from services.imageref import ImageRef
-from services.registry.client import RegistryClient, RegistryCredentials, api_base_url
+from services.registry.auth import RegistryCredentials
+from services.registry.client import RegistryClient
+from services.registry.names import api_base_url
 from services.store.models import Project, Registry
 from services.store.registries import RegistryStore
 

@@ -16,7 +16,8 @@ import pytest
 from docker import DockerClient
 
 from services.errors import CannotConnect, InvalidAuth, NotFound
-from services.registry.client import RegistryClient, RegistryCredentials
+from services.registry.auth import RegistryCredentials
+from services.registry.client import RegistryClient
 from tests.support.images import push_test_image
 from tests.support.registry_server import (
     RegistryServer,

@@ -27,17 +27,12 @@ from services.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from services.registry.client import (
-    MANIFEST_MEDIA_TYPES,
-    MAX_PAGES,
-    RegistryClient,
-    RegistryCredentials,
-    api_base_url,
-    canonical_scope,
-    parse_challenges,
-    parse_retry_after,
-    repository_path,
-)
+from services.registry.auth import RegistryCredentials, canonical_scope, parse_challenges
+from services.registry.client import RegistryClient
+from services.registry.manifests import MANIFEST_MEDIA_TYPES
+from services.registry.names import api_base_url, repository_path
+from services.registry.tags import MAX_PAGES
+from services.registry.transport import parse_retry_after
 
 PASSWORD = "pa55-w0rd-SECRET"
 CREDS = RegistryCredentials("alice", PASSWORD)
