@@ -1,10 +1,12 @@
 """The Docker Engine adapter. The `services.docker_engine` package is the only code that imports
-docker-py; this module holds the client, the other modules what it reads and translates.
+docker-py; this module holds the client, the others what it reads (`mapping`, `events`), how it
+fails (`failures`) and two longer calls (`pulling`, `networks`).
 
 Every public method is async and runs docker-py in a worker thread, so a slow engine never blocks
-the event loop. docker-py's and requests' exceptions are translated here into `services.errors`;
-nothing third-party escapes. The client is created lazily on first use, so the process starts
-(and serves its UI) even when the engine is down; each later call retries the connection.
+the event loop. docker-py's and requests' exceptions are translated on the way out of that
+thread (`_call`, with `failures.translate`) into `services.errors`; nothing third-party escapes.
+The client is created lazily on first use, so the process starts (and serves its UI) even when
+the engine is down; each later call retries the connection.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
-import docker.utils
-import requests.exceptions
-import urllib3.exceptions
 
 from services.docker_engine.events import (
     ClientFactory,
@@ -33,30 +32,18 @@ from services.docker_engine.events import (
     deliver,
     next_or_stop,
 )
-from services.docker_engine.failures import api_error, explain, pull_error, root_cause
+from services.docker_engine.failures import explain, translate, unreachable
 from services.docker_engine.mapping import (
-    EPOCH,
     container_info,
-    digest_from_status,
     image_info,
     label_filter,
     spec_to_create_kwargs,
     timestamp,
 )
-from services.errors import (
-    CannotConnect,
-    Timeout,
-    UpstreamError,
-    WatcherError,
-)
-from services.types import (
-    ContainerInfo,
-    ContainerSpec,
-    EngineEvent,
-    ImageInfo,
-    PullProgress,
-    PullUpdate,
-)
+from services.docker_engine.networks import ensure_network
+from services.docker_engine.pulling import progress_sink, pull
+from services.errors import CannotConnect, WatcherError
+from services.types import ContainerInfo, ContainerSpec, EngineEvent, ImageInfo, PullProgress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,11 +78,8 @@ class DockerEngine:
                 try:
                     self._client = self._factory()
                 except Exception as exc:
-                    raise CannotConnect(self._unreachable(exc)) from exc
+                    raise CannotConnect(unreachable(self.where, exc)) from exc
             return self._client.api
-
-    def _unreachable(self, exc: BaseException) -> str:
-        return f"Docker Engine not reachable at {self.where}: {root_cause(exc)}"
 
     async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in a thread, translating third-party errors into ours."""
@@ -107,26 +91,10 @@ class DockerEngine:
         except WatcherError:
             raise
         except Exception as exc:
-            ours = self._translate(what, exc)
+            ours = translate(what, exc, where=self.where, timeout=self.timeout)
             if ours is None:
                 raise  # not from docker-py, requests or the socket: a bug of ours
             raise ours from exc
-
-    def _translate(self, what: str, exc: Exception) -> WatcherError | None:
-        """Our error for a docker-py, requests, urllib3 or socket exception."""
-        if isinstance(exc, docker.errors.APIError):
-            return api_error(what, exc)
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return CannotConnect(self._unreachable(exc))
-        if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
-            msg = f"{what}: Docker Engine at {self.where} did not answer within {self.timeout} s"
-            return Timeout(msg)
-        connection_errors = requests.exceptions.RequestException | urllib3.exceptions.HTTPError
-        if isinstance(exc, connection_errors | OSError):
-            return CannotConnect(self._unreachable(exc))
-        if isinstance(exc, docker.errors.DockerException):
-            return UpstreamError(f"{what}: {exc}")
-        return None
 
     # ----- engine and images ----------------------------------------------------------------
 
@@ -151,7 +119,7 @@ class DockerEngine:
         CannotConnect (registry or engine unreachable), Timeout, UpstreamError. `progress` is
         called on the event loop once per layer step (byte-level ticks are coalesced).
         """
-        report = _progress_sink(asyncio.get_running_loop(), progress)
+        report = progress_sink(asyncio.get_running_loop(), progress)
         digest = await self._call(f"pulling {ref}", self._pull_sync, ref, auth, report)
         info = await self.inspect_image(ref)
         return info if digest is None else dataclasses.replace(info, digest=digest)
@@ -159,21 +127,7 @@ class DockerEngine:
     def _pull_sync(
         self, ref: str, auth: tuple[str, str] | None, report: Callable[[dict[str, Any]], None]
     ) -> str | None:
-        repository, tag = docker.utils.parse_repository_tag(ref)
-        auth_config = {"username": auth[0], "password": auth[1]} if auth else None
-        digest: str | None = None
-        try:
-            stream = self._api().pull(
-                repository, tag=tag or "latest", stream=True, decode=True, auth_config=auth_config
-            )
-            for item in stream:
-                if "error" in item:
-                    raise pull_error(ref, str(item.get("error")))
-                digest = digest_from_status(item) or digest
-                report(item)
-        except docker.errors.APIError as exc:
-            raise pull_error(ref, explain(exc)) from exc
-        return digest
+        return pull(self._api(), ref, auth, report)
 
     async def inspect_image(self, ref: str) -> ImageInfo:
         """What a local image declares (ports, HEALTHCHECK, labels, env, digest); NotFound if
@@ -197,17 +151,7 @@ class DockerEngine:
         return await self._call(f"ensuring network {name}", self._ensure_network_sync, name)
 
     def _ensure_network_sync(self, name: str) -> str:
-        api = self._api()
-        with self._network_lock:
-            existing = _find_network(api, name)
-            if existing:
-                return existing
-            created = _create_network(api, name)
-            winner = _find_network(api, name) or created
-            if winner != created:
-                with contextlib.suppress(docker.errors.APIError):
-                    api.remove_network(created)
-            return winner
+        return ensure_network(self._api(), name, self._network_lock)
 
     # ----- containers -----------------------------------------------------------------------
 
@@ -392,42 +336,3 @@ def _make_client(base_url: str | None, timeout: int) -> Any:
     if base_url:
         return docker.DockerClient(base_url=base_url, timeout=timeout)
     return docker.from_env(timeout=timeout)
-
-
-def _progress_sink(
-    loop: asyncio.AbstractEventLoop, progress: PullProgress | None
-) -> Callable[[dict[str, Any]], None]:
-    """A thread-side callback forwarding each new (layer, status) pair to `progress` on the loop."""
-    last: dict[str | None, str] = {}
-
-    def report(item: dict[str, Any]) -> None:
-        layer, status = item.get("id"), str(item.get("status", ""))
-        if progress is None or not status or last.get(layer) == status:
-            return
-        last[layer] = status
-        detail = item.get("progressDetail") or {}
-        update = PullUpdate(status, layer, detail.get("current"), detail.get("total"))
-        loop.call_soon_threadsafe(progress, update)
-
-    return report
-
-
-def _find_network(api: Any, name: str) -> str | None:
-    """The id of the earliest-created network named exactly `name` (the engine's name filter
-    also matches substrings, and duplicates can exist)."""
-    same = [n for n in api.networks(names=[name]) if n.get("Name") == name]
-    if not same:
-        return None
-    oldest = min(same, key=lambda n: (timestamp(n.get("Created")) or EPOCH, n["Id"]))
-    return str(oldest["Id"])
-
-
-def _create_network(api: Any, name: str) -> str:
-    """Create a bridge network; a 409 (another client won a checked race) is not an error."""
-    try:
-        return str(api.create_network(name, driver="bridge", check_duplicate=True)["Id"])
-    except docker.errors.APIError as exc:
-        found = _find_network(api, name) if exc.status_code == 409 else None
-        if found is None:
-            raise
-        return found

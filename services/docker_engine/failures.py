@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 
 from services.errors import (
     CannotConnect,
@@ -74,3 +76,25 @@ def pull_error(ref: str, message: str) -> WatcherError:
         if any(needle in lowered for needle in needles):
             return kind(f"Pulling {ref} failed: {summary} ({message})")
     return UpstreamError(f"Pulling {ref} failed: {message}")
+
+
+def unreachable(where: str, exc: BaseException) -> str:
+    return f"Docker Engine not reachable at {where}: {root_cause(exc)}"
+
+
+def translate(what: str, exc: Exception, *, where: str, timeout: int) -> WatcherError | None:
+    """Our error for a docker-py, requests, urllib3 or socket exception; None for anything else
+    (a bug of ours, to be raised as it is). `where` is the engine's address, `timeout` its
+    client timeout in seconds, both for the message."""
+    if isinstance(exc, docker.errors.APIError):
+        return api_error(what, exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return CannotConnect(unreachable(where, exc))
+    if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
+        return Timeout(f"{what}: Docker Engine at {where} did not answer within {timeout} s")
+    connection_errors = requests.exceptions.RequestException | urllib3.exceptions.HTTPError
+    if isinstance(exc, connection_errors | OSError):
+        return CannotConnect(unreachable(where, exc))
+    if isinstance(exc, docker.errors.DockerException):
+        return UpstreamError(f"{what}: {exc}")
+    return None

@@ -10,7 +10,7 @@ import pytest
 import requests.exceptions
 import urllib3.exceptions
 
-from services.docker_engine import DockerEngine, events, failures, mapping, spec_to_create_kwargs
+from services.docker_engine import events, failures, mapping, spec_to_create_kwargs
 from services.errors import CannotConnect, Conflict, InvalidAuth, NotFound, Timeout, UpstreamError
 from services.types import (
     LABEL_MANAGED,
@@ -227,10 +227,10 @@ def test_connection_errors_are_reduced_to_their_root_cause() -> None:
     ],
 )
 def test_third_party_errors_become_ours(raised: Exception, kind: type) -> None:
-    engine = DockerEngine("unix:///nonexistent.sock")
-    translated = engine._translate("stopping c", raised)
+    where = "unix:///nonexistent.sock"
+    translated = failures.translate("stopping c", raised, where=where, timeout=60)
     assert type(translated) is kind
-    assert engine._translate("stopping c", ValueError("our bug")) is None
+    assert failures.translate("stopping c", ValueError("our bug"), where=where, timeout=60) is None
 
 
 def test_conflict_status_becomes_conflict() -> None:
