@@ -17,7 +17,6 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from services.admin.inputs import field_errors
@@ -84,7 +83,6 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(RateLimited, _rate_limited)
     for kind, status in _STATUS:
         api.add_exception_handler(kind, _plain(status))
-    api.add_exception_handler(IntegrityError, _integrity)
     api.add_exception_handler(HTTPException, _http_error)
 
 
@@ -119,12 +117,6 @@ async def _rate_limited(_request: Request, exc: Exception) -> Response:
     seconds = exc.retry_after
     headers = {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds else None
     return error_response(429, [FieldError("", str(exc))], headers)
-
-
-async def _integrity(_request: Request, _exc: Exception) -> Response:
-    """A uniqueness or reference rule the database enforced (two saves racing for one name)."""
-    message = "the change conflicts with stored data (a name just taken, or a deleted reference)"
-    return error_response(409, [FieldError("", message)])
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -16,7 +16,6 @@ from enum import StrEnum
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from services.errors import NotFound
@@ -148,8 +147,8 @@ class SeenTagStore:
 
 @contextmanager
 def _project_must_exist(project_id: int) -> Iterator[None]:
-    """A project deleted meanwhile fails its foreign key: say so in our own words."""
+    """A project deleted meanwhile fails its foreign key (NotFound): say which project."""
     try:
         yield
-    except IntegrityError as exc:
+    except NotFound as exc:
         raise NotFound(f"project {project_id} no longer exists") from exc

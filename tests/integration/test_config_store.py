@@ -7,12 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from services.admin.config_database import SEED_MARKER, ConfigStore
 from services.admin.seed_format import SeedDocument, parse_seed, render_seed
-from services.errors import ConfigError, CryptoError, ValidationFailed
+from services.errors import ConfigError, Conflict, CryptoError, ValidationFailed
 from services.secrets import SecretBox
 from services.store.db import Database
 from services.store.models import (
@@ -200,7 +199,7 @@ def test_a_database_error_midway_rolls_everything_back(store: ConfigStore, db: D
     # else (settings, registries, the first project and its stages) was already written.
     broken = doc.projects["web-app-launcher"].model_copy(update={"image": None})
     bad_doc = doc.model_copy(update={"projects": {**doc.projects, "zz-last": broken}})
-    with pytest.raises(IntegrityError, match="NOT NULL"):
+    with pytest.raises(Conflict, match="the database refused the change: NOT NULL"):
         store.import_document(bad_doc, replace=False)
     assert set(counts(db).values()) == {0}
 
