@@ -283,11 +283,6 @@ class DockerEngine:
                 infos.append(container_info(api.inspect_container(summary["Id"])))
         return infos
 
-    async def container_address(self, container_id: str, network: str) -> str | None:
-        """The container's IP address on `network`, or None when it is not attached (or
-        stopped: a stopped container keeps no address)."""
-        return (await self.get(container_id)).ip_by_network.get(network)
-
     # ----- events ---------------------------------------------------------------------------
 
     async def events(

@@ -68,10 +68,6 @@ class NpmClient:
         await self._session.log_in()
         return ".".join(str(part) for part in version)
 
-    async def server_version(self) -> tuple[int, int, int]:
-        """NPM's version from `GET /api/` (cached): decides which optional fields we may send."""
-        return await self._session.server_version()
-
     # ----------------------------------------------------------------- proxy hosts
 
     async def list_hosts(self) -> list[ProxyHost]:

@@ -42,9 +42,6 @@ class DeployStore:
             session.add(row)
             return row
 
-    def finish(self, deploy_id: int, status: DeployStatus, error: str | None = None) -> Deploy:
-        return self.update(deploy_id, status=status, error=error, finished_at=utcnow())
-
     def recent(self, *, project_id: int | None = None, limit: int = 50) -> list[Deploy]:
         with self._db.session() as session:
             query = select(Deploy)

@@ -152,18 +152,6 @@ class ProjectStore:
         """The ciphertext stored for a secret env value."""
         return self._box.encrypt(value, ENV_CONTEXT)
 
-    def resolved_env(self, project_id: int, stage_id: int) -> dict[str, str]:
-        """The env a container of this stage gets: project values, then stage overrides."""
-        env: dict[str, str] = {}
-        entries = self.env_entries(project_id)
-        for scope in (None, stage_id):
-            for entry in (e for e in entries if e.stage_id == scope):
-                if entry.unset or entry.value is None:
-                    env.pop(entry.key, None)
-                else:
-                    env[entry.key] = self.reveal(entry)
-        return env
-
     def reveal(self, entry: EnvVar) -> str:
         """The plaintext value of an env entry (decrypting a secret one)."""
         assert entry.value is not None
@@ -185,12 +173,3 @@ class ProjectStore:
             for mount in mounts:
                 mount.project_id, mount.stage_id, mount.id = project_id, stage_id, None
                 session.add(mount)
-
-    def resolved_volumes(self, project_id: int, stage_id: int) -> list[VolumeMount]:
-        """Project mounts, with a stage mount of the same target replacing the project's."""
-        by_target: dict[str, VolumeMount] = {}
-        mounts = self.volumes(project_id)
-        for scope in (None, stage_id):
-            for mount in (m for m in mounts if m.stage_id == scope):
-                by_target[mount.target] = mount
-        return list(by_target.values())

@@ -57,14 +57,6 @@ class SeenTagStore:
         marker = next((row.digest for row in rows if row.tag == BASELINE_MARKER), None)
         return {row.tag: row for row in rows if row.tag != BASELINE_MARKER}, marker
 
-    def with_state(self, project_id: int, state: SeenState) -> list[SeenTag]:
-        """Tags in one state, newest sighting first (e.g. those waiting for a manual deploy)."""
-        with self._db.session() as session:
-            query = select(SeenTag).where(
-                SeenTag.project_id == project_id, SeenTag.state == state.value
-            )
-            return list(session.exec(query.order_by(col(SeenTag.last_seen).desc())).all())
-
     def claim(self, project_id: int, tag: str, digest: str, state: SeenState) -> bool:
         """Record a sighting; True when it is news (tag unseen, or seen with another digest).
 
@@ -98,15 +90,6 @@ class SeenTagStore:
             for start in range(0, len(rows), _CHUNK):  # SQLite caps variables per statement
                 session.exec(stmt.values(rows[start : start + _CHUNK]))
 
-    def set_digest(self, project_id: int, tag: str, digest: str) -> None:
-        """Learn the digest of a seen tag without treating it as news (it is already running)."""
-        with self._db.session() as session:
-            query = select(SeenTag).where(SeenTag.project_id == project_id, SeenTag.tag == tag)
-            row = session.exec(query).first()
-            if row is not None:
-                row.digest, row.last_seen = digest, utcnow()
-                session.add(row)
-
     def forget_missing(self, project_id: int, present: set[str], before: datetime) -> int:
         """Drop tags gone from the repository, so a tag pushed again later counts as new.
 
@@ -127,14 +110,6 @@ class SeenTagStore:
                     )
                 )
             return len(gone)
-
-    def baseline_taken(self, project_id: int, image: str) -> bool:
-        """True once the poller recorded the project's existing tags for this image."""
-        with self._db.session() as session:
-            query = select(SeenTag.digest).where(
-                SeenTag.project_id == project_id, SeenTag.tag == BASELINE_MARKER
-            )
-            return session.exec(query).first() == image
 
     def take_baseline(self, project_id: int, image: str, tags: Iterable[str]) -> None:
         """Record every current tag as baseline (deploying nothing) and mark the baseline taken.

@@ -112,7 +112,3 @@ class SettingsStore:
         with self._db.session() as session:
             row = session.get(AppState, key)
             return row.value if row else None
-
-    def set_state(self, key: str, value: str) -> None:
-        with self._db.session() as session:
-            session.merge(AppState(key=key, value=value))

@@ -58,11 +58,10 @@ def test_racing_claims_have_exactly_one_winner(store: tuple[SeenTagStore, int]) 
 def test_baseline_keeps_claims_and_follows_the_image(store: tuple[SeenTagStore, int]) -> None:
     seen, pid = store
     seen.claim(pid, "dev-9", D1, SeenState.DEPLOYED)
-    assert not seen.baseline_taken(pid, "h/app")
+    assert seen.snapshot(pid)[1] is None  # no baseline yet
 
     seen.take_baseline(pid, "h/app", ["dev-8", "dev-9"] + [f"t{n}" for n in range(1200)])
 
-    assert seen.baseline_taken(pid, "h/app") and not seen.baseline_taken(pid, "h/other")
     tags, marker = seen.snapshot(pid)
     assert marker == "h/app" and len(tags) == 1202 and "" not in tags
     assert (tags["dev-9"].state, tags["dev-8"].state) == ("deployed", "baseline")
@@ -79,7 +78,7 @@ def test_forget_missing_spares_claims_made_during_the_listing(
 
     assert seen.forget_missing(pid, {"kept"}, listing_started) == 1
     assert set(seen.tags(pid)) == {"kept", "fresh"}
-    assert seen.baseline_taken(pid, "h/app")  # the marker is never forgotten
+    assert seen.snapshot(pid)[1] == "h/app"  # the marker is never forgotten
 
 
 def test_claims_for_a_deleted_project_raise_not_found(store: tuple[SeenTagStore, int]) -> None:

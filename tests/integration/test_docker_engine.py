@@ -139,14 +139,6 @@ async def test_create_and_start_applies_env_labels_mounts_network_and_aliases(
     assert answer.text == "from the host\n"
 
 
-async def test_container_address_on_the_network_or_none(
-    engine: DockerEngine, start: Any, network: str
-) -> None:
-    info = await start(network=network)
-    assert await engine.container_address(info.id, network) == info.ip_by_network[network]
-    assert await engine.container_address(info.id, "bridge") is None
-
-
 async def test_a_missing_network_is_created_when_starting(
     engine: DockerEngine, start: Any, docker_client: DockerClient, docker_resources: DockerResources
 ) -> None:

@@ -65,8 +65,8 @@ async def test_a_release_tag_waits_in_rel_and_is_notified_once(
         ]
         assert again.outcomes == [] and deploys_of(world) == []
         assert world.project.id is not None
-        waiting = detection.seen.with_state(world.project.id, SeenState.AVAILABLE)
-    assert [row.tag for row in waiting] == ["v1.0.0"]
+        seen = detection.seen.tags(world.project.id)
+    assert [tag for tag, row in seen.items() if row.state == SeenState.AVAILABLE] == ["v1.0.0"]
     (note,) = receiver.bodies
     assert (note["event"], note["tag"], note["stage"]) == ("tag_waiting", "v1.0.0", "rel, prod")
 

@@ -6,6 +6,7 @@ import asyncio
 
 from nicegui import ui
 
+from services.deploy import container_config
 from tests.pages.conftest import ConfigSite
 
 
@@ -20,7 +21,8 @@ def dev_env(site: ConfigSite, project_id: int) -> dict[str, str]:
     """What a container of the dev stage would get (secrets decrypted)."""
     stage = site.stores.projects.stage_by_name(project_id, "dev")
     assert stage.id is not None
-    return site.stores.projects.resolved_env(project_id, stage.id)
+    rows = container_config.resolve_env(site.stores.projects.env_entries(project_id), stage.id)
+    return {key: site.stores.projects.reveal(row) for key, row in rows.items()}
 
 
 def value_of(site: ConfigSite, marker: str) -> object:

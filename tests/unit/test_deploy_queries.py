@@ -67,7 +67,7 @@ async def test_follow_sends_stored_then_live_lines_and_ends_when_finished(
     announce(bus, running, "deploy.step", step="start", status="running")
     assert (step := (await anext(stream)).step) is not None and step.name == "start"
 
-    db.deploys.finish(running.id, DeployStatus.SUCCEEDED)
+    db.deploys.update(running.id, status=DeployStatus.SUCCEEDED, finished_at=utcnow())
     announce(bus, running, "deploy.finished", status="succeeded")
     end = await anext(stream)
     assert end.kind == "finished" and end.deploy is not None
@@ -115,7 +115,9 @@ async def test_a_deploy_finished_without_an_event_still_ends_the_stream(
     assert [(await anext(stream)).kind for _ in range(2)] == ["log", "log"]
     assert (await anext(stream)).kind == "keepalive"  # nothing happened: a sign of life
 
-    db.deploys.finish(running.id, DeployStatus.FAILED, "interrupted")  # e.g. crash clean-up
+    db.deploys.update(  # e.g. crash clean-up
+        running.id, status=DeployStatus.FAILED, error="interrupted", finished_at=utcnow()
+    )
     assert (await anext(stream)).kind == "finished"  # read again after the keepalive
 
 

@@ -108,7 +108,10 @@ async def test_stage_overrides_and_unsets_resolve_with_their_origin(env: Env) ->
         ResolvedEnvView("T", MASK, True, "project"),
     )
     assert [r.origin for r in prod.resolved] == ["project", "project", "project"]
-    assert env.projects.resolved_env(env.project_id, env.stage_id("dev")) == {
+    rows = container_config.resolve_env(
+        env.projects.env_entries(env.project_id), env.stage_id("dev")
+    )
+    assert {key: env.projects.reveal(row) for key, row in rows.items()} == {
         "B": "dev-b",
         "T": SECRET,
     }
