@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
+from services.npm.ownership import OurHosts
 from services.npm.proxy import Lookup, ProxyTarget, Seen
 from services.npm.values import ProxyHost
 from services.store.instances import InstanceStore
@@ -42,19 +43,19 @@ class Router:
         """
         if not target.domain:
             raise ValidationFailed.single("domain", "set the domain in Settings before routing")
-        owned = await asyncio.to_thread(self._owned_ids)
+        ours = await asyncio.to_thread(self._ours)
         try:
             host = await target.proxy.ensure_host(
                 fqdn,
                 instance.container_name,
                 port,
-                owned_ids=owned,
+                owned_ids=ours.held,
                 certificate_id=target.certificate_id,
                 ssl_forced=target.ssl_forced,
                 seen=seen,
             )
         except WatcherError:
-            await self._discard_leftover(target, fqdn, owned)
+            await self._discard_leftover(target, fqdn, ours)
             raise
         host_id = int(host.id)
         await asyncio.to_thread(self._transfer, fqdn, host_id, instance, target.url(fqdn))
@@ -71,28 +72,26 @@ class Router:
         await asyncio.to_thread(self._drop, instance, fqdn)
 
     async def check_available(self, target: ProxyTarget, fqdn: str) -> ProxyHost | None:
-        """Raise Conflict when NPM serves `fqdn` with a host we did not create (before deploying);
+        """Raise Conflict when NPM serves `fqdn` with a host not ours (before deploying);
         else the host serving it (ours) or None, for `point(seen=...)`.
 
         Also the first contact with NPM in a deploy, so an unreachable NPM fails here, before a
         container is started.
         """
         host = await target.proxy.find_host(fqdn)
-        if host is None or host.carries_our_marker:
-            return host
-        if int(host.id) in await asyncio.to_thread(self._owned_ids):
+        if host is None or (await asyncio.to_thread(self._ours)).owns(host):
             return host
         raise Conflict(
             f"{fqdn} is already served by NPM proxy host #{host.id}, which Docker Watcher did "
             "not create; remove it in NPM or choose another subdomain"
         )
 
-    async def _discard_leftover(self, target: ProxyTarget, fqdn: str, owned: set[int]) -> None:
-        """NPM may store a host and still fail (nginx refused it, reload failed): a host with our
-        marker that no instance owns is this attempt's leftover, so delete it."""
+    async def _discard_leftover(self, target: ProxyTarget, fqdn: str, ours: OurHosts) -> None:
+        """NPM may store a host and still fail (nginx refused it, reload failed): a host of ours
+        that no instance holds is this attempt's leftover, so delete it."""
         try:
             host = await target.proxy.find_host(fqdn)
-            if host is not None and host.carries_our_marker and int(host.id) not in owned:
+            if host is not None and ours.leftover(host):
                 await target.proxy.delete_host(int(host.id))
                 log.info("deleted proxy host #%s left by a failed change of %s", host.id, fqdn)
         except WatcherError as exc:
@@ -101,8 +100,8 @@ class Router:
     def owner_of(self, fqdn: str, among: list[Instance]) -> Instance | None:
         return next((i for i in among if fqdn in i.proxy_host_ids), None)
 
-    def _owned_ids(self) -> set[int]:
-        return {hid for inst in self._instances.all() for hid in inst.proxy_host_ids.values()}
+    def _ours(self) -> OurHosts:
+        return OurHosts.held_by(instance.proxy_host_ids for instance in self._instances.all())
 
     def _transfer(self, fqdn: str, host_id: int, new_owner: Instance, url: str) -> None:
         for other in self._instances.all():

@@ -7,7 +7,7 @@ translation in `session`. The password and the token never appear in a message o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,10 +16,10 @@ import httpx
 from services.errors import Conflict, InvalidAuth, NotFound
 from services.npm.certificates import Certificates
 from services.npm.hosts import ProxyHosts
+from services.npm.ownership import OurHosts, mark
 from services.npm.proxy import Lookup, Seen
 from services.npm.session import NpmSession, utcnow
 from services.npm.values import (
-    MANAGED_BY,
     Certificate,
     NginxConfigError,
     ProxyHost,
@@ -120,24 +120,25 @@ class NpmClient:
         forward_host: str,
         forward_port: int,
         *,
-        owned_ids: set[int] | None = None,
+        owned_ids: Collection[int] = (),
         certificate_id: int | None = None,
         ssl_forced: bool = False,
         seen: Seen = Lookup.NOT_DONE,
     ) -> ProxyHost:
         """Make `domain` route to `forward_host:forward_port`, creating or updating our host.
 
-        Idempotent. A host we did not create (id not in `owned_ids`, no `meta.managed_by`
-        marker) is never touched: Conflict. After the change the host is read back; when nginx
-        refused the configuration, NginxConfigError (an UpstreamError) carries nginx's error.
+        Idempotent. A host that is not ours (see `OurHosts`; `owned_ids` are the host ids our
+        instances hold) is never touched: Conflict. After the change the host is read back;
+        when nginx refused the configuration, NginxConfigError (an UpstreamError) carries
+        nginx's error.
         `seen` is what an earlier `find_host` of the same domain returned: it spares listing
         every host again (slow on an NPM with many). A host created since is adopted only if
         ours (see `_create_ours`); one deleted since is looked up afresh and created.
         """
-        name = normalize_domain(domain)
+        name, ours = normalize_domain(domain), OurHosts(frozenset(owned_ids))
         existing = await self.find_host(name) if seen is Lookup.NOT_DONE else seen
         if existing is not None:
-            self._check_ours(existing, name, owned_ids)
+            self._check_ours(existing, name, ours)
         spec = ProxyHostSpec(
             domain_names=existing.domain_names if existing else (name,),
             forward_host=forward_host,
@@ -149,7 +150,7 @@ class NpmClient:
         )
         try:
             host = await (
-                self._update_ours(existing, spec) if existing else self._create_ours(spec)
+                self._update_ours(existing, spec) if existing else self._create_ours(spec, ours)
             )
         except NotFound:
             if seen is Lookup.NOT_DONE:
@@ -165,8 +166,8 @@ class NpmClient:
         return await self._confirm_online(host.id, name)
 
     @staticmethod
-    def _check_ours(host: ProxyHost, domain: str, owned_ids: set[int] | None) -> None:
-        if host.carries_our_marker or (owned_ids is not None and host.id in owned_ids):
+    def _check_ours(host: ProxyHost, domain: str, ours: OurHosts) -> None:
+        if ours.owns(host):
             return
         raise Conflict(
             f"{domain} is already served by NPM proxy host #{host.id}, "
@@ -179,7 +180,7 @@ class NpmClient:
             await self.enable_host(host.id)
         return updated
 
-    async def _create_ours(self, spec: ProxyHostSpec) -> ProxyHost:
+    async def _create_ours(self, spec: ProxyHostSpec, ours: OurHosts) -> ProxyHost:
         """Create; if NPM says the name is taken, adopt the host only when it is ours.
 
         A create retried after a stale-token 500 may find the row its first attempt left.
@@ -193,7 +194,7 @@ class NpmClient:
                 raise Conflict(
                     f"{domain} is already in use in NPM by a redirection or 404 host"
                 ) from None
-            self._check_ours(found, domain, None)
+            self._check_ours(found, domain, ours)
             return await self._update_ours(found, spec)
 
     async def _confirm_online(self, host_id: int, domain: str) -> ProxyHost:
@@ -205,8 +206,5 @@ class NpmClient:
 
 def _our_meta(existing: ProxyHost | None) -> dict[str, Any]:
     """Keep whatever meta the host had (minus NPM's nginx status) and add our marker."""
-    meta = {
-        k: v for k, v in (existing.meta if existing else {}).items() if k not in _NGINX_META_KEYS
-    }
-    meta["managed_by"] = MANAGED_BY
-    return meta
+    kept = (existing.meta if existing else {}).items()
+    return mark({k: v for k, v in kept if k not in _NGINX_META_KEYS})

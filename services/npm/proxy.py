@@ -5,6 +5,7 @@ NPM is the first adapter; a second proxy (Traefik, Caddy) would implement the sa
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
@@ -34,7 +35,7 @@ class ProxyManager(Protocol):
         forward_host: str,
         forward_port: int,
         *,
-        owned_ids: set[int] | None = None,
+        owned_ids: Collection[int] = (),
         certificate_id: int | None = None,
         ssl_forced: bool = False,
         seen: Seen = Lookup.NOT_DONE,

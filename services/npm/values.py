@@ -14,8 +14,6 @@ from typing import Any
 
 from services.errors import UpstreamError, ValidationFailed
 
-MANAGED_BY = "docker-watcher"
-
 
 def parse_timestamp(value: object) -> datetime | None:
     """Read NPM's `YYYY-MM-DD HH:MM:SS` (SQLite) or ISO-8601 (MySQL, tokens) as an aware datetime.
@@ -85,10 +83,6 @@ class ProxyHost:
         """nginx's own complaint when NPM could not configure this host."""
         err = self.meta.get("nginx_err")
         return str(err) if err else None
-
-    @property
-    def carries_our_marker(self) -> bool:
-        return self.meta.get("managed_by") == MANAGED_BY
 
     def serves(self, domain: str) -> bool:
         """Exact, case-insensitive match over the host's names (as NPM checks clashes)."""
