@@ -7,17 +7,23 @@ from pathlib import Path
 
 import httpx
 
-from services.deploy.collaborators import DeployPorts, ProxySource
+from services.deploy.check import CheckStep
 from services.deploy.deployer import Deployer
 from services.deploy.health import HealthChecker
 from services.deploy.image_fetch import ImageFetcher
 from services.deploy.instance_control import InstanceControl
+from services.deploy.plan import PlanStep
+from services.deploy.pull import PullStep
 from services.deploy.reconciler import Reconciler
+from services.deploy.records import DeployRecords
 from services.deploy.routing import Router
+from services.deploy.start import HealthStep, StartStep
+from services.deploy.switch import RetireStep, RouteStep
 from services.docker_engine import DockerEngine
 from services.events import EventBus
 from services.notify.notifier import Notifier, channels_from_urls
 from services.npm.provider import ProxyProvider
+from services.npm.proxy import ProxySource
 from services.registry.pool import RegistryPool
 from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
@@ -69,23 +75,17 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
     control = InstanceControl(
         inputs.instances, inputs.projects, inputs.settings, inputs.engine, router, proxy_source, bus
     )
-    ports = DeployPorts(
-        projects=inputs.projects,
-        instances=inputs.instances,
-        deploys=inputs.deploys,
-        settings=inputs.settings,
-        engine=inputs.engine,
-        health=health,
-        router=router,
-        proxies=proxy_source,
-        control=control,
-        notifier=notifier,
-        bus=bus,
-        images=ImageFetcher(inputs.engine, registries),
-        volume_defaults=inputs.data_dir / "volumes",
-        installation=installation,
+    instances = inputs.instances
+    deployer = Deployer(
+        records=DeployRecords(inputs.projects, inputs.deploys, bus, notifier),
+        check=CheckStep(inputs.projects, instances, inputs.settings, inputs.data_dir / "volumes"),
+        pull=PullStep(ImageFetcher(inputs.engine, registries), inputs.deploys, instances),
+        plan=PlanStep(proxy_source, instances),
+        start=StartStep(inputs.engine, instances, installation),
+        health=HealthStep(health, instances, in_network=inputs.in_network),
+        route=RouteStep(router, instances),
+        retire=RetireStep(instances, control, drain_seconds=inputs.drain_seconds),
     )
-    deployer = Deployer(ports, in_network=inputs.in_network, drain_seconds=inputs.drain_seconds)
     reconciler = Reconciler(
         inputs.instances, inputs.deploys, inputs.engine, control, bus, installation
     )

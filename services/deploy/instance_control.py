@@ -15,11 +15,10 @@ from services import naming
 from services.deploy.routing import Router
 from services.errors import NotFound
 from services.events import Event, EventBus
-from services.npm.proxy import ProxyTarget
+from services.npm.proxy import ProxySource, ProxyTarget
 from services.store.models import Instance, InstanceStatus, utcnow
 
 if TYPE_CHECKING:
-    from services.deploy.collaborators import ProxySource
     from services.docker_engine import DockerEngine
     from services.store.instances import InstanceStore
     from services.store.projects import ProjectStore

@@ -1,20 +1,21 @@
-"""What one deploy is asked to do and what it learns on the way (crosses the deploy modules)."""
+"""What one deploy was asked to do (frozen) and what its report records while the steps run.
+
+Steps hand their results to the next step as values (the pull's image, the plan's route plan,
+the started instance); nothing is left on the job for a later step to find. The report is the
+only part that changes: the live log, and what to undo when a later step fails.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.deploy import container_config
+from services.deploy.container_config import ContainerConfig
 from services.deploy.step_log import DeployRecorder
 from services.errors import WatcherError
-from services.npm.proxy import ProxyTarget
-from services.npm.values import ProxyHost
-from services.store.models import Deploy, DeployTrigger, GlobalSettings, Instance, Project, Stage
-from services.types import ContainerInfo, ImageInfo, PullProgress, PullUpdate
+from services.store.models import Deploy, DeployTrigger, GlobalSettings, Project, Stage
 
 AUTOMATIC_TRIGGERS = (DeployTrigger.WEBHOOK, DeployTrigger.POLL)
-MAX_PULL_LINES = 30
 Undo = Callable[[], Awaitable[None]]
 
 
@@ -36,40 +37,44 @@ class DeployRequest:
 
 
 @dataclass
+class DeployReport:
+    """The run's live log and its undo stack: each step that creates something pushes how to
+    remove it, so a failure at any point removes exactly what this deploy made."""
+
+    log: DeployRecorder
+    undo: list[Undo] = field(default_factory=list)
+
+    async def roll_back(self) -> None:
+        """Undo in reverse order; an undo that fails is logged and the rest still run."""
+        for undo in reversed(self.undo):
+            try:
+                await undo()
+            except Exception as exc:  # keep undoing the rest; the reconciler finishes the job
+                await self.log.log(f"rollback step failed: {exc}", "warning")
+        if self.undo:
+            await self.log.log("rolled back: removed what this deploy created")
+
+
+@dataclass(frozen=True)
 class DeployJob:
-    """Everything one deploy run knows; filled in step by step."""
+    """The deploy as the "check" step read and approved it; every later step reads it."""
 
     request: DeployRequest
     deploy: Deploy
     project: Project
     stage: Stage
     settings: GlobalSettings
-    recorder: DeployRecorder
-    target: ProxyTarget | None = None
-    image: ImageInfo | None = None
-    digest: str = ""
-    instance: Instance | None = None
-    container: ContainerInfo | None = None  # as it was right after starting
-    domains: list[str] = field(default_factory=list)
-    hosts_seen: dict[str, ProxyHost | None] = field(default_factory=dict)  # by plan, per domain
-    undo: list[Undo] = field(default_factory=list)
-    moved_from: set[int] = field(default_factory=set)  # instances that lost a domain to us
-    config: container_config.ContainerConfig | None = None  # env and mounts, checked in "check"
+    config: ContainerConfig  # env and mounts, checked before anything is pulled
+    report: DeployReport
 
     @property
     def image_ref(self) -> str:
         return f"{self.project.image}:{self.request.tag}"
 
+    @property
+    def log(self) -> DeployRecorder:
+        return self.report.log
+
     def redact(self, text: str) -> str:
         """Mask this deploy's secret env values: a crashing app may print them in its logs."""
-        return self.config.redact(text) if self.config is not None else text
-
-
-def progress_collector(lines: list[str]) -> PullProgress:
-    """Keep the pull's milestones (layer done, digest, status), not its byte counters."""
-
-    def collect(update: PullUpdate) -> None:
-        if update.current is None and str(update) not in lines[-1:]:
-            lines.append(str(update))
-
-    return collect
+        return self.config.redact(text)

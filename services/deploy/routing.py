@@ -1,8 +1,10 @@
 """Which NPM proxy host points at which instance, and moving a domain between instances.
 
-The instance rows are the source of truth for ownership: `Instance.proxy_host_ids` maps each
-domain the instance serves to its NPM host id. Moving a domain updates the NPM host first and
-then transfers the row entry, so a failure in between leaves NPM pointing at a live container.
+The instance rows are the source of truth for which instance serves a domain:
+`Instance.proxy_host_ids` maps each domain the instance serves to its NPM host id (and, with the
+marker, tells which hosts are ours: `services.npm.ownership`). Moving a domain updates the NPM
+host first and then transfers the row entry, so a failure in between leaves NPM pointing at a
+live container.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
+from services.errors import NotFound, ValidationFailed, WatcherError
 from services.npm.ownership import OurHosts
 from services.npm.proxy import Lookup, ProxyTarget, Seen
-from services.npm.values import ProxyHost
 from services.store.instances import InstanceStore
 from services.store.models import Instance
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Router:
-    """Points domains at instances through the proxy and keeps ownership on the instance rows."""
+    """Points domains at instances through the proxy; the instance rows say who serves what."""
 
     def __init__(self, instances: InstanceStore) -> None:
         self._instances = instances
@@ -37,8 +38,8 @@ class Router:
     ) -> int:
         """Make `fqdn` forward to `instance`; returns the proxy host id.
 
-        `seen` is what `check_available` found for `fqdn` earlier in the deploy. Raises Conflict
-        when NPM already serves the domain for someone else, CannotConnect or UpstreamError when
+        `seen` is what the deploy's plan found for `fqdn`. Raises Conflict when NPM already
+        serves the domain with a host that is not ours, CannotConnect or UpstreamError when
         NPM fails; the previous owner keeps the domain in that case.
         """
         if not target.domain:
@@ -71,21 +72,6 @@ class Router:
                 log.info("proxy host %s for %s was already gone", host_id, fqdn)
         await asyncio.to_thread(self._drop, instance, fqdn)
 
-    async def check_available(self, target: ProxyTarget, fqdn: str) -> ProxyHost | None:
-        """Raise Conflict when NPM serves `fqdn` with a host not ours (before deploying);
-        else the host serving it (ours) or None, for `point(seen=...)`.
-
-        Also the first contact with NPM in a deploy, so an unreachable NPM fails here, before a
-        container is started.
-        """
-        host = await target.proxy.find_host(fqdn)
-        if host is None or (await asyncio.to_thread(self._ours)).owns(host):
-            return host
-        raise Conflict(
-            f"{fqdn} is already served by NPM proxy host #{host.id}, which Docker Watcher did "
-            "not create; remove it in NPM or choose another subdomain"
-        )
-
     async def _discard_leftover(self, target: ProxyTarget, fqdn: str, ours: OurHosts) -> None:
         """NPM may store a host and still fail (nginx refused it, reload failed): a host of ours
         that no instance holds is this attempt's leftover, so delete it."""
@@ -98,6 +84,7 @@ class Router:
             log.warning("could not check for a leftover proxy host of %s: %s", fqdn, exc)
 
     def owner_of(self, fqdn: str, among: list[Instance]) -> Instance | None:
+        """The instance among `among` that serves `fqdn` through a proxy host, if any."""
         return next((i for i in among if fqdn in i.proxy_host_ids), None)
 
     def _ours(self) -> OurHosts:

@@ -62,3 +62,9 @@ class ProxyTarget:
     def url(self, fqdn: str) -> str:
         scheme = "https" if self.certificate_id else "http"
         return f"{scheme}://{fqdn}"
+
+
+class ProxySource(Protocol):
+    """Anything that yields the currently configured proxy (see ProxyProvider)."""
+
+    async def current(self) -> ProxyTarget | None: ...

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from services.npm.client import ProxyHost
 from services.npm.ownership import OurHosts, mark
+from services.npm.values import ProxyHost
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKED = {"managed_by": "docker-watcher"}

@@ -1,0 +1,92 @@
+"""The "check" step: read what the deploy is about and refuse what the stage does not allow.
+
+Nothing is touched before this step passed: the rules (shutdown, tag pattern, confirmation,
+promotion) raise Refused with the reason, and the container's env and mounts are resolved and
+checked here (ValidationFailed), so a bad volume never leaves a pulled image or a row behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from services import tags
+from services.deploy import container_config
+from services.deploy.container_config import ContainerConfig
+from services.deploy.job import AUTOMATIC_TRIGGERS, DeployJob, DeployReport, DeployRequest, Refused
+from services.store.instances import InstanceStore
+from services.store.models import Deploy, GlobalSettings, InstanceStatus, Project, Stage
+from services.store.projects import ProjectStore
+from services.store.settings_store import SettingsStore
+from services.volumes import allowed_roots
+
+_Read = tuple[Project, Stage, GlobalSettings]
+
+
+class CheckStep:
+    """Turns a request into an approved `DeployJob`, or raises why it may not run."""
+
+    def __init__(
+        self,
+        projects: ProjectStore,
+        instances: InstanceStore,
+        settings: SettingsStore,
+        volume_defaults: Path,
+    ) -> None:
+        """`volume_defaults`: where volumes may live when no roots are configured."""
+        self._projects = projects
+        self._instances = instances
+        self._settings = settings
+        self._volume_defaults = volume_defaults
+
+    async def run(
+        self, request: DeployRequest, deploy: Deploy, report: DeployReport, *, accepting: bool
+    ) -> DeployJob:
+        async with report.log.step("check"):
+            project, stage, settings = await asyncio.to_thread(self._read, request)  # one trip
+            if not accepting:
+                raise Refused("Docker Watcher is shutting down; deploy again after the restart")
+            await self._check_rules(request, project, stage)
+            config = await asyncio.to_thread(self._configure, request, project, stage, settings)
+            for line in config.describe():
+                await report.log.log(line)
+        return DeployJob(request, deploy, project, stage, settings, config, report)
+
+    def _read(self, request: DeployRequest) -> _Read:
+        project = self._projects.get(request.project_id)
+        stage = self._projects.stage_by_name(request.project_id, request.stage)
+        return project, stage, self._settings.get_global()
+
+    async def _check_rules(self, request: DeployRequest, project: Project, stage: Stage) -> None:
+        """Tag pattern, confirmation and promotion, in that order."""
+        if not tags.matches(stage.tag_pattern, request.tag):
+            raise Refused(
+                f"tag {request.tag!r} does not match stage {stage.name!r} ({stage.tag_pattern})"
+            )
+        if stage.confirm and (request.trigger in AUTOMATIC_TRIGGERS or not request.confirmed):
+            raise Refused(f"stage {stage.name!r} deploys only after confirmation in the UI")
+        if stage.promote_from:
+            await self._check_promotable(request, stage, stage.promote_from)
+
+    async def _check_promotable(self, request: DeployRequest, stage: Stage, source: str) -> None:
+        """A promoting stage takes only a tag that runs healthy in its source stage."""
+        source_stage = await asyncio.to_thread(
+            self._projects.stage_by_name, request.project_id, source
+        )
+        running = await asyncio.to_thread(self._instances.all, stage_id=source_stage.id)
+        if not any(i.tag == request.tag and i.status == InstanceStatus.HEALTHY for i in running):
+            raise Refused(
+                f"tag {request.tag!r} is not running healthy in stage {source!r}; "
+                f"stage {stage.name!r} only promotes from there"
+            )
+
+    def _configure(
+        self, request: DeployRequest, project: Project, stage: Stage, settings: GlobalSettings
+    ) -> ContainerConfig:
+        """Env and mounts, checked before anything is pulled or created (ValidationFailed)."""
+        assert project.id is not None
+        roots = allowed_roots(settings, self._volume_defaults)
+        data_dir = self._volume_defaults.parent
+        return container_config.build(
+            self._projects, project.id, stage, request.tag, roots, data_dir
+        )

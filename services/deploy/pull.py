@@ -1,0 +1,77 @@
+"""The "pull" step: the deploy's image on the engine, and whether it already runs unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from services.deploy.image_fetch import ImageFetcher
+from services.deploy.job import DeployJob
+from services.store.deploys import DeployStore
+from services.store.instances import InstanceStore
+from services.store.models import InstanceStatus
+from services.types import ImageInfo, PullProgress, PullUpdate
+
+MAX_PULL_LINES = 30
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """The image the new container will run, and the digest that names it."""
+
+    image: ImageInfo
+    digest: str
+
+
+class PullStep:
+    """Gets the image onto the engine (see `ImageFetcher`) and records its digest."""
+
+    def __init__(
+        self, images: ImageFetcher, deploys: DeployStore, instances: InstanceStore
+    ) -> None:
+        self._images = images
+        self._deploys = deploys
+        self._instances = instances
+
+    async def run(self, job: DeployJob) -> Pulled:
+        async with job.log.step("pull"):
+            lines: list[str] = []
+            fetched = await self._images.fetch(
+                job.project, job.request.tag, progress_collector(lines)
+            )
+            how = "pulled {}" if fetched.pulled else "{} is present and current: not pulled"
+            await job.log.log(how.format(job.image_ref))
+            for line in lines[-MAX_PULL_LINES:]:
+                await job.log.log(line)
+            digest = fetched.image.digest or fetched.image.id
+            assert job.deploy.id is not None
+            await asyncio.to_thread(self._deploys.update, job.deploy.id, digest=digest)
+            await job.log.log(f"image ready: {digest}")
+        return Pulled(fetched.image, digest)
+
+    async def already_runs(self, job: DeployJob, pulled: Pulled) -> bool:
+        """True (and said in the log) when a healthy instance runs this tag, digest and config:
+        the deploy then has nothing to do."""
+        current = await asyncio.to_thread(self._instances.all, stage_id=job.stage.id)
+        same = [
+            i
+            for i in current
+            if i.tag == job.request.tag
+            and i.digest == pulled.digest
+            and i.config_hash == job.config.fingerprint  # a changed env or volume redeploys
+        ]
+        if not any(i.status == InstanceStatus.HEALTHY for i in same):
+            return False
+        message = f"{job.request.tag} with this digest already runs; nothing to do"
+        await job.log.log(message, step="pull")
+        return True
+
+
+def progress_collector(lines: list[str]) -> PullProgress:
+    """Keep the pull's milestones (layer done, digest, status), not its byte counters."""
+
+    def collect(update: PullUpdate) -> None:
+        if update.current is None and str(update) not in lines[-1:]:
+            lines.append(str(update))
+
+    return collect
