@@ -26,6 +26,12 @@ _VERSION = re.compile(
     r"(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
 _CHUNKS = re.compile(r"([0-9]+)|([^0-9]+)")
+# What a glob over tags needs: the tag characters plus `*`, `?` and `[...]` sets (`[!...]`
+# negates, `-` makes ranges). Nothing else: a pattern is shown in pages and logs, and quotes,
+# spaces or angle brackets have no business in it.
+PATTERN_CHARS = re.compile(r"[A-Za-z0-9_.*?\[\]!-]+")
+MAX_PATTERN_CHARS = 128
+PATTERN_HINT = "letters, digits, '_', '.', '-', and the glob characters '*', '?', '[', ']', '!'"
 
 # A natural-order chunk: (0, number, "") for a digit run, (1, 0, text) for anything else, so
 # numbers sort below text, as semver ranks numeric pre-release parts below alphanumeric ones.
@@ -51,6 +57,17 @@ def matches(pattern: str, tag: str) -> bool:
     Case-sensitive because registries treat `V1` and `v1` as different tags.
     """
     return fnmatch.fnmatchcase(tag, pattern)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a usable tag glob, or None when it is."""
+    if not pattern.strip():
+        return "must not be empty"
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"must be at most {MAX_PATTERN_CHARS} characters"
+    if not PATTERN_CHARS.fullmatch(pattern):
+        return f"may contain only {PATTERN_HINT}"
+    return None
 
 
 def stages_for_tag(stages: Iterable[StageT], tag: str) -> list[StageT]:

@@ -15,7 +15,13 @@ from app.api.errors import error_responses
 from app.api.schemas import DeployAccepted, accepted
 from services.admin.inputs import MAX_ID, SLUG, documented
 from services.admin.project_admin import ProjectAdmin
-from services.admin.project_inputs import MAX_INSTANCES, Image, TagPattern, UrlPath
+from services.admin.project_inputs import (
+    MAX_INSTANCES,
+    TAG_PATTERN_DOC,
+    Image,
+    TagPattern,
+    UrlPath,
+)
 from services.admin.seed_format import ProjectName, StageName
 from services.detect.proposals import Proposal, StagePlan
 from services.detect.quick_deploy import QuickDeploy
@@ -32,7 +38,7 @@ class InspectIn(BaseModel):
 
 class StagePlanIn(BaseModel):
     name: StageName = Field(json_schema_extra=documented(SLUG, max_length=32))
-    tag_pattern: TagPattern = Field(json_schema_extra=documented(r"\S"))
+    tag_pattern: TagPattern = Field(json_schema_extra=TAG_PATTERN_DOC)
     auto_deploy: bool
     max_instances: int = Field(2, ge=1, le=MAX_INSTANCES)
 

@@ -99,7 +99,8 @@ class EnvScope:
             value = ui.input("Value", value="" if stored or not entry else entry.value or "")
             value.props("dense outlined").classes("grow font-mono").mark(f"env-value-{mark}")
             if stored:
-                value.props(f'placeholder="••••••••" hint="{KEEP_HINT}" stack-label')
+                value.props("stack-label")
+                value.props.update(placeholder="••••••••", hint=KEEP_HINT)
             secret = ui.checkbox("Secret", value=bool(entry and entry.secret))
             secret.mark(f"env-secret-{mark}").on_value_change(lambda: _mask(value, secret))
             _mask(value, secret)

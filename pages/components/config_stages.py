@@ -42,7 +42,7 @@ class StagesSection:
                 ui.label(stage.name).classes("font-semibold text-base")
                 ui.label(f"tags {stage.tag_pattern}").classes("font-mono text-sm text-gray-600")
                 for text, colour in _chips(detail):
-                    ui.badge(text).props(f"outline color={colour}")
+                    ui.badge(text, color=colour, outline=True)
                 ui.space()
                 edit = ui.button(icon="edit", on_click=lambda: self.edit(detail))
                 edit.props("flat dense round").tooltip("Edit").mark(f"stage-edit-{stage.name}")

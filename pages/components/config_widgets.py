@@ -131,7 +131,8 @@ async def confirm(title: str, lines: Iterable[str], action: str, *, danger: bool
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
             button = ui.button(action, on_click=lambda: dialog.submit(True))
-            button.props(f"color={'negative' if danger else 'primary'}").mark("confirm")
+            button.props["color"] = "negative" if danger else "primary"
+            button.mark("confirm")
     result = await dialog
     dialog.delete()
     return result is True

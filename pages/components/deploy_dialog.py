@@ -76,7 +76,7 @@ class _Picker:
         if tags:
             self.select.set_value(tag if tag in tags else tags[0])
         else:
-            self.select.props(f'hint="{_nothing(self.stage)}"')
+            self.select.props["hint"] = _nothing(self.stage)  # a value: the pattern is data
 
 
 def _explain(stage: StageView) -> str:

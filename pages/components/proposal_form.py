@@ -191,7 +191,7 @@ class EnvRows:
             text = ui.input("Value", value=value, password=secret).props("outlined dense")
             text.classes("grow").mark("env-value")
             hidden = ui.checkbox("Secret", value=secret).mark("env-secret")
-            hidden.on_value_change(lambda e, t=text: t.props(f"type={_kind(e.value)}"))
+            hidden.on_value_change(lambda e, t=text: t.props.update(type=_kind(e.value)))
             ui.button(icon="close", on_click=lambda r=row: self._remove(r)).props(
                 "flat round dense"
             )
@@ -222,7 +222,8 @@ def _kind(secret: bool) -> str:
 
 
 def _input(label: str, hint: str) -> ui.input:
-    field = ui.input(label).props(f'outlined dense hint="{hint}"')
+    field = ui.input(label).props("outlined dense")
+    field.props["hint"] = hint
     return field.mark(label.lower().replace(" ", "-"))
 
 

@@ -101,7 +101,7 @@ class GlobalSection:
     def _field(self, path: str, field: Any, hint: str = "") -> Any:
         field.props("outlined dense").classes("w-full").mark(f"global-{path}")
         if hint:
-            field.props(f'hint="{hint}"')
+            field.props["hint"] = hint
         self.errors.add(path, field)
         return field
 

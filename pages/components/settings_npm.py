@@ -44,7 +44,8 @@ class NpmSection(TestedForm[NpmInput]):
                 "password", ui.input("Password", password=True, password_toggle_button=True)
             )
             hint = "stored; leave empty to keep it" if view.has_password else "not set"
-            self.password.props(f'hint="{hint}" autocomplete=new-password')
+            self.password.props("autocomplete=new-password")
+            self.password.props["hint"] = hint
             current = view.certificate_id or NO_CERTIFICATE
             options = {NO_CERTIFICATE: "None (plain HTTP)"}
             if view.certificate_id:
@@ -100,7 +101,7 @@ class NpmSection(TestedForm[NpmInput]):
         self.anyway.set_visibility(False)
         self.password.set_value("")
         if self._view.has_password:
-            self.password.props('hint="stored; leave empty to keep it"')
+            self.password.props["hint"] = "stored; leave empty to keep it"
         ui.notify("NPM settings saved.", type="positive")
 
     async def load_certificates(self) -> None:

@@ -44,7 +44,8 @@ class RegistryDialog(TestedForm[RegistryInput]):
         self.username = ui.input("Username", value=current.username if current else "")
         hint = "stored; leave empty to keep it" if current and current.has_token else ""
         self.token = ui.input("Token or password", password=True, password_toggle_button=True)
-        self.token.props(f'hint="{hint}" autocomplete=new-password')
+        self.token.props("autocomplete=new-password")
+        self.token.props["hint"] = hint
         self.clear_token = ui.checkbox("Remove the stored token").mark("reg-clear-token")
         self.clear_token.set_visibility(bool(current and current.has_token))
         for name, field in (("name", self.name), ("type", self.type), ("url", self.url)):

@@ -13,14 +13,15 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from services import subdomains
+from services import subdomains, tags
 from services.admin.inputs import LABEL, MAX_ID, SLUG, InputModel, documented, none_if_blank
-from services.admin.seed_format import NonBlank, ProjectName, StageName
+from services.admin.seed_format import ProjectName, StageName
+from services.admin.seed_format import TagPattern as _SeedTagPattern
 from services.admin.seed_format import _image as _seed_image  # the seed's own checks: one rule set
 from services.admin.seed_format import _url_path as _seed_url_path
 from services.errors import ValidationFailed
 
-MAX_PATTERN_CHARS = 128
+MAX_PATTERN_CHARS = tags.MAX_PATTERN_CHARS
 MAX_INSTANCES = 100
 
 
@@ -35,7 +36,8 @@ def _label(value: str) -> str:
 Image = Annotated[str, StringConstraints(max_length=255), AfterValidator(_seed_image)]
 UrlPath = Annotated[str, StringConstraints(max_length=255), AfterValidator(_seed_url_path)]
 Label = Annotated[str, AfterValidator(_label)]
-TagPattern = Annotated[NonBlank, StringConstraints(max_length=MAX_PATTERN_CHARS)]
+TagPattern = Annotated[_SeedTagPattern, StringConstraints(max_length=MAX_PATTERN_CHARS)]
+TAG_PATTERN_DOC = documented(r"^[A-Za-z0-9_.*?\[\]!-]+$", max_length=MAX_PATTERN_CHARS)
 
 
 class ProjectInput(InputModel):
@@ -67,7 +69,7 @@ class StageInput(InputModel):
         description="DNS-safe slug, e.g. dev", json_schema_extra=documented(SLUG, max_length=32)
     )
     tag_pattern: TagPattern = Field(
-        "*", description="shell glob such as dev-* or v*", json_schema_extra=documented(r"\S")
+        "*", description="shell glob such as dev-* or v*", json_schema_extra=TAG_PATTERN_DOC
     )
     auto_deploy: bool = False
     max_instances: int = Field(1, ge=1, le=MAX_INSTANCES)

@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from services import env_rules, subdomains, volume_rules
+from services import env_rules, subdomains, tags, volume_rules
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
 from services.secrets import is_encrypted
@@ -163,6 +163,14 @@ def _image(value: str) -> str:
     return value.strip()
 
 
+def _tag_pattern(value: str) -> str:
+    """A stage's tag glob: the characters a glob over tags needs, nothing else."""
+    problem = tags.pattern_problem(value)
+    if problem:
+        raise _fail(problem)
+    return value
+
+
 def _url_path(value: str) -> str:
     if not value.startswith("/") or any(ch.isspace() for ch in value):
         raise _fail("must be a URL path starting with '/', e.g. /health")
@@ -204,6 +212,7 @@ RequiredUrl = Annotated[str, AfterValidator(_not_blank), AfterValidator(_url)]
 AbsolutePath = Annotated[str, AfterValidator(_with_rule(volume_rules.check_host_path))]
 Secret = Annotated[SecretStr, AfterValidator(_secret)]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+TagPattern = Annotated[str, AfterValidator(_tag_pattern)]
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -293,7 +302,7 @@ class VolumeSeed(_Section):
 
 
 class StageSeed(_Section):
-    tag_pattern: NonBlank = "*"
+    tag_pattern: TagPattern = "*"
     auto_deploy: bool = False
     max_instances: int = Field(1, ge=1)
     confirm: bool = False

@@ -163,7 +163,10 @@ def validate(proposal: Proposal) -> None:
         problems.append(FieldError("healthcheck", "must be a path starting with '/'"))
     if subdomains.LABEL_RE.fullmatch(proposal.stage.name) is None:
         problems.append(FieldError("stage.name", "use lowercase letters, digits and dashes"))
-    if not tags.matches(proposal.stage.tag_pattern, proposal.tag):
+    pattern_problem = tags.pattern_problem(proposal.stage.tag_pattern)
+    if pattern_problem:
+        problems.append(FieldError("stage.tag_pattern", pattern_problem))
+    elif not tags.matches(proposal.stage.tag_pattern, proposal.tag):
         problems.append(FieldError("stage.tag_pattern", f"does not match tag {proposal.tag!r}"))
     if proposal.stage.max_instances < 1:
         problems.append(FieldError("stage.max_instances", "must be at least 1"))

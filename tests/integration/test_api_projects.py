@@ -175,3 +175,14 @@ async def test_refusals_by_the_framework_use_the_same_shape(client: httpx.AsyncC
 
     assert errors(wrong_method, 405) == {None: "Method Not Allowed"}
     assert errors(unreadable, 422) == {None: "the body is not valid JSON"}
+
+
+async def test_a_tag_pattern_holds_only_glob_characters(client: httpx.AsyncClient) -> None:
+    base = f"/api/projects/{(await create(client))['id']}/stages"
+
+    for pattern in ('v*" onerror="x', "dev <b>", "a b", "v1'"):
+        refused = await client.post(base, json={"name": "dev", "tag_pattern": pattern})
+        assert "may contain only" in errors(refused, 422)["tag_pattern"], pattern
+    for number, pattern in enumerate(("dev-*", "v[0-9].*", "[!x]?_1.2", "*")):
+        added = await client.post(base, json={"name": f"s{number}", "tag_pattern": pattern})
+        assert added.status_code == 201, added.text

@@ -354,3 +354,14 @@ def test_reimport_refuses_to_drop_a_stage_that_still_has_instances(tmp_path: Pat
         )
     assert [s.name for s in projects.stages(web.id)] == ["dev", "rel"]
     assert projects.get(web.id).port == 80  # nothing half-written
+
+
+def test_a_tag_pattern_holds_only_glob_characters(store: ConfigStore) -> None:
+    document = 'projects: {web: {image: redis, stages: {dev: {tag_pattern: "v*\\" x=\\""}}}}'
+
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_yaml(document, replace=False)
+
+    (error,) = caught.value.errors
+    assert error.path == "projects.web.stages.dev.tag_pattern"
+    assert "may contain only" in error.message

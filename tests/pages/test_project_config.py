@@ -172,3 +172,19 @@ async def test_delete_isolated_data_after_confirmation(config_site: ConfigSite) 
     site.user.find(marker="confirm").click()
     await site.user.should_see("No isolated data folders on disk.")
     assert not folder.exists() and source.exists()
+
+
+async def test_a_tag_pattern_with_a_quote_is_refused_at_save(config_site: ConfigSite) -> None:
+    site = config_site
+    project = make_project(site)
+    assert project.id is not None
+    await site.user.open(f"/projects/{project.id}/settings")
+    site.user.find(marker="stage-edit-dev").click()
+    await site.user.should_see(marker="stage-save")
+    hostile = 'dev-*" innerHTML="<img src=x onerror=alert(1)>'
+    site.user.find(marker="stage-tag_pattern").clear().type(hostile)
+    site.user.find(marker="stage-save").click()
+    await until(lambda: error_of(site, "stage-tag_pattern"))
+
+    assert "may contain only" in (error_of(site, "stage-tag_pattern") or "")
+    assert site.stores.projects.stage_by_name(project.id, "dev").tag_pattern == "dev-*"

@@ -182,3 +182,24 @@ async def test_a_project_deleted_meanwhile_sends_the_page_home(site: UiSite) -> 
     )
     await admin.delete_project(world.project.id or 0)  # removes the instance first: an event
     await site.user.should_see(marker="empty-state", retries=SLOW)  # the dashboard
+
+
+async def test_a_hostile_tag_pattern_forced_into_the_database_is_shown_as_text(
+    site: UiSite,
+) -> None:
+    """Saving such a pattern is refused; one already in the database stays a value, never
+    attributes of the page (it used to be written into a props string)."""
+    world = site.world
+    hostile = '*" innerHTML="<img src=x onerror=alert(1)>" x="'
+    await world.push("dev-1")  # the repository exists; no tag matches the pattern
+    stage = world.stage("dev")
+    assert stage.id is not None
+    await asyncio.to_thread(world.projects.update_stage, stage.id, tag_pattern=hostile)
+    await site.user.open(page_of(world))
+    site.user.find(marker="deploy-new-dev").click()
+    await site.user.should_see(marker="tag-select", retries=SLOW)
+
+    select = the(site, "tag-select")
+    assert select.props["hint"] == f"The registry has no tag matching {hostile}."
+    assert not {"innerHTML", "x", "onerror"} & set(select.props)
+    await site.user.should_see(f"Registry tags matching {hostile}, newest first.")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services import tags
 from services.tags import matches, sort_newest_first, stages_for_tag
 
 
@@ -153,3 +154,13 @@ def test_semver_tags_sort_by_version(versions: list[tuple[int, int, int]]) -> No
     tags = [f"v{a}.{b}.{c}" for a, b, c in versions]
     expected = [f"v{a}.{b}.{c}" for a, b, c in sorted(versions, reverse=True)]
     assert sort_newest_first(tags) == expected
+
+
+@pytest.mark.parametrize("pattern", ["*", "dev-*", "v[0-9]*", "[!x]?_1.2", "release-[a-c]*"])
+def test_a_glob_over_tags_is_a_usable_pattern(pattern: str) -> None:
+    assert tags.pattern_problem(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", ['v*" x="', "a b", "<b>", "v'1", "dev/*", "", " ", "x" * 129])
+def test_anything_else_is_refused(pattern: str) -> None:
+    assert tags.pattern_problem(pattern)
