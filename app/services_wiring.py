@@ -78,7 +78,9 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
     instances = inputs.instances
     deployer = Deployer(
         records=DeployRecords(inputs.projects, inputs.deploys, bus, notifier),
-        check=CheckStep(inputs.projects, instances, inputs.settings, inputs.data_dir / "volumes"),
+        check=CheckStep(
+            inputs.projects, instances, inputs.settings, inputs.data_dir / "volumes", registries
+        ),
         pull=PullStep(ImageFetcher(inputs.engine, registries), inputs.deploys, instances),
         plan=PlanStep(proxy_source, instances),
         start=StartStep(inputs.engine, instances, installation),

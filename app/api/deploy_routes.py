@@ -79,7 +79,7 @@ def register(api: FastAPI, quick: QuickDeploy, projects: ProjectAdmin) -> None:
         responses=error_responses(409, 422),
     )
     async def quick_deploy(body: QuickDeployIn) -> DeployAccepted:
-        await projects.check_registry(body.registry_id)
+        await projects.check_registry(body.registry_id, body.image)
         queued = await quick.accept(body.proposal())
         return accepted(queued.id, queued.project_id, queued.status)
 

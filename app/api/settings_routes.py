@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.errors import error_responses
 from app.api.schemas import Message, Out
 from services.admin.settings_admin import GlobalInput, NpmInput, SettingsAdmin
+from services.errors import FieldError, ValidationFailed
 
 
 class GlobalOut(Out):
@@ -90,11 +91,19 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
 
     @router.put("", summary="Change global and/or NPM settings", responses=error_responses(422))
     async def put_settings(body: SettingsIn) -> SettingsOut:
-        """Notifications go to new URLs at once; deploys use new NPM settings at once."""
+        """Notifications go to new URLs at once; deploys use new NPM settings at once.
+
+        NPM first: it is the section that can still be refused (a changed address without its
+        password), and then nothing is saved.
+        """
+        if body.npm is not None:
+            try:
+                await admin.update_npm(body.npm)
+            except ValidationFailed as exc:  # its fields, named as in this body
+                named = [FieldError(f"npm.{e.path}", e.message) for e in exc.errors]
+                raise ValidationFailed(named) from None
         if body.global_ is not None:
             await admin.update_global(body.global_)
-        if body.npm is not None:
-            await admin.update_npm(body.npm)
         return await current()
 
     @router.get("/webhook-url", summary="The secret webhook URL for CI")

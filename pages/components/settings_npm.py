@@ -95,6 +95,9 @@ class NpmSection(TestedForm[NpmInput]):
     async def _store(self, data: NpmInput) -> None:
         try:
             self._view = await self._admin.update_npm(data)
+        except ValidationFailed as exc:  # e.g. a new address without its password
+            self.errors.show(exc.errors)
+            return
         except WatcherError as exc:
             self.failure.show(exc, "NPM settings not saved")
             return

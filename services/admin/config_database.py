@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from sqlmodel import Session, col, delete, select
 
+from services import credential_scope
 from services.admin.seed_format import (
     AuthSeed,
     EnvEntry,
@@ -32,6 +33,7 @@ from services.admin.seed_format import (
     render_seed,
 )
 from services.errors import ConfigError, CryptoError, FieldError, ValidationFailed
+from services.registry import names
 from services.secrets import SecretBox, is_encrypted
 from services.store.db import Database
 from services.store.models import (
@@ -217,6 +219,9 @@ class _Writer:
 
     def _npm(self, seed: NpmSeed) -> None:
         row = self._s.get(NpmSettings, 1) or NpmSettings(id=1)
+        given = seed.model_fields_set
+        if row.password_enc and "password" not in given and "url" in given:
+            self._refuse_moved_secret(row.url, seed.url, "npm.password", "password")
         _copy_given(row, seed, {}, {"password"})
         if "password" in seed.model_fields_set:
             row.password_enc = self._seal(seed.password, "npm") if seed.password else None
@@ -228,6 +233,10 @@ class _Writer:
         if "mode" in seed.model_fields_set:
             row.mode = AuthMode(seed.mode)
         oidc = seed.oidc
+        given = oidc.model_fields_set
+        if row.oidc_client_secret_enc and "client_secret" not in given and "discovery_url" in given:
+            path = "auth.oidc.client_secret"
+            self._refuse_moved_secret(row.oidc_discovery_url, oidc.discovery_url, path, "secret")
         _copy_given(row, oidc, _OIDC_COLUMNS, {"client_secret"})
         if "client_secret" in oidc.model_fields_set:
             secret = oidc.client_secret
@@ -237,6 +246,10 @@ class _Writer:
     def _registry(self, name: str, seed: RegistrySeed) -> int:
         row = self._existing(Registry, name, f"registries.{name}")
         row = row or Registry(name=name, url=seed.url)
+        if row.token_enc and "token" not in seed.model_fields_set:
+            kept = names.same_api(row.url, str(row.type), seed.url, seed.type)
+            if not kept:
+                self._conflicts.append(credential_scope.retype(f"registries.{name}.token", "token"))
         row.url, row.type, row.username = seed.url, RegistryType(seed.type), seed.username
         if "token" in seed.model_fields_set:
             row.token_enc = self._seal(seed.token, "registry") if seed.token else None
@@ -244,6 +257,11 @@ class _Writer:
         self._s.flush()
         assert row.id is not None
         return row.id
+
+    def _refuse_moved_secret(self, saved_url: str, new_url: str, path: str, what: str) -> None:
+        """A stored secret left out of the document stays only for the address it was saved for."""
+        if not credential_scope.may_keep(saved_url, new_url):
+            self._conflicts.append(credential_scope.retype(path, what))
 
     def _existing(self, model: type[Registry] | type[Project], name: str, path: str) -> Any:
         row = self._s.exec(select(model).where(model.name == name)).first()

@@ -17,6 +17,7 @@ from typing import Protocol
 from services.admin.project_inputs import ProjectInput, StageInput
 from services.deploy.instance_control import InstanceControl
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.registry import names
 from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
 from services.store.models import Instance, InstanceStatus, Project, Stage
@@ -124,9 +125,10 @@ class ProjectAdmin:
             assert row.id is not None
             await asyncio.to_thread(self._projects.delete_stage, row.id)
 
-    async def check_registry(self, registry_id: int | None) -> None:
-        """ValidationFailed on `registry_id` when no such registry exists (None is fine)."""
-        await asyncio.to_thread(self._check_registry, registry_id)
+    async def check_registry(self, registry_id: int | None, image: str) -> None:
+        """ValidationFailed on `registry_id` when no such registry exists (None is fine), or on
+        `image` when the image does not live on that registry's host."""
+        await asyncio.to_thread(self._check_registry, registry_id, image)
 
     # blocking helpers ----------------------------------------------------------------------
     def _overview(self) -> list[ProjectSummary]:
@@ -163,27 +165,32 @@ class ProjectAdmin:
         return {r.id: r.name for r in self._registries.all() if r.id is not None}
 
     def _create_project(self, data: ProjectInput) -> Project:
-        self._check_registry(data.registry_id)
+        self._check_registry(data.registry_id, data.image)
         return self._projects.create(**data.model_dump())
 
     def _update_project(self, project_id: int, data: ProjectInput) -> Project:
         current = self._projects.get(project_id)
-        self._check_registry(data.registry_id)
+        self._check_registry(data.registry_id, data.image)
         if data.name != current.name:
             self._refuse_rename("name", project_id=project_id)
             if self._projects.get_by_name(data.name):
                 raise Conflict(f"a project named {data.name!r} already exists")
         return self._projects.update(project_id, **data.model_dump())
 
-    def _check_registry(self, registry_id: int | None) -> None:
+    def _check_registry(self, registry_id: int | None, image: str) -> None:
+        """The registry exists, and the image lives on its host: a pull sends the registry's
+        credentials to the image's host."""
         if registry_id is None:
             return
         try:
-            self._registries.get(registry_id)
+            registry = self._registries.get(registry_id)
         except NotFound:
             raise ValidationFailed.single(
                 "registry_id", f"registry {registry_id} does not exist"
             ) from None
+        problem = names.image_host_problem(image, registry.url, str(registry.type), registry.name)
+        if problem:
+            raise ValidationFailed.single("image", problem)
 
     def _refuse_rename(self, field: str, **where: int | None) -> None:
         if self._instances.all(**where):

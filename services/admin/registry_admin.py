@@ -1,9 +1,10 @@
 """Registries as the settings page and the REST API manage them: CRUD, test, list tags.
 
-Read models never carry the token, only `has_token`. Saving without a token (None) keeps the
-stored one; an empty text clears it. "Test connection" works on unsaved input, so a person
-learns that a URL or token is wrong before saving it (errors: CannotConnect, InvalidAuth,
-Timeout, each in plain words naming the host).
+Read models never carry the token, only `has_token`. Saving or testing without a token (None)
+keeps the stored one, but only for the registry API it was saved for (a new URL or type needs
+the token typed again, see `services.credential_scope`); an empty text clears it. "Test
+connection" works on unsaved input, so a person learns that a URL or token is wrong before
+saving it (errors: CannotConnect, InvalidAuth, Timeout, each in plain words naming the host).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Annotated, Literal
 import httpx
 from pydantic import Field, StringConstraints
 
-from services import tags
+from services import credential_scope, tags
 from services.admin.inputs import InputModel, documented
 from services.admin.seed_format import RegistryName, RequiredUrl
-from services.errors import Conflict
+from services.errors import Conflict, ValidationFailed
+from services.registry import names
 from services.registry.auth import RegistryCredentials
 from services.registry.client import RegistryClient
 from services.store.models import Registry, RegistryType
@@ -42,7 +44,9 @@ class RegistryInput(InputModel):
     type: RegistryKind = "generic"
     username: Annotated[str, StringConstraints(max_length=255)] = ""
     token: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
-        None, description="password or access token; null keeps the stored one, '' clears it"
+        None,
+        description="password or access token; null keeps the stored one (same address only), "
+        "'' clears it",
     )
 
 
@@ -97,13 +101,14 @@ class RegistryAdmin:
         return await client.test_connection()
 
     async def test_input(self, data: RegistryInput, *, registry_id: int | None = None) -> str:
-        """Test unsaved input; with `token` None, the stored token of `registry_id` is used.
+        """Test unsaved input; with `token` None, the stored token of `registry_id` is used,
+        but only for the registry API it was saved for (ValidationFailed on `token` otherwise).
 
-        Raises CannotConnect, InvalidAuth, Timeout, or ValidationFailed (`url`).
+        Raises CannotConnect, InvalidAuth, Timeout, or ValidationFailed (`url`, `token`).
         """
         token = data.token
         if token is None and registry_id is not None:
-            token = await asyncio.to_thread(self._stored_token, registry_id)
+            token = await asyncio.to_thread(self._stored_token, registry_id, data)
         return await self._client(data.url, data.type, data.username, token).test_connection()
 
     async def tags(self, registry_id: int, image: str) -> builtins.list[str]:
@@ -139,6 +144,8 @@ class RegistryAdmin:
         taken = self._registries.get_by_name(data.name)
         if taken is not None and taken.id != current.id:
             raise Conflict(f"a registry named {data.name!r} already exists")
+        if data.token is None:
+            _refuse_moved_token(current, data)
         fields = data.model_dump(exclude={"token", "type"})
         self._registries.update(
             registry_id, token=data.token, type=RegistryType(data.type), **fields
@@ -153,8 +160,10 @@ class RegistryAdmin:
             )
         self._registries.delete(registry_id)
 
-    def _stored_token(self, registry_id: int) -> str | None:
-        return self._registries.token(self._registries.get(registry_id))
+    def _stored_token(self, registry_id: int, data: RegistryInput) -> str | None:
+        row = self._registries.get(registry_id)
+        _refuse_moved_token(row, data)
+        return self._registries.token(row)
 
     def _stored_client(self, registry_id: int) -> RegistryClient:
         row = self._registries.get(registry_id)
@@ -163,6 +172,12 @@ class RegistryAdmin:
     def _client(self, url: str, kind: str, username: str, token: str | None) -> RegistryClient:
         credentials = RegistryCredentials(username, token) if token else None
         return RegistryClient(url, kind=kind, credentials=credentials, http=self._http)
+
+
+def _refuse_moved_token(row: Registry, data: RegistryInput) -> None:
+    """A stored token is only ever sent to the registry API it was saved for."""
+    if row.token_enc and not names.same_api(row.url, str(row.type), data.url, data.type):
+        raise ValidationFailed(credential_scope.retype("token", "token"))
 
 
 def _view(row: Registry, users: dict[int, list[str]]) -> RegistryView:

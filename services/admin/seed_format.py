@@ -35,6 +35,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from services import env_rules, subdomains, tags, volume_rules
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
+from services.registry import names
 from services.secrets import is_encrypted
 
 SecretMode = Literal["omit", "encrypted"]
@@ -497,6 +498,7 @@ def _cross_checks(data: dict[Any, Any]) -> list[FieldError]:
     for name, raw in _mapping(data.get("projects")).items():
         project, base = _mapping(raw), f"projects.{name}"
         errors += _registry_reference(project.get("registry"), registries, base)
+        errors += _image_host(project, registries, base)
         errors += _volume_checks(project.get("volumes"), roots, f"{base}.volumes")
         stages = _mapping(project.get("stages"))
         for stage_name, stage_raw in stages.items():
@@ -512,6 +514,17 @@ def _registry_reference(ref: object, registries: dict[Any, Any], base: str) -> l
         return []
     known = ", ".join(str(k) for k in registries) or "none defined"
     return [FieldError(f"{base}.registry", f"unknown registry '{ref}' (registries: {known})")]
+
+
+def _image_host(project: dict[Any, Any], registries: dict[Any, Any], base: str) -> list[FieldError]:
+    """The image must live on its registry's host, or the pull sends the credentials elsewhere."""
+    name, image = project.get("registry"), project.get("image")
+    registry = _mapping(registries.get(name)) if isinstance(name, str) else {}
+    url, kind = registry.get("url"), registry.get("type", "generic")
+    if not (isinstance(image, str) and isinstance(url, str) and isinstance(kind, str)):
+        return []
+    problem = names.image_host_problem(image, url, kind, str(name))
+    return [FieldError(f"{base}.image", problem)] if problem else []
 
 
 def _promote_check(

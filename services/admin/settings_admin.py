@@ -2,7 +2,8 @@
 
 Global settings, NPM (its password is never returned: `has_password`), notifications (a new URL
 list takes effect at once, without a restart) and the webhook URL's secret. NPM credentials can
-be tested before they are saved.
+be tested before they are saved; the stored password is only ever sent to the address it was
+saved with (a new address needs it typed again).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from services import subdomains
+from services import credential_scope, subdomains
 from services.admin.inputs import MAX_ID, InputModel, documented
 
 # The seed format's own field checks, private there: one rule set for the UI, API and YAML.
@@ -82,7 +83,7 @@ class NpmInput(InputModel):
     )
     email: Annotated[Text, AfterValidator(_email)] = ""
     password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
-        None, description="null keeps the stored password"
+        None, description="null keeps the stored password (same address only)"
     )
     certificate_id: int | None = Field(None, ge=1, le=MAX_ID, description="NPM certificate")
     ssl_forced: bool = False
@@ -141,10 +142,9 @@ class SettingsAdmin:
         return _npm_view(await asyncio.to_thread(self._settings.get_npm))
 
     async def update_npm(self, data: NpmInput) -> NpmView:
-        """Save; `password` None keeps the stored one. Deploys use the new settings at once."""
-        fields = data.model_dump(exclude={"password"})
-        row = await asyncio.to_thread(self._settings.update_npm, password=data.password, **fields)
-        return _npm_view(row)
+        """Save; `password` None keeps the stored one, but only for the address it was saved
+        for (ValidationFailed on `password` otherwise). Deploys use the new settings at once."""
+        return _npm_view(await asyncio.to_thread(self._update_npm, data))
 
     async def test_npm(self, data: NpmInput | None = None) -> str:
         """Sign in to NPM with `data` (password None: the stored one) or the stored settings.
@@ -172,15 +172,28 @@ class SettingsAdmin:
         """A new secret; the old URL answers 404 from now on. Returns the new path."""
         return WEBHOOK_PREFIX + await asyncio.to_thread(self._settings.regenerate_webhook_secret)
 
+    def _update_npm(self, data: NpmInput) -> NpmSettings:
+        if data.password is None:
+            self._refuse_moved_password(self._settings.get_npm(), data.url)
+        fields = data.model_dump(exclude={"password"})
+        return self._settings.update_npm(password=data.password, **fields)
+
     def _npm_login(self, data: NpmInput | None) -> tuple[str, str, str]:
         stored = self._settings.get_npm()
         url, email = (data.url, data.email) if data else (stored.url, stored.email)
-        password = data.password if data and data.password is not None else None
-        if password is None:
-            password = self._settings.npm_password() or ""
         if not url:
             raise ValidationFailed.single("url", "give NPM's address first, e.g. http://npm:81")
+        password = data.password if data else None
+        if password is None:
+            self._refuse_moved_password(stored, url)
+            password = self._settings.npm_password() or ""
         return url, email, password
+
+    @staticmethod
+    def _refuse_moved_password(stored: NpmSettings, url: str) -> None:
+        """The stored password is only ever sent to the address it was saved with."""
+        if stored.password_enc and not credential_scope.may_keep(stored.url, url):
+            raise ValidationFailed(credential_scope.retype("password", "password"))
 
 
 def _global_view(row: GlobalSettings) -> GlobalView:

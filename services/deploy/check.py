@@ -1,19 +1,22 @@
 """The "check" step: read what the deploy is about and refuse what the stage does not allow.
 
 Nothing is touched before this step passed: the rules (shutdown, tag pattern, confirmation,
-promotion) raise Refused with the reason, and the container's env and mounts are resolved and
-checked here (ValidationFailed), so a bad volume never leaves a pulled image or a row behind.
+promotion, an image on its registry's host) raise Refused with the reason, and the container's
+env and mounts are resolved and checked here (ValidationFailed), so a bad volume never leaves a
+pulled image or a row behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Protocol
 
 from services import tags
 from services.deploy import container_config
 from services.deploy.container_config import ContainerConfig
 from services.deploy.job import AUTOMATIC_TRIGGERS, DeployJob, DeployReport, DeployRequest, Refused
+from services.errors import ValidationFailed
 from services.store.instances import InstanceStore
 from services.store.models import Deploy, GlobalSettings, InstanceStatus, Project, Stage
 from services.store.projects import ProjectStore
@@ -21,6 +24,13 @@ from services.store.settings_store import SettingsStore
 from services.volumes import allowed_roots
 
 _Read = tuple[Project, Stage, GlobalSettings]
+
+
+class ImageSources(Protocol):
+    """Knows which registry serves an image (the RegistryPool)."""
+
+    def check_image_host(self, registry_id: int | None, image: str) -> None:
+        """ValidationFailed when `image` is not on registry `registry_id`'s host (blocking)."""
 
 
 class CheckStep:
@@ -32,8 +42,10 @@ class CheckStep:
         instances: InstanceStore,
         settings: SettingsStore,
         volume_defaults: Path,
+        sources: ImageSources,
     ) -> None:
         """`volume_defaults`: where volumes may live when no roots are configured."""
+        self._sources = sources
         self._projects = projects
         self._instances = instances
         self._settings = settings
@@ -47,6 +59,7 @@ class CheckStep:
             if not accepting:
                 raise Refused("Docker Watcher is shutting down; deploy again after the restart")
             await self._check_rules(request, project, stage)
+            await self._check_image_host(project)
             config = await asyncio.to_thread(self._configure, request, project, stage, settings)
             for line in config.describe():
                 await report.log.log(line)
@@ -79,6 +92,15 @@ class CheckStep:
                 f"tag {request.tag!r} is not running healthy in stage {source!r}; "
                 f"stage {stage.name!r} only promotes from there"
             )
+
+    async def _check_image_host(self, project: Project) -> None:
+        """Before any pull: Docker sends the registry's credentials to the image's host."""
+        try:
+            await asyncio.to_thread(
+                self._sources.check_image_host, project.registry_id, project.image
+            )
+        except ValidationFailed as exc:
+            raise Refused(f"not pulled: {exc.errors[0].message}") from exc
 
     def _configure(
         self, request: DeployRequest, project: Project, stage: Stage, settings: GlobalSettings

@@ -79,6 +79,7 @@ class QuickDeploy:
         nothing is left half-created. Returns the queued deploy (it runs in the background).
         """
         proposals.validate(proposal)
+        await asyncio.to_thread(self._pool.check_image_host, proposal.registry_id, proposal.image)
         project = await asyncio.to_thread(self._create, proposal)
         assert project.id is not None
         request = DeployRequest(

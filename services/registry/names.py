@@ -10,6 +10,7 @@ import re
 
 import httpx
 
+from services import credential_scope
 from services.errors import ValidationFailed
 
 KINDS = ("gitea", "github", "dockerhub", "generic")
@@ -42,6 +43,27 @@ def api_base_url(url: str, kind: str = "generic") -> str:
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{host}{port}"
+
+
+def same_api(saved_url: str, saved_kind: str, new_url: str, new_kind: str) -> bool:
+    """Whether a token stored with the first URL and type may be sent to the second: both name
+    the same API origin (where the token goes; a type change to Docker Hub or GitHub moves it)."""
+    saved = _api_or_none(saved_url, saved_kind)
+    return saved is not None and saved == _api_or_none(new_url, new_kind)
+
+
+def image_host_problem(image: str, url: str, kind: str, name: str) -> str | None:
+    """Why `image` may not be pulled with the credentials of registry `name` (URL and type), or
+    None (also for an unusable URL: it gives no credentials anywhere)."""
+    api = _api_or_none(url, kind)
+    return None if api is None else credential_scope.image_host_problem(image, api, name)
+
+
+def _api_or_none(url: str, kind: str) -> str | None:
+    try:
+        return api_base_url(url, kind)
+    except ValidationFailed:
+        return None
 
 
 def _default_scheme(text: str) -> str:

@@ -3,7 +3,9 @@
 Shared by the poller, the webhook intake and quick deploy. Reusing a client keeps what it learnt
 (that basic auth is needed, the token realm, cached tokens), which is what keeps a poll cycle at
 one request per project. A client is rebuilt when its registry's URL, type or credentials change.
-An image whose host matches no configured registry is read anonymously.
+An image whose host matches no configured registry is read anonymously. A project naming a
+registry whose host is not its image's host is refused (ValidationFailed on `image`): Docker would
+send that registry's credentials to the image's host.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from services.errors import ValidationFailed
+from services.errors import NotFound, ValidationFailed
 from services.imageref import ImageRef
 from services.registry.auth import RegistryCredentials
 from services.registry.client import RegistryClient
-from services.registry.names import api_base_url
+from services.registry.names import api_base_url, image_host_problem
 from services.store.models import Project, Registry
 from services.store.registries import RegistryStore
 
@@ -69,6 +71,17 @@ class RegistryPool:
         """The source of one project (its own registry, or the one serving its image's host)."""
         return self._source(project, self._configured())
 
+    def check_image_host(self, registry_id: int | None, image: str) -> None:
+        """ValidationFailed on `image` when it does not live on registry `registry_id`'s host
+        (None: no registry, anything goes; an unknown id is the caller's `registry_id` check)."""
+        if registry_id is None:
+            return
+        try:
+            registry = self._registries.get(registry_id)
+        except NotFound:
+            return
+        _refuse_foreign_image(image, registry.url, str(registry.type), registry.name)
+
     def source_for_ref(self, ref: ImageRef) -> Source:
         """The configured registry serving `ref`'s host, or anonymous access to that host."""
         return self._by_host(ref, self._configured())
@@ -116,6 +129,7 @@ class RegistryPool:
     def _source(self, project: Project, configured: list[tuple[str, Source]]) -> Source:
         own = [s for _, s in configured if s.registry_id == project.registry_id]
         if project.registry_id is not None and own:
+            _refuse_foreign_image(project.image, own[0].base_url, own[0].kind, own[0].label)
             return own[0]
         return self._by_host(ImageRef.parse_name(project.image, field="image"), configured)
 
@@ -127,3 +141,9 @@ class RegistryPool:
         kind = _ANONYMOUS_KINDS.get(ref.registry, "generic")
         base = api_base_url(ref.api_host, kind)
         return Source(f"host:{ref.api_host}", ref.registry, base, kind, None)
+
+
+def _refuse_foreign_image(image: str, url: str, kind: str, name: str) -> None:
+    problem = image_host_problem(image, url, kind, name)
+    if problem:
+        raise ValidationFailed.single("image", problem)

@@ -177,6 +177,41 @@ async def test_refusals_by_the_framework_use_the_same_shape(client: httpx.AsyncC
     assert errors(unreadable, 422) == {None: "the body is not valid JSON"}
 
 
+async def registry(client: httpx.AsyncClient, name: str, url: str, kind: str = "generic") -> int:
+    body = {"name": name, "url": url, "type": kind, "username": "me", "token": "t0ken"}
+    response = await client.post("/api/registries", json=body)
+    assert response.status_code == 201, response.text
+    registry_id: int = response.json()["id"]
+    return registry_id
+
+
+async def test_an_image_must_live_on_its_registrys_host(client: httpx.AsyncClient) -> None:
+    git = await registry(client, "git", "https://git.example.com", "gitea")
+    hub = await registry(client, "hub", "https://hub.docker.com", "dockerhub")
+    local = await registry(client, "local", "http://127.0.0.1:5000")
+
+    elsewhere = await client.post("/api/projects", json={**PROJECT, "registry_id": git})
+    other_port = await client.post(
+        "/api/projects", json={**PROJECT, "image": "127.0.0.1:5001/me/web", "registry_id": local}
+    )
+    hub_default = await client.post(
+        "/api/projects", json={**PROJECT, "image": "me/web", "registry_id": git}
+    )
+    assert "registry 'git' is at git.example.com" in errors(elsewhere, 422)["image"]
+    assert set(errors(other_port, 422)) == set(errors(hub_default, 422)) == {"image"}
+    assert (await client.get("/api/projects")).json() == []
+
+    on_git = await create(client, image="git.example.com:443/me/web", registry_id=git)
+    for number, image in enumerate(
+        ("me/web", "index.docker.io/me/web", "registry-1.docker.io/a/b")
+    ):
+        await create(client, name=f"hub-{number}", image=image, registry_id=hub)
+    await create(client, name="local", image="127.0.0.1:5000/me/web", registry_id=local)
+    moved = {**PROJECT, "image": "ghcr.io/me/web", "registry_id": git}
+    changed = await client.put(f"/api/projects/{on_git['id']}", json=moved)
+    assert set(errors(changed, 422)) == {"image"}
+
+
 async def test_a_tag_pattern_holds_only_glob_characters(client: httpx.AsyncClient) -> None:
     base = f"/api/projects/{(await create(client))['id']}/stages"
 

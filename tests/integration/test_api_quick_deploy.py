@@ -74,8 +74,17 @@ async def test_bad_references_and_proposals_name_the_field(
     registry_gone = await world.client.post(
         "/api/deploy/quick", json={**proposal, "registry_id": 999}
     )
+    matching = {**proposal, "stage": {**proposal["stage"], "tag_pattern": "dev-*"}}
+    foreign = {**matching, "image": "ghcr.io/me/x", "registry_id": world.registry_id}
+    elsewhere = await world.client.post("/api/deploy/quick", json=foreign)
+    hostile = {**proposal, "stage": {**proposal["stage"], "tag_pattern": 'dev-*" x="'}}
+    quoted = await world.client.post("/api/deploy/quick", json=hostile)
 
     assert "reference" in errors(bad_reference, 422)
     assert "not found in its registry" in errors(missing, 404)[None]
     assert "does not match tag 'dev-1'" in errors(pattern, 422)["stage.tag_pattern"]
     assert errors(registry_gone, 422) == {"registry_id": "registry 999 does not exist"}
+    assert "credentials are only sent there" in errors(elsewhere, 422)["image"]
+    assert "may contain only" in errors(quoted, 422)["stage.tag_pattern"]
+    listed = (await world.client.get("/api/projects")).json()
+    assert [p["project"]["id"] for p in listed] == [world.project_id]  # nothing was created

@@ -11,6 +11,7 @@ from docker import DockerClient
 
 from tests.support.api_app import errors
 from tests.support.images import push_test_image
+from tests.support.listener import Listener
 from tests.support.registry_server import RegistryServer
 
 
@@ -104,3 +105,29 @@ async def test_tags_of_a_repository_newest_first(
     assert listed.status_code == 200, listed.text
     assert listed.json()["tags"] == ["v1.10.0", "v1.2.0", "dev-1"]
     assert errors(missing, 404)
+
+
+async def test_the_stored_token_only_goes_to_the_registry_it_was_saved_for(
+    client: httpx.AsyncClient, registry: RegistryServer
+) -> None:
+    registry_id = await create(client, registry)
+    with Listener() as listener:
+        moved = body(registry, url=listener.url, token=None)
+        tested = await client.post(
+            "/api/registries/test", json={**moved, "registry_id": registry_id}
+        )
+        saved = await client.put(f"/api/registries/{registry_id}", json=moved)
+        hub = await client.put(
+            f"/api/registries/{registry_id}", json=body(registry, token=None, type="dockerhub")
+        )
+        same = await client.post(
+            "/api/registries/test", json=body(registry, token=None, registry_id=registry_id)
+        )
+
+    assert "token" in errors(tested, 422)["token"]
+    assert set(errors(saved, 422)) == set(errors(hub, 422)) == {"token"}
+    assert listener.requests == [] and registry.password not in listener.text
+    assert (await client.get(f"/api/registries/{registry_id}")).json()["url"] == registry.url
+    assert same.status_code == 200, same.text  # the same address still uses the stored one
+    cleared = await client.put(f"/api/registries/{registry_id}", json={**moved, "token": ""})
+    assert cleared.status_code == 200 and not cleared.json()["has_token"]

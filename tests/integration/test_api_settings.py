@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tests.support.api_app import errors
+from tests.support.listener import Listener
 from tests.support.npm_emulator import EMAIL, PASSWORD, NpmEmulator
 from tests.support.receiver import FakeReceiver
 
@@ -121,3 +122,26 @@ async def test_subdomain_example(client: httpx.AsyncClient) -> None:
 
     assert good.json() == {"example": "dev-web-app.x.io (tag v1.2.0: dev-web-app-v1-2-0.x.io)"}
     assert "{stage}" in errors(bad, 422)["subdomain_pattern"]
+
+
+async def test_the_stored_password_only_goes_to_the_address_it_was_saved_for(
+    client: httpx.AsyncClient, npm_emulator: NpmEmulator
+) -> None:
+    await client.put("/api/settings", json={"npm": npm(npm_emulator)})
+    with Listener() as listener:
+        moved = {"url": listener.url, "email": "x@example.com"}
+        tested = await client.post("/api/settings/npm/test", json=moved)
+        saved = await client.put("/api/settings", json={"npm": moved})
+        glob = {"domain": "example.com"}
+        with_global = await client.put("/api/settings", json={"npm": moved, "global": glob})
+        same = await client.post("/api/settings/npm/test", json=npm(npm_emulator, password=None))
+
+    assert "password" in errors(tested, 422)["password"]
+    assert set(errors(saved, 422)) == {"npm.password"}
+    assert set(errors(with_global, 422)) == {"npm.password"}
+    assert listener.requests == []
+    after = (await client.get("/api/settings")).json()
+    assert after["npm"]["url"] == npm_emulator.url and after["global"]["domain"] == ""
+    assert same.status_code == 200, same.text  # the same address still uses the stored one
+    retyped = await client.put("/api/settings", json={"npm": {**moved, "password": "typed"}})
+    assert retyped.status_code == 200 and retyped.json()["npm"]["url"] == listener.url

@@ -356,6 +356,57 @@ def test_reimport_refuses_to_drop_a_stage_that_still_has_instances(tmp_path: Pat
     assert projects.get(web.id).port == 80  # nothing half-written
 
 
+def test_a_stored_secret_does_not_follow_a_changed_address(
+    store: ConfigStore, db: Database
+) -> None:
+    store.import_document(example(), replace=False)
+    before = snapshot(store)
+    moved = textwrap.dedent(
+        """
+        npm: {url: "http://127.0.0.1:9"}
+        registries: {gitea: {url: "https://elsewhere.example.org", type: gitea}}
+        auth: {oidc: {discovery_url: "https://sso.elsewhere.org/.well-known/openid-configuration"}}
+        """
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_yaml(moved, replace=True)
+
+    paths = {e.path for e in caught.value.errors}
+    assert paths == {"npm.password", "registries.gitea.token", "auth.oidc.client_secret"}
+    assert "type the password again" in str(caught.value)
+    assert snapshot(store) == before  # nothing written
+    retyped = moved.replace('127.0.0.1:9"}', '127.0.0.1:9", password: typed}')
+    retyped = retyped.replace("type: gitea}", "type: gitea, token: typed}")
+    retyped = retyped.replace('configuration"}', 'configuration", client_secret: typed}')
+    store.import_yaml(retyped, replace=True)
+    with db.session() as session:
+        npm = session.get(NpmSettings, 1)
+    assert npm is not None and npm.url == "http://127.0.0.1:9"
+
+
+def test_an_image_must_live_on_its_registrys_host(store: ConfigStore, db: Database) -> None:
+    document = textwrap.dedent(
+        """
+        registries:
+          gitea: {url: "https://git.example.com", type: gitea, token: t0ken}
+          hub: {url: "https://hub.docker.com", type: dockerhub, token: t0ken}
+        projects:
+          web: {registry: gitea, image: ghcr.io/alexei/web}
+          api: {registry: gitea, image: alexei/api}
+          fine: {registry: gitea, image: git.example.com/alexei/fine}
+          nginx: {registry: hub, image: nginx}
+        """
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_yaml(document, replace=False)
+
+    assert {e.path for e in caught.value.errors} == {"projects.web.image", "projects.api.image"}
+    assert "registry 'gitea' is at git.example.com" in str(caught.value)
+    assert counts(db)["Project"] == 0
+
+
 def test_a_tag_pattern_holds_only_glob_characters(store: ConfigStore) -> None:
     document = 'projects: {web: {image: redis, stages: {dev: {tag_pattern: "v*\\" x=\\""}}}}'
 

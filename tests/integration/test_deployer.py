@@ -17,6 +17,7 @@ from services.store.models import DeployStatus, DeployTrigger, InstanceStatus
 from services.types import LABEL_DEPLOY, LABEL_INSTANCE, LABEL_STAGE, LABEL_TAG
 from tests.support.docker_env import async_wait_until
 from tests.support.images import build_test_image
+from tests.support.listener import Listener
 from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
@@ -234,3 +235,20 @@ def _count(receiver: FakeReceiver, wanted: int) -> Callable[[], Awaitable[bool]]
         return len(receiver.bodies) >= wanted
 
     return enough
+
+
+async def test_an_image_on_another_host_than_its_registry_is_never_pulled(world: World) -> None:
+    """The row is forced into the database (saving it is refused): a deploy still must not let
+    Docker send the registry's credentials to the image's host."""
+    assert world.project.id is not None
+    await world.push("dev-1")
+    with Listener() as listener:
+        image = f"{listener.host}/demo/{world.project.name}"
+        await asyncio.to_thread(world.projects.update, world.project.id, image=image)
+        deploy = await world.deploy("dev-1")
+
+    assert (deploy.status, deploy.step) == (DeployStatus.REFUSED, "check")
+    assert "registry 'test' is at" in (deploy.error or "")
+    assert world.step_names(deploy) == ["check"]
+    assert listener.requests == [] and world.registry.password not in listener.text
+    assert world.containers() == []

@@ -92,6 +92,25 @@ async def test_accept_refuses_bad_fields_and_creates_nothing(
     assert len(world.projects.all()) == 1
 
 
+async def test_accept_refuses_an_image_on_another_host_than_its_registry(
+    world: World, detection: DetectionServices
+) -> None:
+    """The webhook's auto-creation accepts proposals too: the check is the service's own."""
+    await world.push("dev-1")
+    proposal = await detection.quick.inspect(f"{world.project.image}:dev-1")
+    elsewhere = dataclasses.replace(proposal, name="elsewhere", image="ghcr.io/me/app")
+    hostile = dataclasses.replace(proposal.stage, tag_pattern='dev-*" x="')
+
+    with pytest.raises(ValidationFailed) as foreign:
+        await detection.quick.accept(elsewhere)
+    with pytest.raises(ValidationFailed) as quoted:
+        await detection.quick.accept(dataclasses.replace(proposal, name="q", stage=hostile))
+
+    assert [e.path for e in foreign.value.errors] == ["image"]
+    assert [e.path for e in quoted.value.errors] == ["stage.tag_pattern"]
+    assert len(world.projects.all()) == 1
+
+
 async def test_inspect_errors_name_the_problem(
     detection: DetectionServices, registry: RegistryServer
 ) -> None:

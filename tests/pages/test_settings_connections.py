@@ -10,6 +10,7 @@ import pytest
 from nicegui import ui
 
 from tests.pages.conftest import ConfigSite
+from tests.support.listener import Listener
 from tests.support.npm_emulator import NpmEmulator
 from tests.support.registry_server import RegistryServer
 
@@ -95,3 +96,28 @@ async def test_npm_test_connection_and_certificate_choice(
     choice.value = cert
     site.user.find(marker="npm-save").click()
     await until(lambda: site.stores.settings.get_npm().certificate_id == cert)
+
+
+async def test_a_new_npm_address_needs_the_password_typed_again(
+    config_site: ConfigSite, npm_emulator: NpmEmulator
+) -> None:
+    site = config_site
+    site.stores.settings.update_npm(
+        url=npm_emulator.url, email=npm_emulator.email, password=npm_emulator.password
+    )
+    await site.user.open("/settings")
+    (password,) = site.user.find(marker="npm-password").elements
+    assert isinstance(password, ui.input)
+    with Listener() as listener:
+        fill(site, {"npm-url": listener.url})
+        site.user.find(marker="npm-test").click()
+        await until(lambda: password.error)
+        assert "type the password again" in (password.error or "")
+        site.user.find(marker="npm-save").click()
+        await site.user.should_see(marker="npm-save-anyway")
+        site.user.find(marker="npm-save-anyway").click()
+        await site.user.should_see("type the password again")
+
+    assert listener.requests == []
+    assert site.stores.settings.get_npm().url == npm_emulator.url
+    await site.user.should_not_see("NPM settings saved.")
