@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from services import log_context
 from services.errors import CannotConnect, Timeout, UpstreamError, ValidationFailed, WatcherError
+from services.urls import redact_url, validate_url
 
 NotificationKind = Literal["deploy_succeeded", "deploy_failed", "tag_waiting", "test"]
 
@@ -98,21 +98,6 @@ class ChannelResult:
     error: str | None = None
 
 
-def redact_url(url: str) -> str:
-    """`scheme://host[:port]` plus `/…` when there was more: safe to log, still recognisable."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    if not parts.scheme or not host:
-        return "<invalid url>"
-    host = f"[{host}]" if ":" in host else host
-    more = "/…" if parts.path.strip("/") or parts.query or parts.fragment else ""
-    return f"{parts.scheme}://{host}{port}{more}"
-
-
 class WebhookChannel:
     """POSTs the notification as JSON to a URL; any 2xx answer counts as delivered."""
 
@@ -154,23 +139,6 @@ def channels_from_urls(
         except ValidationFailed as exc:
             _log.warning("skipping notification URL: %s", exc)
     return channels
-
-
-def validate_url(url: str, *, field: str = "notification_url") -> str:
-    """Check a notification URL before saving it (http or https, with a host); returns it.
-
-    Raises ValidationFailed naming `field`; the message shows the URL redacted.
-    """
-    try:
-        parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port
-    except ValueError:
-        valid = False
-    if not valid:
-        got = redact_url(url) if url else "an empty value"
-        raise ValidationFailed.single(field, f"give an http:// or https:// URL (got {got})")
-    return url
 
 
 class Notifier:

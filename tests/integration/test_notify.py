@@ -20,9 +20,8 @@ from services.notify.notifier import (
     Notifier,
     WebhookChannel,
     channels_from_urls,
-    redact_url,
-    validate_url,
 )
+from services.urls import redact_url, validate_url
 from tests.support.receiver import FakeReceiver
 
 SECRET = "s3cr3t-token-value"
