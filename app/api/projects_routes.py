@@ -16,9 +16,9 @@ from app.api.schemas import (
 )
 from services.admin.env_config import EnvConfigService, ProjectEnvView
 from services.admin.project_admin import (
-    Light,
     ProjectAdmin,
     ProjectInput,
+    ProjectLight,
     ProjectSummary,
     StageInput,
 )
@@ -32,7 +32,7 @@ class ProjectSummaryOut(BaseModel):
     stage_count: int
     instance_counts: dict[InstanceStatus, int]
     running: int
-    light: Light
+    light: ProjectLight
     latest_deploy: DeployOut | None
 
 

@@ -25,13 +25,13 @@ from services.store.projects import ProjectStore
 from services.store.registries import RegistryStore
 from services.store.settings_store import SettingsStore
 from services.subdomain_owners import SubdomainOwners
-from services.views.projects import Light, ProjectDetail, ProjectSummary, StageDetail
+from services.views.projects import ProjectDetail, ProjectLight, ProjectSummary, StageDetail
 
 __all__ = [
-    "Light",
     "ProjectAdmin",
     "ProjectDetail",
     "ProjectInput",
+    "ProjectLight",
     "ProjectSummary",
     "StageDetail",
     "StageInput",

@@ -7,6 +7,7 @@ stopped and failing (unhealthy, failed, or a container that vanished).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -34,8 +35,17 @@ _LIGHTS = {
 RUNNING = (InstanceStatus.HEALTHY, InstanceStatus.STARTING, InstanceStatus.UNHEALTHY)
 
 
+LIGHT_PRIORITY = (Light.FAILING, Light.STARTING, Light.HEALTHY, Light.STOPPED)  # most urgent first
+
+
 def light_of(status: InstanceStatus) -> Light:
     return _LIGHTS[status]
+
+
+def worst_light(statuses: Iterable[InstanceStatus]) -> Light | None:
+    """The light a person must see first among these statuses (None when there are none)."""
+    present = {light_of(status) for status in statuses}
+    return next((light for light in LIGHT_PRIORITY if light in present), None)
 
 
 def short_digest(digest: str) -> str:

@@ -10,15 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.store.models import Deploy, Instance, InstanceStatus, Project, Stage
+from services.views.models import RUNNING, Light, worst_light
 
-_FAILING = (InstanceStatus.UNHEALTHY, InstanceStatus.FAILED, InstanceStatus.MISSING)
-_RUNNING = (InstanceStatus.HEALTHY, InstanceStatus.STARTING, InstanceStatus.UNHEALTHY)
-Light = Literal["failing", "starting", "healthy", "stopped", "empty"]
-_LIGHTS: tuple[tuple[InstanceStatus, Light], ...] = (
-    (InstanceStatus.STARTING, "starting"),
-    (InstanceStatus.HEALTHY, "healthy"),
-    (InstanceStatus.STOPPED, "stopped"),
-)
+ProjectLight = Light | Literal["empty"]  # "empty": the project has no instance
 
 
 @dataclass(frozen=True)
@@ -33,18 +27,13 @@ class ProjectSummary:
 
     @property
     def running(self) -> int:
-        return sum(self.instance_counts.get(status, 0) for status in _RUNNING)
+        return sum(self.instance_counts.get(status, 0) for status in RUNNING)
 
     @property
-    def light(self) -> Light:
+    def light(self) -> ProjectLight:
         """failing > starting > healthy > stopped > empty: the status a person must see first."""
-        counts = self.instance_counts
-        if any(counts.get(status) for status in _FAILING):
-            return "failing"
-        for status, light in _LIGHTS:
-            if counts.get(status):
-                return light
-        return "empty"
+        present = [status for status, count in self.instance_counts.items() if count]
+        return worst_light(present) or "empty"
 
 
 @dataclass(frozen=True)
