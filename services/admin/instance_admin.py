@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
-from services import tags
+from services import promotion, tags
 from services.deploy.deployer import Deployer, DeployRequest
 from services.deploy.instance_control import InstanceControl
 from services.errors import NotFound, ValidationFailed
 from services.imageref import ImageRef
 from services.store.instances import InstanceStore
-from services.store.models import Deploy, DeployTrigger, Instance, InstanceStatus, Stage
+from services.store.models import Deploy, DeployTrigger, Instance, Stage
 from services.store.projects import ProjectStore
 
 
@@ -107,10 +107,7 @@ class InstanceAdmin:
             source = self._projects.stage_by_name(project_id, row.promote_from)
         except NotFound:
             source = None
-        running = self._instances.all(stage_id=source.id) if source else []
-        if not any(i.tag == tag and i.status == InstanceStatus.HEALTHY for i in running):
-            raise ValidationFailed.single(
-                "tag",
-                f"{tag!r} is not running healthy in {row.promote_from!r}, "
-                f"which stage {row.name!r} promotes from",
-            )
+        running = self._instances.all(stage_id=source.id) if source else None
+        reason = promotion.refusal(row, tag, running)
+        if reason:
+            raise ValidationFailed.single("tag", reason)

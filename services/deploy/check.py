@@ -12,13 +12,13 @@ import asyncio
 from pathlib import Path
 from typing import Protocol
 
-from services import tags
+from services import promotion, tags
 from services.deploy import container_config
 from services.deploy.container_config import ContainerConfig
 from services.deploy.job import AUTOMATIC_TRIGGERS, DeployJob, DeployReport, DeployRequest, Refused
 from services.errors import ValidationFailed
 from services.store.instances import InstanceStore
-from services.store.models import Deploy, GlobalSettings, InstanceStatus, Project, Stage
+from services.store.models import Deploy, GlobalSettings, Project, Stage
 from services.store.projects import ProjectStore
 from services.store.settings_store import SettingsStore
 from services.volumes import allowed_roots
@@ -87,11 +87,9 @@ class CheckStep:
             self._projects.stage_by_name, request.project_id, source
         )
         running = await asyncio.to_thread(self._instances.all, stage_id=source_stage.id)
-        if not any(i.tag == request.tag and i.status == InstanceStatus.HEALTHY for i in running):
-            raise Refused(
-                f"tag {request.tag!r} is not running healthy in stage {source!r}; "
-                f"stage {stage.name!r} only promotes from there"
-            )
+        reason = promotion.refusal(stage, request.tag, running)
+        if reason:
+            raise Refused(reason)
 
     async def _check_image_host(self, project: Project) -> None:
         """Before any pull: Docker sends the registry's credentials to the image's host."""

@@ -17,11 +17,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services import tags
+from services import promotion, tags
 from services.deploy.deployer import Deployer, DeployRequest
 from services.detect.auto_create import AutoCreator
 from services.detect.decisions import Decision, Outcome
-from services.detect.proposals import healthy_tags
 from services.detect.webhook_payloads import Pushed
 from services.errors import NotFound, ValidationFailed, WatcherError
 from services.events import Event, EventBus
@@ -170,13 +169,8 @@ class Intake:
         if not stage.promote_from:
             return ""
         source = by_name.get(stage.promote_from)
-        running = healthy_tags(self._s.instances.all(stage_id=source.id)) if source else set()
-        if tag in running:
-            return ""
-        return (
-            f"tag {tag!r} is not running healthy in stage {stage.promote_from!r}; "
-            f"stage {stage.name!r} only promotes from there"
-        )
+        running = self._s.instances.all(stage_id=source.id) if source else None
+        return promotion.refusal(stage, tag, running) or ""
 
     # doing --------------------------------------------------------------------------------
     async def _execute(

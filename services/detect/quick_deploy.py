@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from services import tags
+from services import promotion, tags
 from services.deploy.deployer import Deployer, DeployRequest
 from services.detect import proposals
-from services.detect.proposals import Proposal, healthy_tags
+from services.detect.proposals import Proposal
 from services.detect.webhook_payloads import lower_name
 from services.docker_engine import DockerEngine
 from services.errors import NotFound, ValidationFailed
@@ -142,8 +142,7 @@ class QuickDeploy:
             source = self._s.projects.stage_by_name(project_id, row.promote_from)
         except NotFound:
             return []
-        running = healthy_tags(self._s.instances.all(stage_id=source.id))
-        return tags.sort_newest_first(t for t in running if tags.matches(row.tag_pattern, t))
+        return promotion.promotable_tags(row, self._s.instances.all(stage_id=source.id))
 
 
 def parse_reference(reference: str) -> ImageRef:

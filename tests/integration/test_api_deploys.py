@@ -93,7 +93,7 @@ async def test_rule_breaking_deploys_are_refused_before_anything_is_queued(
 
     assert "does not match stage 'dev'" in errors(mismatch, 422)["tag"]
     assert "confirmed" in errors(unconfirmed, 422)
-    assert "not running healthy in 'rel'" in errors(not_promotable, 422)["tag"]
+    assert "not running healthy in stage 'rel'" in errors(not_promotable, 422)["tag"]
     assert "tag" in errors(bad_tag, 422)
     assert errors(no_stage, 404) == {None: "stage 'qa' not found"}
     assert (await world.client.get("/api/deploys")).json() == []

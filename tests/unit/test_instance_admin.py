@@ -56,7 +56,7 @@ def problem(caught: pytest.ExceptionInfo[ValidationFailed]) -> tuple[str, str]:
         ("rel", "dev-1", "tag", "does not match stage 'rel' (v*)"),
         ("rel", "v1 beta", "tag", "not a valid tag"),
         ("live", "v1", "confirmed", "only when confirmed"),
-        ("prod", "v1", "tag", "not running healthy in 'rel'"),
+        ("prod", "v1", "tag", "not running healthy in stage 'rel'"),
     ],
 )
 async def test_deploys_breaking_a_rule_are_refused_before_queuing(
