@@ -13,18 +13,21 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
 from app.api.schemas import DeployAccepted, accepted
-from services.admin.inputs import MAX_ID, SLUG, documented
 from services.admin.project_admin import ProjectAdmin
-from services.admin.project_inputs import (
-    MAX_INSTANCES,
-    TAG_PATTERN_DOC,
-    Image,
-    TagPattern,
-    UrlPath,
-)
-from services.admin.seed_format import ProjectName, StageName
 from services.detect.proposals import Proposal, StagePlan
 from services.detect.quick_deploy import QuickDeploy
+from services.fields import (
+    PROJECT_DEFAULTS,
+    STAGE_DEFAULTS,
+    HealthPath,
+    ImageName,
+    MaxInstances,
+    Port,
+    ProjectName,
+    RowId,
+    StageName,
+    TagPattern,
+)
 
 TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 Tag = Annotated[str, StringConstraints(pattern=TAG)]
@@ -37,22 +40,22 @@ class InspectIn(BaseModel):
 
 
 class StagePlanIn(BaseModel):
-    name: StageName = Field(json_schema_extra=documented(SLUG, max_length=32))
-    tag_pattern: TagPattern = Field(json_schema_extra=TAG_PATTERN_DOC)
+    name: StageName
+    tag_pattern: TagPattern
     auto_deploy: bool
-    max_instances: int = Field(2, ge=1, le=MAX_INSTANCES)
+    max_instances: MaxInstances = STAGE_DEFAULTS.max_instances
 
 
 class QuickDeployIn(BaseModel):
     """The proposal from inspect, as the person reviewed it."""
 
-    image: Image = Field(json_schema_extra=documented(min_length=1))
+    image: ImageName
     tag: Tag
-    name: ProjectName = Field(json_schema_extra=documented(SLUG, max_length=63))
-    port: int = Field(ge=1, le=65535)
+    name: ProjectName
+    port: Port
     stage: StagePlanIn
-    healthcheck: UrlPath | None = None
-    registry_id: int | None = Field(None, ge=1, le=MAX_ID)
+    healthcheck: HealthPath | None = PROJECT_DEFAULTS.healthcheck
+    registry_id: RowId | None = None
 
     def proposal(self) -> Proposal:
         plan = StagePlan(**self.stage.model_dump())

@@ -15,7 +15,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.errors import error_responses
 from app.api.schemas import DeployId, DeployOut, LogLineOut, StepOut
-from services.admin.inputs import MAX_ID
+from services.fields import MAX_ID
 from services.views.deploy_history import MAX_LIMIT, DeployQueries, FollowItem
 
 

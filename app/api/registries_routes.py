@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from app.api.errors import error_responses
 from app.api.schemas import Message, Out, RegistryId
-from services.admin.inputs import MAX_ID
 from services.admin.registry_admin import RegistryAdmin, RegistryInput
+from services.fields import MAX_ID
 
 ImagePath = Annotated[
     str, PathParam(min_length=1, max_length=255, description="repository, e.g. owner/app")

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.admin.inputs import MAX_ID
+from services.fields import MAX_ID
 from services.store.models import DeployStatus, DeployTrigger, InstanceStatus, StepStatus
 
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]

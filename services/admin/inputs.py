@@ -2,8 +2,9 @@
 
 Input models carry their rules as pydantic constraints, so the REST API's OpenAPI schema
 documents them and FastAPI checks them; `InputModel.parse` gives pages the same checks as one
-`ValidationFailed` naming each field. Field checks come from `services.admin.seed_format` (the seed
-format), so a value the UI accepts imports, and the other way round.
+`ValidationFailed` naming each field. Types, limits and defaults come from `services.fields`,
+shared with the seed format, so a value the UI accepts imports, and the other way round; errors
+are worded as the seed's (`seed_format.field_error`), one vocabulary.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
-from services.admin.seed_format import _field_error  # the seed's friendly wording, one vocabulary
+from services.admin.seed_format import field_error
 from services.errors import FieldError, ValidationFailed
-
-MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger id can only be "not found", never a crash
-SLUG = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
-LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
 
 class InputModel(BaseModel):
@@ -44,19 +41,5 @@ def field_errors(
     for err in errors:
         details: Any = dict(err)
         details["loc"] = tuple(details.get("loc", ()))[skip:]
-        found.append(_field_error(details))
+        found.append(field_error(details))
     return list(dict.fromkeys(found))
-
-
-def documented(
-    pattern: str | None = None, *, max_length: int | None = None, min_length: int | None = None
-) -> dict[str, Any]:
-    """JSON-schema keywords for the OpenAPI schema only: the rule itself is a validator whose
-    message is friendlier than pydantic's "should match pattern" (use as json_schema_extra)."""
-    extra: dict[str, Any] = {"pattern": pattern, "maxLength": max_length, "minLength": min_length}
-    return {key: value for key, value in extra.items() if value is not None}
-
-
-def none_if_blank(value: object) -> object:
-    """An empty form field means "not set" (a custom subdomain, a health check path...)."""
-    return None if isinstance(value, str) and not value.strip() else value

@@ -13,15 +13,21 @@ import asyncio
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
 
 import httpx
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from services import credential_scope, tags
-from services.admin.inputs import InputModel, documented
-from services.admin.seed_format import RegistryName, RequiredUrl
+from services.admin.inputs import InputModel
 from services.errors import Conflict, ValidationFailed
+from services.fields import (
+    REGISTRY_DEFAULTS,
+    RegistryKind,
+    RegistryName,
+    RegistryToken,
+    RegistryUrl,
+    Username,
+)
 from services.registry import names
 from services.registry.auth import RegistryCredentials
 from services.registry.client import RegistryClient
@@ -29,21 +35,15 @@ from services.store.models import Registry, RegistryType
 from services.store.projects import ProjectStore
 from services.store.registries import RegistryStore
 
-RegistryKind = Literal["gitea", "github", "dockerhub", "generic"]
-
 
 class RegistryInput(InputModel):
-    name: RegistryName = Field(
-        description="letters, digits, '.', '_' or '-'",
-        json_schema_extra=documented(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=63),
+    name: RegistryName = Field(description="letters, digits, '.', '_' or '-'")
+    url: RegistryUrl = Field(
+        description="e.g. https://git.example.com (Docker Hub and ghcr.io use fixed API hosts)"
     )
-    url: Annotated[RequiredUrl, StringConstraints(max_length=2048)] = Field(
-        description="e.g. https://git.example.com (Docker Hub and ghcr.io use fixed API hosts)",
-        json_schema_extra=documented(r"^https?://\S+$"),
-    )
-    type: RegistryKind = "generic"
-    username: Annotated[str, StringConstraints(max_length=255)] = ""
-    token: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+    type: RegistryKind = REGISTRY_DEFAULTS.type
+    username: Username = REGISTRY_DEFAULTS.username
+    token: RegistryToken | None = Field(
         None,
         description="password or access token; null keeps the stored one (same address only), "
         "'' clears it",

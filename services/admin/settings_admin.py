@@ -11,18 +11,29 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
 import httpx
-from pydantic import AfterValidator, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from services import credential_scope, subdomains
-from services.admin.inputs import MAX_ID, InputModel, documented
-
-# The seed format's own field checks, private there: one rule set for the UI, API and YAML.
-from services.admin.seed_format import AbsolutePath, NonBlank, Url, _email, _hostname, _ip, _network
+from services.admin.inputs import InputModel
 from services.errors import ValidationFailed
+from services.fields import (
+    GLOBAL_DEFAULTS,
+    NPM_DEFAULTS,
+    AutoCreateAllow,
+    CertificateId,
+    Domain,
+    Email,
+    NetworkName,
+    NotificationUrls,
+    NpmPassword,
+    NpmUrl,
+    PollInterval,
+    ServerIp,
+    SubdomainPattern,
+    VolumeRoots,
+)
 from services.notify import notifier as notify
 from services.notify.notifier import ChannelResult, Notifier
 from services.npm.client import NpmClient
@@ -32,61 +43,42 @@ from services.store.settings_store import SettingsStore
 
 WEBHOOK_PREFIX = "/api/webhook/"
 EXAMPLE_PROJECT, EXAMPLE_STAGE, EXAMPLE_TAG = "web-app", "dev", "v1.2.0"
-Text = Annotated[str, StringConstraints(max_length=255)]
-
-
-def _pattern(value: str) -> str:
-    try:
-        subdomains.validate_pattern(value)
-    except ValidationFailed as exc:
-        raise PydanticCustomError("seed", exc.errors[0].message) from None
-    return value
-
-
-def _notification_url(value: str) -> str:
-    try:
-        return notify.validate_url(value)
-    except ValidationFailed as exc:
-        raise PydanticCustomError("seed", exc.errors[0].message) from None
 
 
 class GlobalInput(InputModel):
     """The whole global section, as the settings form sends it."""
 
-    domain: Annotated[Text, AfterValidator(_hostname)] = Field("", description="e.g. example.com")
-    server_ip: Annotated[Text, AfterValidator(_ip)] = ""
-    network: Annotated[Text, AfterValidator(_network)] = Field(
-        "docker-watcher",
-        description="Docker network shared with NPM (created when missing)",
-        json_schema_extra=documented(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64),
+    domain: Domain = Field(GLOBAL_DEFAULTS.domain, description="e.g. example.com")
+    server_ip: ServerIp = GLOBAL_DEFAULTS.server_ip
+    network: NetworkName = Field(
+        GLOBAL_DEFAULTS.network, description="Docker network shared with NPM (created when missing)"
     )
-    subdomain_pattern: Annotated[Text, AfterValidator(_pattern)] = Field(
-        subdomains.DEFAULT_PATTERN, description="placeholders {stage}, {project}, optional {tag}"
+    subdomain_pattern: SubdomainPattern = Field(
+        GLOBAL_DEFAULTS.subdomain_pattern,
+        description="placeholders {stage}, {project}, optional {tag}",
     )
-    notification_urls: list[
-        Annotated[str, StringConstraints(max_length=2048), AfterValidator(_notification_url)]
-    ] = Field([], max_length=20, description="each gets a JSON POST per notification")
-    poll_interval: int = Field(300, ge=10, le=7 * 24 * 3600, description="seconds")
-    auto_create_allow: list[Annotated[NonBlank, StringConstraints(max_length=255)]] = Field(
-        [], max_length=100, description="repository globs the webhook may create projects for"
+    notification_urls: NotificationUrls = Field(
+        [], description="each gets a JSON POST per notification"
     )
-    volume_roots: list[Annotated[AbsolutePath, StringConstraints(max_length=1024)]] = Field(
-        [], max_length=50, description="host folders volumes may use"
+    poll_interval: PollInterval = Field(GLOBAL_DEFAULTS.poll_interval, description="seconds")
+    auto_create_allow: AutoCreateAllow = Field(
+        [], description="repository globs the webhook may create projects for"
     )
+    volume_roots: VolumeRoots = Field([], description="host folders volumes may use")
 
 
 class NpmInput(InputModel):
-    url: Annotated[Url, StringConstraints(max_length=2048)] = Field(
-        "",
-        description="e.g. http://npm:81; empty: no proxy hosts are made",
-        json_schema_extra=documented(r"^(https?://\S+)?$"),
+    url: NpmUrl = Field(
+        NPM_DEFAULTS.url, description="e.g. http://npm:81; empty: no proxy hosts are made"
     )
-    email: Annotated[Text, AfterValidator(_email)] = ""
-    password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+    email: Email = NPM_DEFAULTS.email
+    password: NpmPassword | None = Field(
         None, description="null keeps the stored password (same address only)"
     )
-    certificate_id: int | None = Field(None, ge=1, le=MAX_ID, description="NPM certificate")
-    ssl_forced: bool = False
+    certificate_id: CertificateId | None = Field(
+        NPM_DEFAULTS.certificate_id, description="NPM certificate"
+    )
+    ssl_forced: bool = NPM_DEFAULTS.ssl_forced
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 import httpx
 
 from services.errors import NotFound
+from services.fields import PROJECT_DEFAULTS
 from services.types import ContainerInfo
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,14 @@ class ContainerSource(Protocol):
 class HealthPolicy:
     """How to judge health; durations in seconds.
 
-    Defaults: 3 retries, 5 s apart, 10 s timeout each, the first probe at once.
+    Defaults: a project's health-check settings when not given (3 retries, 5 s apart, 10 s
+    timeout each; `services.fields`), the first probe at once.
     """
 
-    path: str | None = None
-    retries: int = 3
-    interval: float = 5.0
-    timeout: float = 10.0
+    path: str | None = PROJECT_DEFAULTS.healthcheck
+    retries: int = PROJECT_DEFAULTS.healthcheck_retries
+    interval: float = PROJECT_DEFAULTS.healthcheck_interval
+    timeout: float = PROJECT_DEFAULTS.healthcheck_timeout
     start_period: float = 10.0
     stable_for: float = 2.0
     first_probe: float = 0.0

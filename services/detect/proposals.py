@@ -6,9 +6,11 @@ Pure functions over an inspected image, so the defaults are easy to test and to 
 - port: the first port the image EXPOSEs, else 80;
 - health check: no HTTP path; the deploy then waits for the image's Docker HEALTHCHECK when it has
   one, else for the container to keep running (`health_mode` tells which);
-- stage by tag: a tag matching `v*` goes to `rel` (pattern `v*`, manual, 2 instances), any other
-  to `dev` (auto-deploy, 2 instances) whose pattern keeps the tag's prefix up to its first
-  `-`, `_` or `.` (`dev-12` → `dev-*`, `main.abc` → `main.*`), or the tag itself (`latest`);
+- stage by tag: a tag matching `v*` goes to `rel` (pattern `v*`, manual), any other to `dev`
+  (auto-deploy) whose pattern keeps the tag's prefix up to its first `-`, `_` or `.`
+  (`dev-12` → `dev-*`, `main.abc` → `main.*`), or the tag itself (`latest`); both with
+  PROPOSED_MAX_INSTANCES (2) rather than a stage's default of 1, so a new tag starts beside the
+  running one instead of replacing it;
 - OCI labels title, description and url are shown in the proposal (the project keeps none);
 - env (key, value, secret) and a custom stage subdomain are empty until the person adds them.
 """
@@ -18,18 +20,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
-from services import env_rules, naming, subdomains, tags
+from pydantic import TypeAdapter, ValidationError
+
+from services import env_rules, fields, naming, subdomains, tags
 from services.errors import FieldError, ValidationFailed
+from services.field_checks import field_error
 from services.imageref import ImageRef
-from services.store.models import GlobalSettings, Instance, InstanceStatus, Project, Stage
+from services.store.models import GlobalSettings, Project, Stage
 from services.types import ImageInfo
 
 LABEL_TITLE = "org.opencontainers.image.title"
 LABEL_DESCRIPTION = "org.opencontainers.image.description"
 LABEL_URL = "org.opencontainers.image.url"
-DEFAULT_PORT = 80
+DEFAULT_PORT = fields.PROJECT_DEFAULTS.port  # when the image EXPOSEs nothing
+PROPOSED_MAX_INSTANCES = 2  # a proposal, shown and editable; not the field's default
 NAME_MAX = 40  # leaves room in `stage-{stage}-{project}-{tag}` before labels get hashed
 _PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9]*[-_.])")
 
@@ -39,7 +46,7 @@ class StagePlan:
     name: str
     tag_pattern: str
     auto_deploy: bool
-    max_instances: int = 2
+    max_instances: int = fields.STAGE_DEFAULTS.max_instances
     subdomain: str | None = (
         None  # a custom stage subdomain (e.g. `launcher`) instead of the pattern
     )
@@ -130,9 +137,10 @@ def project_name(ref: ImageRef, taken: set[str]) -> tuple[str, str | None]:
 
 def stage_for_tag(tag: str) -> StagePlan:
     if tags.matches("v*", tag):
-        return StagePlan("rel", "v*", auto_deploy=False)
+        return StagePlan("rel", "v*", auto_deploy=False, max_instances=PROPOSED_MAX_INSTANCES)
     prefix = _PREFIX.match(tag)
-    return StagePlan("dev", f"{prefix.group(1)}*" if prefix else tag, auto_deploy=True)
+    pattern = f"{prefix.group(1)}*" if prefix else tag
+    return StagePlan("dev", pattern, auto_deploy=True, max_instances=PROPOSED_MAX_INSTANCES)
 
 
 def with_subdomains(proposal: Proposal, context: Context) -> Proposal:
@@ -153,36 +161,39 @@ def with_subdomains(proposal: Proposal, context: Context) -> Proposal:
 
 
 def validate(proposal: Proposal) -> None:
-    """Check a reviewed proposal before anything is created; every problem names its field."""
-    problems: list[FieldError] = []
-    if subdomains.LABEL_RE.fullmatch(proposal.name) is None:
-        problems.append(FieldError("name", "use lowercase letters, digits and inner dashes"))
-    if not 1 <= proposal.port <= 65535:
-        problems.append(FieldError("port", "must be between 1 and 65535"))
-    if proposal.healthcheck is not None and not proposal.healthcheck.startswith("/"):
-        problems.append(FieldError("healthcheck", "must be a path starting with '/'"))
-    if subdomains.LABEL_RE.fullmatch(proposal.stage.name) is None:
-        problems.append(FieldError("stage.name", "use lowercase letters, digits and dashes"))
-    pattern_problem = tags.pattern_problem(proposal.stage.tag_pattern)
-    if pattern_problem:
-        problems.append(FieldError("stage.tag_pattern", pattern_problem))
-    elif not tags.matches(proposal.stage.tag_pattern, proposal.tag):
-        problems.append(FieldError("stage.tag_pattern", f"does not match tag {proposal.tag!r}"))
-    if proposal.stage.max_instances < 1:
-        problems.append(FieldError("stage.max_instances", "must be at least 1"))
-    problems.extend(_subdomain_problems(proposal.stage.subdomain))
+    """Check a reviewed proposal before anything is created; every problem names its field.
+
+    The fields' own types (`services.fields`), as the project and stage forms apply them.
+    """
+    plan = proposal.stage
+    pattern = _problems("stage.tag_pattern", fields.TagPattern, plan.tag_pattern)
+    if not pattern and not tags.matches(plan.tag_pattern, proposal.tag):
+        pattern = [FieldError("stage.tag_pattern", f"does not match tag {proposal.tag!r}")]
+    problems = [
+        *_problems("name", fields.ProjectName, proposal.name),
+        *_problems("port", fields.Port, proposal.port),
+        *_problems("healthcheck", fields.HealthPath | None, proposal.healthcheck),
+        *_problems("stage.name", fields.StageName, plan.name),
+        *pattern,
+        *_problems("stage.max_instances", fields.MaxInstances, plan.max_instances),
+    ]
+    problems += _problems("stage.subdomain", fields.StageSubdomain | None, plan.subdomain)
     problems.extend(env_problems(proposal.env))
     if problems:
         raise ValidationFailed(problems)
 
 
-def _subdomain_problems(label: str | None) -> list[FieldError]:
-    if label is None:
-        return []
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def _problems(path: str, kind: Any, value: object) -> list[FieldError]:
+    """What is wrong with `value` as a `kind` (a field type), each error named `path`."""
     try:
-        subdomains.validate_label(label, field="stage.subdomain")
-    except ValidationFailed as exc:
-        return exc.errors
+        _adapter(kind).validate_python(value, strict=True)
+    except ValidationError as exc:
+        return [replace(field_error(err), path=path) for err in exc.errors()[:1]]
     return []
 
 
@@ -220,8 +231,3 @@ def stage_fields(proposal: Proposal) -> dict[str, Any]:
         "max_instances": plan.max_instances,
         "subdomain": plan.subdomain,
     }
-
-
-def healthy_tags(instances: Iterable[Instance]) -> set[str]:
-    """Tags with a healthy instance: what a `promote_from` stage may take from its source."""
-    return {i.tag for i in instances if i.status == InstanceStatus.HEALTHY}

@@ -3,6 +3,8 @@
 Columns ending in `_enc` hold AES-256-GCM ciphertext made by `services.secrets.SecretBox`; the
 stores encrypt on write and decrypt only where a service needs the plaintext.
 Times are timezone-aware UTC (SQLModel's UTCDateTime refuses naive ones); `utcnow()` is the clock.
+The settings' defaults are `services.fields`' (Python-side only: the columns have no server
+default, so they match the forms, the API and the seed format without a migration).
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from services.fields import (
+    AUTH_DEFAULTS,
+    GLOBAL_DEFAULTS,
+    NPM_DEFAULTS,
+    PROJECT_DEFAULTS,
+    REGISTRY_DEFAULTS,
+    STAGE_DEFAULTS,
+)
 
 
 def utcnow() -> datetime:
@@ -94,12 +105,12 @@ class GlobalSettings(SQLModel, table=True):
     __tablename__ = "global_settings"
 
     id: int = Field(default=1, primary_key=True)
-    domain: str = ""
-    server_ip: str = ""
-    network: str = "docker-watcher"
-    subdomain_pattern: str = "stage-{stage}-{project}"
+    domain: str = GLOBAL_DEFAULTS.domain
+    server_ip: str = GLOBAL_DEFAULTS.server_ip
+    network: str = GLOBAL_DEFAULTS.network
+    subdomain_pattern: str = GLOBAL_DEFAULTS.subdomain_pattern
     notification_urls: list[str] = _json_list()
-    poll_interval: int = 300
+    poll_interval: int = GLOBAL_DEFAULTS.poll_interval
     webhook_secret_enc: str | None = None
     auto_create_allow: list[str] = _json_list()
     volume_roots: list[str] = _json_list()
@@ -112,11 +123,11 @@ class NpmSettings(SQLModel, table=True):
     __tablename__ = "npm_settings"
 
     id: int = Field(default=1, primary_key=True)
-    url: str = ""
-    email: str = ""
+    url: str = NPM_DEFAULTS.url
+    email: str = NPM_DEFAULTS.email
     password_enc: str | None = None
-    certificate_id: int | None = None
-    ssl_forced: bool = False
+    certificate_id: int | None = NPM_DEFAULTS.certificate_id
+    ssl_forced: bool = NPM_DEFAULTS.ssl_forced
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -126,8 +137,8 @@ class Registry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=63)
     url: str
-    type: RegistryType = RegistryType.GENERIC
-    username: str = ""
+    type: RegistryType = RegistryType(REGISTRY_DEFAULTS.type)
+    username: str = REGISTRY_DEFAULTS.username
     token_enc: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -139,11 +150,11 @@ class Project(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=63)
     registry_id: int | None = Field(default=None, foreign_key="registry.id", ondelete="SET NULL")
     image: str
-    port: int = 80
-    healthcheck: str | None = None
-    healthcheck_retries: int = 3
-    healthcheck_interval: float = 5.0
-    healthcheck_timeout: float = 10.0
+    port: int = PROJECT_DEFAULTS.port
+    healthcheck: str | None = PROJECT_DEFAULTS.healthcheck
+    healthcheck_retries: int = PROJECT_DEFAULTS.healthcheck_retries
+    healthcheck_interval: float = PROJECT_DEFAULTS.healthcheck_interval
+    healthcheck_timeout: float = PROJECT_DEFAULTS.healthcheck_timeout
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -155,13 +166,13 @@ class Stage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", index=True)
     name: str = Field(max_length=32)
-    tag_pattern: str = "*"
-    auto_deploy: bool = False
-    max_instances: int = 1
-    confirm: bool = False
-    promote_from: str | None = None
-    subdomain: str | None = None
-    blue_green: bool = False  # forced blue-green even with max_instances > 1
+    tag_pattern: str = STAGE_DEFAULTS.tag_pattern
+    auto_deploy: bool = STAGE_DEFAULTS.auto_deploy
+    max_instances: int = STAGE_DEFAULTS.max_instances
+    confirm: bool = STAGE_DEFAULTS.confirm
+    promote_from: str | None = STAGE_DEFAULTS.promote_from
+    subdomain: str | None = STAGE_DEFAULTS.subdomain
+    blue_green: bool = STAGE_DEFAULTS.blue_green  # forced blue-green even with max_instances > 1
     position: int = 0
 
 
@@ -295,11 +306,11 @@ class AuthSettings(SQLModel, table=True):
     __tablename__ = "auth_settings"
 
     id: int = Field(default=1, primary_key=True)
-    mode: AuthMode = AuthMode.LOCAL
+    mode: AuthMode = AuthMode(AUTH_DEFAULTS.mode)
     oidc_discovery_url: str = ""
     oidc_client_id: str = ""
     oidc_client_secret_enc: str | None = None
-    oidc_scopes: str = "openid email profile"
+    oidc_scopes: str = AUTH_DEFAULTS.oidc_scopes
     allowed_users: list[str] = _json_list()
     allowed_groups: list[str] = _json_list()
 

@@ -10,7 +10,8 @@ import pytest
 from sqlmodel import col, select
 
 from services.admin.config_database import SEED_MARKER, ConfigStore
-from services.admin.seed_format import SeedDocument, parse_seed, render_seed
+from services.admin.seed_format import SeedDocument, parse_seed
+from services.admin.seed_render import render_seed
 from services.errors import ConfigError, Conflict, CryptoError, ValidationFailed
 from services.secrets import SecretBox
 from services.store.db import Database

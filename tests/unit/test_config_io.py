@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.admin.seed_format import EnvEntry, SeedDocument, iter_secrets, parse_seed, render_seed
+from services.admin.seed_format import EnvEntry, SeedDocument, iter_secrets, parse_seed
+from services.admin.seed_render import render_seed
 from services.errors import FieldError, ValidationFailed
 from services.secrets import SecretBox
 
@@ -135,7 +136,17 @@ def test_notification_url_takes_one_or_many() -> None:
         (
             project("stages: {dev: {subdomain: 'Bad_Name'}}"),
             "projects.app.stages.dev.subdomain",
-            "must be a DNS name",
+            "is not a valid subdomain",
+        ),
+        (  # one label, as the stage form: a wildcard record covers one level only
+            project("stages: {dev: {subdomain: 'app.launcher'}}"),
+            "projects.app.stages.dev.subdomain",
+            "without dots",
+        ),
+        (
+            project("stages: {dev: {max_instances: 101}}"),
+            "projects.app.stages.dev.max_instances",
+            "must be ≤ 100",
         ),
         (project("env: {1ABC: x}"), "projects.app.env.1ABC", "not a valid environment variable"),
         (project("env: {A-B: x}"), "projects.app.env.A-B", "not a valid environment variable"),

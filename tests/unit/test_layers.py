@@ -20,8 +20,9 @@ TOP_PACKAGES = ("app", "pages", "services")
 ROOMS = ("deploy", "detect", "admin", "views", "auth")
 OUTSIDE_SYSTEMS = ("docker_engine", "registry", "npm", "notify")
 # The shared top-level modules the store may use: plain values and rules that import no store,
-# room or outside system themselves (checked by `shared_modules_stay_shared`).
-STORE_MAY_IMPORT = ("services.errors", "services.secrets", "services.types")
+# room or outside system themselves (checked by `shared_modules_stay_shared`). `services.fields`
+# gives the columns the settings' defaults, the same ones the forms, API and seed format use.
+STORE_MAY_IMPORT = ("services.errors", "services.secrets", "services.types", "services.fields")
 
 
 @dataclass(frozen=True)
