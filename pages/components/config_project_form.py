@@ -10,6 +10,14 @@ from pages.components.config_widgets import FieldErrors
 from services.admin.project_inputs import ProjectInput
 from services.admin.registry_admin import RegistryView
 from services.errors import Conflict, FieldError, ValidationFailed
+from services.fields import (
+    HEALTHCHECK_RETRIES_MAX,
+    HEALTHCHECK_RETRIES_MIN,
+    HEALTHCHECK_SECONDS_MAX,
+    PORT_MAX,
+    PORT_MIN,
+    PROJECT_DEFAULTS,
+)
 from services.store.models import Project
 
 NO_REGISTRY = 0  # select value for "public images, no credentials"
@@ -29,8 +37,14 @@ class ProjectForm:
             self._style("registry_id", self.registry)
             self.image = self._input("image", "Image", project.image if project else "")
             self.image.props('hint="repository without tag, e.g. ghcr.io/owner/app"')
-            self.port = ui.number("Container port", value=project.port if project else 80)
-            self._style("port", self.port.props("min=1 max=65535 step=1"))
+            self.port = ui.number(
+                "Container port",
+                value=(project or PROJECT_DEFAULTS).port,
+                min=PORT_MIN,
+                max=PORT_MAX,
+                step=1,
+            )
+            self._style("port", self.port)
             self.healthcheck = self._input(
                 "healthcheck", "Health check path", (project.healthcheck or "") if project else ""
             )
@@ -42,18 +56,30 @@ class ProjectForm:
             )
 
     def _timing(self, project: Project | None) -> None:
+        """Retries, interval and timeout; a new project starts with the fields' defaults.
+
+        The seconds have no floor here: they must be above 0, which a minimum cannot say, so
+        saving 0 shows the field's own message instead.
+        """
+        shown = project or PROJECT_DEFAULTS
         expansion = ui.expansion("Health check timing", icon="timer").classes("w-full")
         with expansion, ui.row().classes("gap-4"):
-            self.retries = ui.number("Retries", value=project.healthcheck_retries if project else 3)
-            self._style("healthcheck_retries", self.retries.props("min=1 step=1"))
+            self.retries = ui.number(
+                "Retries",
+                value=shown.healthcheck_retries,
+                min=HEALTHCHECK_RETRIES_MIN,
+                max=HEALTHCHECK_RETRIES_MAX,
+                step=1,
+            )
+            self._style("healthcheck_retries", self.retries)
             self.interval = ui.number(
-                "Interval (s)", value=project.healthcheck_interval if project else 5.0
+                "Interval (s)", value=shown.healthcheck_interval, max=HEALTHCHECK_SECONDS_MAX
             )
-            self._style("healthcheck_interval", self.interval.props("min=0.1"))
+            self._style("healthcheck_interval", self.interval)
             self.timeout = ui.number(
-                "Timeout (s)", value=project.healthcheck_timeout if project else 10.0
+                "Timeout (s)", value=shown.healthcheck_timeout, max=HEALTHCHECK_SECONDS_MAX
             )
-            self._style("healthcheck_timeout", self.timeout.props("min=0.1"))
+            self._style("healthcheck_timeout", self.timeout)
 
     def _input(self, path: str, label: str, value: str) -> ui.input:
         field = ui.input(label, value=value)

@@ -12,6 +12,7 @@ from services import subdomains
 from services.admin.project_admin import ProjectAdmin
 from services.admin.project_inputs import StageInput
 from services.errors import Conflict, FieldError, ValidationFailed, WatcherError
+from services.fields import MAX_INSTANCES_MAX, MAX_INSTANCES_MIN
 from services.store.models import Stage
 
 NO_SOURCE = ""
@@ -64,7 +65,14 @@ class StageDialog:
             )
             self.pattern.props('hint="shell glob, e.g. dev-* or v*"')
             self.max = self._add(
-                "max_instances", ui.number("Max instances", value=stage.max_instances)
+                "max_instances",
+                ui.number(
+                    "Max instances",
+                    value=stage.max_instances,
+                    min=MAX_INSTANCES_MIN,
+                    max=MAX_INSTANCES_MAX,
+                    precision=0,
+                ),
             )
             sources = {NO_SOURCE: "No (any matching tag)"} | {name: name for name in others}
             self.source = self._add(

@@ -15,6 +15,7 @@ from nicegui import ui
 from pages.components.config_widgets import FieldErrors
 from services.detect.proposals import Proposal, StagePlan
 from services.errors import WatcherError
+from services.fields import MAX_INSTANCES_MAX, MAX_INSTANCES_MIN, PORT_MAX, PORT_MIN
 
 HEALTH_MODES = {
     "docker": "the image's own HEALTHCHECK",
@@ -37,12 +38,14 @@ class ProposalForm:
             self._about()
             with ui.grid(columns=3).classes("w-full gap-x-4 gap-y-2"):
                 self.name = _input("Project name", "lowercase letters, digits, dashes")
-                self.port = ui.number("Container port", min=1, max=65535, precision=0)
+                self.port = ui.number("Container port", min=PORT_MIN, max=PORT_MAX, precision=0)
                 self.port.props("outlined dense").mark("port")
                 self.health = _input("Health check path", "e.g. /health; empty: see below")
                 self.stage = _input("Stage", "e.g. dev, rel, prod")
                 self.pattern = _input("Tag pattern", "shell glob, e.g. dev-*")
-                self.max = ui.number("Max instances", min=1, precision=0).props("outlined dense")
+                self.max = ui.number(
+                    "Max instances", min=MAX_INSTANCES_MIN, max=MAX_INSTANCES_MAX, precision=0
+                ).props("outlined dense")
                 self.subdomain = _input("Stage subdomain", "optional, e.g. launcher")
             self.auto = ui.switch("Deploy new matching tags automatically").mark("auto-deploy")
             self.env = EnvRows()

@@ -14,6 +14,7 @@ from nicegui import ui
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
 from services.admin.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
+from services.fields import POLL_INTERVAL_MAX, POLL_INTERVAL_MIN
 
 _INPUT_FIELDS = [f.name for f in dataclasses.fields(GlobalView) if f.name != "updated_at"]
 
@@ -95,7 +96,13 @@ class GlobalSection:
                 ui.input("Docker network", value=view.network),
                 "shared with NPM; created when missing",
             )
-            poll = ui.number("Polling interval (s)", value=view.poll_interval, min=10, step=10)
+            poll = ui.number(
+                "Polling interval (s)",
+                value=view.poll_interval,
+                min=POLL_INTERVAL_MIN,
+                max=POLL_INTERVAL_MAX,
+                step=10,
+            )
             self.poll = self._field("poll_interval", poll, "how often registries are asked")
 
     def _field(self, path: str, field: Any, hint: str = "") -> Any:

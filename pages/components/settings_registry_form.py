@@ -14,8 +14,9 @@ from pages.components.config_widgets import ErrorBanner, FieldErrors
 from pages.components.tested_form import TestedForm
 from services.admin.registry_admin import RegistryAdmin, RegistryInput, RegistryView
 from services.errors import ValidationFailed, WatcherError
+from services.fields import REGISTRY_DEFAULTS
 
-TYPES = {
+TYPES = {  # the kinds of `services.fields.RegistryKind`, named for people
     "gitea": "Gitea / Forgejo",
     "github": "GitHub (ghcr.io)",
     "dockerhub": "Docker Hub",
@@ -39,7 +40,9 @@ class RegistryDialog(TestedForm[RegistryInput]):
     def _fields(self, current: RegistryView | None) -> None:
         self.errors = FieldErrors()
         self.name = ui.input("Name", value=current.name if current else "")
-        self.type = ui.select(TYPES, value=current.type if current else "generic", label="Type")
+        self.type = ui.select(
+            TYPES, value=current.type if current else REGISTRY_DEFAULTS.type, label="Type"
+        )
         self.url = ui.input("URL", value=current.url if current else "", placeholder="https://")
         self.username = ui.input("Username", value=current.username if current else "")
         hint = "stored; leave empty to keep it" if current and current.has_token else ""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
+from services import fields
 from services.store.models import Project, VolumeMode, VolumeMount
 from tests.pages.conftest import ConfigSite
 
@@ -98,6 +99,38 @@ async def test_add_a_stage_with_a_refused_subdomain_first(config_site: ConfigSit
     prod = site.stores.projects.stage_by_name(project.id, "prod")
     assert (prod.tag_pattern, prod.subdomain, prod.promote_from) == ("v*", "launcher", "dev")
     await site.user.should_see("promotes from dev")
+
+
+def number(site: ConfigSite, marker: str) -> tuple[float | None, float, float]:
+    field = element(site, marker)
+    assert isinstance(field, ui.number)
+    return field.value, field.min, field.max
+
+
+async def test_new_project_and_stage_forms_offer_the_fields_defaults_and_limits(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    await site.user.open("/projects/new")
+    await site.user.should_see(marker="project-save")
+    defaults = fields.PROJECT_DEFAULTS
+    assert number(site, "project-port") == (defaults.port, fields.PORT_MIN, fields.PORT_MAX)
+    assert number(site, "project-healthcheck_retries") == (
+        defaults.healthcheck_retries,
+        fields.HEALTHCHECK_RETRIES_MIN,
+        fields.HEALTHCHECK_RETRIES_MAX,
+    )
+    for name in ("interval", "timeout"):
+        value, _, top = number(site, f"project-healthcheck_{name}")
+        assert value == getattr(defaults, f"healthcheck_{name}")
+        assert top == fields.HEALTHCHECK_SECONDS_MAX
+
+    project = make_project(site)
+    await site.user.open(f"/projects/{project.id}/settings")
+    site.user.find(marker="stage-add").click()
+    await site.user.should_see(marker="stage-name")
+    limits = (fields.MAX_INSTANCES_MIN, fields.MAX_INSTANCES_MAX)
+    assert number(site, "stage-max_instances") == (fields.STAGE_DEFAULTS.max_instances, *limits)
 
 
 async def test_delete_asks_naming_what_goes_then_deletes(config_site: ConfigSite) -> None:
