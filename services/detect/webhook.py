@@ -98,7 +98,7 @@ def verify_signatures(headers: Mapping[str, str], signed: tuple[bytes, ...], key
             )
 
 
-class _Denials:
+class Denials:
     """Logs refused secrets at most once per `every` seconds, with how many there were."""
 
     def __init__(self, every: float, clock: Callable[[], float]) -> None:
@@ -135,7 +135,7 @@ class WebhookReceiver:
         self._secret = secret
         self._registries = registries
         self._intake = intake
-        self._denials = _Denials(log_every, clock)
+        self._denials = Denials(log_every, clock)
 
     async def authenticate(self, given: str) -> str | None:
         """The stored secret when `given` is it (constant-time), else None."""

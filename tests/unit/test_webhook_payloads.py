@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.detect.auto_create import allowed
-from services.detect.webhook import Rejected, _Denials, decode_body, fingerprint, verify_signatures
+from services.detect.webhook import Denials, Rejected, decode_body, fingerprint, verify_signatures
 from services.detect.webhook_payloads import Pushed, extract, lower_name
 from services.errors import ValidationFailed
 from services.imageref import ImageRef
@@ -182,7 +182,7 @@ def test_secret_fingerprints_have_one_length_whatever_the_guess() -> None:
 
 def test_refused_secrets_are_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
     now = [1000.0]
-    denials = _Denials(60.0, lambda: now[0])
+    denials = Denials(60.0, lambda: now[0])
     caplog.set_level(logging.WARNING, logger="services.detect.webhook")
     for _ in range(5):
         denials.record("10.0.0.1")
