@@ -27,6 +27,7 @@ from services.store.models import RevokedToken, User, utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SessionsEnded = Callable[[], None]  # told that some sessions ended; it re-checks what it holds
 TOKEN_TTL = timedelta(hours=12)
 TICKET_TTL = 60.0  # seconds a login page hand-off ticket stays redeemable
 FAILED = "invalid username or password"  # the one message for every failed sign-in
@@ -123,6 +124,8 @@ class AuthService:
     Sign-outs and password changes are checked in memory on every request, and written to
     `records` so that `restore` brings them back after a restart (without records, a restart
     forgets them). Throttling stays in memory only: a flood of guesses never becomes writes.
+    Whoever holds sessions beyond one request (the open pages) subscribes with
+    `on_sessions_ended` and is told whenever a sign-out or a password change ends some.
     """
 
     def __init__(
@@ -156,6 +159,12 @@ class AuthService:
         self._not_before: dict[int, int] = {}
         self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
         self._records = records
+        self._listeners: list[SessionsEnded] = []
+
+    def on_sessions_ended(self, listener: SessionsEnded) -> None:
+        """Call `listener` (on the event loop, synchronously: keep it cheap) after every
+        sign-out and password change; it finds what ended with `is_valid`."""
+        self._listeners.append(listener)
 
     def restore(self) -> None:
         """Load the sign-outs and password-change cut-offs kept by `records` (blocking: call
@@ -234,6 +243,15 @@ class AuthService:
         self._check_still_valid(principal)
         return principal
 
+    def is_valid(self, principal: Principal) -> bool:
+        """Whether a session verified earlier still holds: not expired, not signed out, not
+        older than a password change. In memory only, cheap enough for every page event."""
+        try:
+            self._check_still_valid(principal)
+        except InvalidAuth:
+            return False
+        return True
+
     async def sign_out(self, token: str) -> None:
         """End the session of `token` (until it would have expired); invalid tokens are ignored."""
         try:
@@ -242,6 +260,7 @@ class AuthService:
             return
         deadline = principal.expires_at.timestamp()
         self._revoked.put(principal.token_id, True, deadline, self._now())
+        self._announce()
         if self._records is not None:
             await asyncio.to_thread(
                 self._records.revoke, principal.token_id, principal.user_id, int(deadline)
@@ -253,6 +272,10 @@ class AuthService:
 
         Raises ValidationFailed (field `password`) for a password outside bcrypt's limits.
         """
+        await self._store_password(user_id, password)
+        self._announce()
+
+    async def _store_password(self, user_id: int, password: str) -> None:
         check_password_rules(password)
         hashed = await asyncio.to_thread(self._hasher.hash, password)
         # Whole seconds, like `iat`: a token from the same second as the change stays valid.
@@ -264,12 +287,20 @@ class AuthService:
         self._not_before[user_id] = cut_off
 
     async def change_password(
-        self, principal: Principal, current: str, new: str, *, client: str = ""
+        self,
+        principal: Principal,
+        current: str,
+        new: str,
+        *,
+        client: str = "",
+        keep: Callable[[Principal], None] | None = None,
     ) -> IssuedToken:
         """A signed-in user's own change: the current password is checked like a sign-in
         (and throttled), the new one stored, every session of the user ended, and a fresh
         token returned for the caller's own session.
 
+        `keep` gets the fresh session before the ended ones are announced, so the page that
+        made the change can move over to it instead of being closed with the others.
         Raises ValidationFailed (field `new_password` breaks the rules, field `current_password`
         is wrong), RateLimited, InvalidAuth (the account behind the session is gone).
         """
@@ -280,9 +311,13 @@ class AuthService:
             raise ValidationFailed.single("current_password", "is not right") from None
         if user.id != principal.user_id:  # the name now belongs to another account
             raise InvalidAuth("the session no longer matches its user; please sign in again")
-        await self.set_password(principal.user_id, new)
+        await self._store_password(principal.user_id, new)
         log.info("user %s changed the password", principal.username)
-        return self.issue_token(user)
+        issued = self.issue_token(user)
+        if keep is not None:
+            keep(self.verify(issued.token))
+        self._announce()
+        return issued
 
     def hand_off(self, issued: IssuedToken) -> str:
         """A one-time ticket standing for `issued`, redeemable for `TICKET_TTL` seconds.
@@ -304,6 +339,14 @@ class AuthService:
 
     def _now(self) -> float:
         return self._clock().timestamp()
+
+    def _announce(self) -> None:
+        """Tell the subscribers; one failing must neither stop the others nor the sign-out."""
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a sessions-ended listener failed")
 
     def _check_password(self, username: str, password: str) -> User | None:
         """Runs in a worker thread: one database read and exactly one bcrypt check."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from services.auth.sessions import FAILED, AuthService, safe_next
+from services.auth.sessions import FAILED, AuthService, Principal, safe_next
 from services.errors import InvalidAuth, RateLimited, ValidationFailed
 from services.store.models import User
 from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeUsers, SpyHasher, make_auth
@@ -126,6 +126,43 @@ async def test_new_password_works_and_ends_older_sessions() -> None:
     with pytest.raises(InvalidAuth):
         await auth.authenticate("admin", ADMIN_PASSWORD)
     assert auth.verify((await auth.login("admin", "a brand new secret")).token)
+
+
+async def test_ended_sessions_are_announced_and_is_valid_follows_them() -> None:
+    auth, _, clock, _ = make_auth()
+    told: list[str] = []
+    auth.on_sessions_ended(lambda: told.append("ended"))
+    first, second = [(await auth.login("admin", ADMIN_PASSWORD)).token for _ in range(2)]
+    signed_out, changed = auth.verify(first), auth.verify(second)
+
+    await auth.sign_out("garbage")  # nothing ended, nothing told
+    assert told == [] and auth.is_valid(signed_out)
+    await auth.sign_out(first)
+    assert told == ["ended"] and not auth.is_valid(signed_out) and auth.is_valid(changed)
+    clock.advance(1)
+    await auth.set_password(1, "a brand new secret")
+    assert told == ["ended", "ended"] and not auth.is_valid(changed)
+
+    fresh = auth.verify((await auth.login("admin", "a brand new secret")).token)
+    clock.advance(12 * 3600)  # expiry is found by asking: nobody announces it
+    assert not auth.is_valid(fresh) and told == ["ended", "ended"]
+
+
+async def test_the_changing_session_is_handed_its_successor_before_the_announcement() -> None:
+    auth, _, clock, _ = make_auth()
+    mine = auth.verify((await auth.login("admin", ADMIN_PASSWORD)).token)
+    clock.advance(1)
+    order: list[tuple[str, bool]] = []
+    kept: list[Principal] = []
+
+    def keep(successor: Principal) -> None:
+        kept.append(successor)
+        order.append(("keep", auth.is_valid(successor)))
+
+    auth.on_sessions_ended(lambda: order.append(("ended", auth.is_valid(mine))))
+    issued = await auth.change_password(mine, ADMIN_PASSWORD, "a brand new secret", keep=keep)
+    assert order == [("keep", True), ("ended", False)]
+    assert kept == [auth.verify(issued.token)]
 
 
 @pytest.mark.parametrize("password", ["short", "é" * 37])
