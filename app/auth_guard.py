@@ -99,7 +99,7 @@ class AuthGuard:
         self._auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"} or is_public(_route_path(scope)):
+        if scope["type"] not in {"http", "websocket"} or is_public(route_path(scope)):
             await self._app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
@@ -122,7 +122,7 @@ class AuthGuard:
             return None
 
     def _refusal(self, conn: HTTPConnection) -> Response:
-        is_api = _route_path(conn.scope).startswith("/api/")
+        is_api = route_path(conn.scope).startswith("/api/")
         response: Response
         if is_api or conn.scope.get("method") not in {"GET", "HEAD"}:
             headers = {"WWW-Authenticate": "Bearer"}
@@ -134,7 +134,7 @@ class AuthGuard:
         return response
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path routing sees (without a `root_path` prefix), so both decide on the same string."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")

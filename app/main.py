@@ -8,12 +8,13 @@ import logging
 import signal
 
 from nicegui import app as nicegui_app
-from nicegui import background_tasks, ui
+from nicegui import background_tasks, core, ui
 
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings
 from app.page_routes import register_pages
+from app.page_sessions import PageSessions
 from app.runtime import Runtime, build_runtime, first_launch, setup_logging
 from services.errors import WatcherError
 from services.redaction import Redactor
@@ -48,16 +49,19 @@ async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
 
 def create_app(runtime: Runtime) -> None:
     """Attach every route, page and lifecycle hook to NiceGUI's app."""
-    # Sign-in everywhere but the login, the webhook and /healthz.
+    # Sign-in everywhere but the login, the webhook and /healthz; on the page socket too.
     nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
+    page_sessions = PageSessions(runtime.auth)
+    page_sessions.install(core.sio)
     register_routes(nicegui_app, runtime)
-    register_pages(runtime)
+    register_pages(runtime, page_sessions)
     stop = asyncio.Event()
 
     async def on_startup() -> None:
         background_tasks.create(runtime.status.run(STATUS_INTERVAL, stop), name="status")
         background_tasks.create(runtime.detection.poller.run(stop), name="poller")
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")
+        background_tasks.create(page_sessions.run(stop), name="page sessions")
         log.info(
             "Docker Watcher listening on http://%s:%s", runtime.settings.host, runtime.settings.port
         )

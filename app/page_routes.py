@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.page_sessions import PageSessions
 from app.page_wiring import page_services
 from app.runtime import Runtime
 from pages import dashboard, login, project, project_config, quick_deploy, settings
@@ -10,7 +11,7 @@ from pages.settings import SettingsServices
 from services.admin.config_transfer import ConfigTransfer
 
 
-def register_pages(runtime: Runtime) -> None:
+def register_pages(runtime: Runtime, sessions: PageSessions) -> None:
     """One line per page module."""
     login.register(runtime.auth)
     pages = page_services(runtime)  # one live board for every open page
@@ -19,7 +20,7 @@ def register_pages(runtime: Runtime) -> None:
     dashboard.register(pages)
     project.register(pages)
     quick_deploy.register(pages)
-    settings.register(_settings_services(runtime))
+    settings.register(_settings_services(runtime, sessions))
 
 
 def _config_services(runtime: Runtime) -> ConfigServices:
@@ -34,8 +35,13 @@ def _config_services(runtime: Runtime) -> ConfigServices:
     )
 
 
-def _settings_services(runtime: Runtime) -> SettingsServices:
+def _settings_services(runtime: Runtime, sessions: PageSessions) -> SettingsServices:
     admin, transfer = runtime.admin, ConfigTransfer(runtime.stores.config)
     return SettingsServices(
-        admin.settings_admin, admin.registry_admin, transfer, runtime.status, runtime.auth
+        admin.settings_admin,
+        admin.registry_admin,
+        transfer,
+        runtime.status,
+        runtime.auth,
+        sessions.move,
     )

@@ -7,6 +7,7 @@ above it are built again from the services, so they show what was imported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -22,7 +23,7 @@ from pages.layout import frame
 from services.admin.config_transfer import ConfigTransfer
 from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
-from services.auth.sessions import AuthService, principal_in
+from services.auth.sessions import AuthService, Principal, principal_in
 from services.views.system_status import SystemStatus
 
 
@@ -35,6 +36,9 @@ class SettingsServices:
     transfer: ConfigTransfer
     status: SystemStatus
     auth: AuthService
+    # Moves a page client (by id) to a fresh session: the page that changed the password
+    # stays open until it hands the browser the new cookie.
+    move_page: Callable[[str, Principal], None]
 
 
 def register(services: SettingsServices) -> None:
@@ -48,7 +52,7 @@ def register(services: SettingsServices) -> None:
             principal = principal_in(request.state)
             if principal is not None:
                 client = request.client.host if request.client else ""
-                AccountSection(services.auth, principal, client)
+                AccountSection(services.auth, principal, client, services.move_page)
 
 
 class _SettingsPage:

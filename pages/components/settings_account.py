@@ -2,11 +2,13 @@
 
 A change ends every session of the user, this browser's included; the browser then gets its new
 session through the same one-time ticket hand-off as the sign-in page (a websocket event cannot
-set the HttpOnly cookie itself).
+set the HttpOnly cookie itself). Meanwhile this page moves over to the new session, so it is not
+closed with the ended ones before it can send the browser on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from nicegui import ui
@@ -21,8 +23,15 @@ SETTINGS_PATH = "/settings"
 
 
 class AccountSection:
-    def __init__(self, auth: AuthService, principal: Principal, client: str) -> None:
+    def __init__(
+        self,
+        auth: AuthService,
+        principal: Principal,
+        client: str,
+        move_page: Callable[[str, Principal], None],
+    ) -> None:
         self._auth, self._principal, self._client = auth, principal, client
+        self._page, self._move_page = ui.context.client.id, move_page
         hint = (
             f"Signed in as {principal.username}. A new password ends every session of this "
             "account, on every device; this browser stays signed in."
@@ -48,7 +57,11 @@ class AccountSection:
             self.fields.show(ValidationFailed.single("repeat_password", "does not match").errors)
             return
         call = self._auth.change_password(
-            self._principal, self.current.value or "", self.new.value or "", client=self._client
+            self._principal,
+            self.current.value or "",
+            self.new.value or "",
+            client=self._client,
+            keep=lambda fresh: self._move_page(self._page, fresh),
         )
         outcome = await attempt(
             self.failure, "Password not changed", call, button=self.button, fields=self.fields

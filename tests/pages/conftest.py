@@ -25,6 +25,7 @@ from app.admin_wiring import AdminServices, build_admin
 from app.api import auth_routes, webhook_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard
 from app.detection_wiring import DetectionServices, build_detection
+from app.page_sessions import PageSessions
 from app.runtime import Stores
 from app.services_wiring import DomainServices, WiringInputs, build_services
 from pages import login, project_config, settings
@@ -66,18 +67,19 @@ class Browser:
     user: User
     auth: AuthService
     clock: FakeClock
+    users: FakeUsers
 
 
 @pytest.fixture
 async def browser(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Browser]:
     """A signed-out browser; the app has the login page and the (protected) dashboard at `/`."""
-    auth, _, clock, _ = make_auth()
+    auth, users, clock, _ = make_auth()
     async with user_simulation() as user:
         nicegui_app.add_middleware(AuthGuard, auth=auth)  # the same three lines as create_app
         auth_routes.register(nicegui_app, auth)
         login.register(auth)
         _landing_page()
-        yield Browser(user, auth, clock)
+        yield Browser(user, auth, clock, users)
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected error logs: {errors}"
 
@@ -180,7 +182,12 @@ def register_config_pages(site: ConfigSite) -> None:
 
     settings.register(
         SettingsServices(
-            site.admin.settings_admin, site.admin.registry_admin, site.transfer, status, site.auth
+            site.admin.settings_admin,
+            site.admin.registry_admin,
+            site.transfer,
+            status,
+            site.auth,
+            PageSessions(site.auth).move,
         )
     )
     project_config.register(
