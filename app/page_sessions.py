@@ -30,14 +30,8 @@ from nicegui import Client, background_tasks
 from nicegui import app as nicegui_app
 from starlette.requests import HTTPConnection
 
-from app.auth_guard import (
-    LOGIN_PATH,
-    current_principal,
-    is_public,
-    presented_token,
-    route_path,
-)
-from services.auth.sessions import AuthService, Principal
+from app.auth_guard import LOGIN_PATH, is_public, presented_token, route_path
+from services.auth.sessions import AuthService, Principal, principal_in
 from services.errors import InvalidAuth
 
 log = logging.getLogger(__name__)
@@ -71,7 +65,7 @@ class PageSessions:
         if moved is not None:
             return moved
         try:
-            return current_principal(client.request)
+            return principal_in(client.request.state)
         except RuntimeError:  # a client built without a request: no page of ours
             return None
 
