@@ -23,8 +23,9 @@ LOGIN_PATH = "/login"
 NOT_SIGNED_IN = "not signed in"
 
 # Reachable without signing in. The logout and the login hand-off only ever end or start a
-# session; NiceGUI's versioned assets are the same for everyone, and its socket.io endpoint
-# only serves page clients that an (authorised) page request created.
+# session; NiceGUI's versioned assets are the same for everyone. Its socket.io endpoint must
+# serve the login page before anyone signs in, so it checks sessions itself, per page
+# (app/page_sessions.py).
 PUBLIC_PATHS = frozenset(
     {
         LOGIN_PATH,
