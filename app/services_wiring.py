@@ -66,7 +66,7 @@ def build_services(inputs: WiringInputs, proxies: ProxySource | None = None) -> 
     """Wire deployer, controls, reconciler and friends; `proxies` may be replaced in tests."""
     bus = EventBus()
     installation = inputs.settings.installation_id()
-    urls = inputs.settings.get_global().notification_urls
+    urls = [plain for _, plain in inputs.settings.notification_urls()]
     notifier = Notifier(channels_from_urls(urls, inputs.http))
     router = Router(inputs.instances)
     registries = RegistryPool(inputs.registries, inputs.http)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from services import subdomains, tags, urls
+from services import subdomains, tags, url_mask, urls
 from services.errors import FieldError, ValidationFailed
 from services.imageref import ImageRef
 from services.secrets import is_encrypted
@@ -85,6 +85,28 @@ def notification_url(value: str) -> str:
         return urls.validate_url(value)
     except ValidationFailed as exc:
         raise fail(exc.errors[0].message) from None
+
+
+def sealed_or_notification_url(value: str) -> str:
+    """A notification URL, or its `v1:` ciphertext from an export with encrypted secrets."""
+    return value if is_encrypted(value) else notification_url(value)
+
+
+def notification_url_or_mask(value: str) -> str:
+    """A notification URL, or a saved URL's mask sent back to keep that URL."""
+    return value.strip() if url_mask.kept(value) else notification_url(value)
+
+
+_VOLUME_GLOB = re.compile(r"[A-Za-z0-9_.*?\[\]!-]+")
+
+
+def volume_glob(value: str) -> str:
+    """A glob over Docker volume names: their characters plus `*`, `?` and `[...]`."""
+    if not _VOLUME_GLOB.fullmatch(value):
+        raise fail(
+            "must be a glob over Docker volume names, e.g. app-* (letters, digits, _.-*?[]!)"
+        )
+    return value
 
 
 def hostname(value: str) -> str:

@@ -161,6 +161,16 @@ NetworkName = Annotated[
 SubdomainPattern = Annotated[Text, AfterValidator(check.subdomain_pattern)]
 NotificationUrl = Annotated[LongText, AfterValidator(check.notification_url)]
 NotificationUrls = Annotated[list[NotificationUrl], Field(max_length=NOTIFICATION_URLS_MAX)]
+# The settings form and API get saved URLs masked and may send a mask back to keep that URL.
+NotificationUrlOrMask = Annotated[LongText, AfterValidator(check.notification_url_or_mask)]
+NotificationUrlsOrMasks = Annotated[
+    list[NotificationUrlOrMask], Field(max_length=NOTIFICATION_URLS_MAX)
+]
+# A seed may hold a URL's `v1:` ciphertext (an export with encrypted secrets).
+SealedNotificationUrl = Annotated[LongText, AfterValidator(check.sealed_or_notification_url)]
+SealedNotificationUrls = Annotated[
+    list[SealedNotificationUrl], Field(max_length=NOTIFICATION_URLS_MAX)
+]
 PollInterval = Annotated[int, Field(ge=POLL_INTERVAL_MIN, le=POLL_INTERVAL_MAX)]
 AutoCreateGlob = Annotated[Text, AfterValidator(check.not_blank)]
 AutoCreateAllow = Annotated[list[AutoCreateGlob], Field(max_length=AUTO_CREATE_ALLOW_MAX)]
@@ -170,6 +180,8 @@ VolumeRoot = Annotated[
     AfterValidator(check.from_rule(lambda v: volume_rules.check_host_path(v, ""))),
 ]
 VolumeRoots = Annotated[list[VolumeRoot], Field(max_length=VOLUME_ROOTS_MAX)]
+NamedVolumeGlob = Annotated[Text, AfterValidator(check.volume_glob)]
+NamedVolumes = Annotated[list[NamedVolumeGlob], Field(max_length=VOLUME_ROOTS_MAX)]
 
 
 @dataclass(frozen=True)

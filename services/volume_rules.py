@@ -12,6 +12,7 @@ the Docker socket needs the socket itself listed (root `/run` is not enough).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import posixpath
 import re
@@ -168,6 +169,21 @@ def root_problem(source: str, roots: Sequence[str]) -> str | None:
         listed = ", ".join(roots) or "none"
         return f"{source} must lie under one of the volume_roots ({listed})"
     return danger_problem(source, roots)
+
+
+def named_problem(name: str, allowed: Sequence[str]) -> str | None:
+    """Why a Docker volume may not be mounted: its name matches no `named_volumes` glob.
+
+    Named volumes skip `volume_roots` (Docker keeps them under /var/lib/docker), so without
+    their own list a project could mount the watcher's data volume or NPM's certificates.
+    """
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed):
+        return None
+    listed = ", ".join(allowed) or "none"
+    return (
+        f"the Docker volume {name} is not allowed: an administrator must list it, or a glob "
+        f"matching it such as app-*, in named_volumes (now: {listed})"
+    )
 
 
 def danger_problem(source: str, roots: Sequence[str]) -> str | None:

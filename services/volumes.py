@@ -41,15 +41,57 @@ def allowed_roots(settings: GlobalSettings, default_root: Path) -> list[str]:
     return [os.path.realpath(r) for r in configured or [str(default_root)]]
 
 
-def real_source(source: str, roots: Sequence[str], data_dir: Path | None, path: str) -> str:
-    """The real host path of `source` once it passed every rule; ValidationFailed otherwise."""
+def in_container() -> bool:
+    """Whether this process runs inside a Docker container (Docker creates /.dockerenv)."""
+    return os.path.exists("/.dockerenv")
+
+
+def hidden_root_problem(real: str, roots: Sequence[str], *, container: bool) -> str | None:
+    """Why a path's root cannot be trusted from inside a container, or None.
+
+    We check paths in our own file system, but Docker resolves a bind mount's source on the
+    host. The check is only sound when every allowed root is mounted into our container at
+    the same path; a root we cannot see is surely not, so it is refused.
+    """
+    inside = [root for root in roots if rules.under(real, root)]
+    if not container or not inside or any(os.path.exists(root) for root in inside):
+        return None
+    root = max(inside, key=len)
+    return (
+        f"the volume root {root} is not visible inside Docker Watcher's container; Docker "
+        f"resolves host paths on the host, so mount it into the watcher's container at the "
+        f"same path (docker-compose.yml: - {root}:{root}) or remove it from volume_roots"
+    )
+
+
+def real_source(
+    source: str,
+    roots: Sequence[str],
+    data_dir: Path | None,
+    path: str,
+    *,
+    container: bool | None = None,
+) -> str:
+    """The real host path of `source` once it passed every rule; ValidationFailed otherwise.
+
+    `container` None: detected (`in_container`); then every root must be visible here.
+    """
     given = rules.check_host_path(source, path)
     real = os.path.realpath(given)
     problem = rules.root_problem(real, roots) or _data_dir_problem(real, data_dir)
+    if problem is None:
+        inside = in_container() if container is None else container
+        problem = hidden_root_problem(real, _configured(roots, data_dir), container=inside)
     if problem:
         via = f" ({given} resolves to {real})" if real != given else ""
         raise ValidationFailed.single(path, problem + via)
     return real
+
+
+def _configured(roots: Sequence[str], data_dir: Path | None) -> list[str]:
+    """The roots an administrator listed: our own default root is made on first use."""
+    own = os.path.join(os.path.realpath(data_dir), "volumes") if data_dir else None
+    return [root for root in roots if root != own]
 
 
 def _data_dir_problem(real: str, data_dir: Path | None) -> str | None:
@@ -62,14 +104,28 @@ def _data_dir_problem(real: str, data_dir: Path | None) -> str | None:
     return None
 
 
+def allowed_named(settings: GlobalSettings) -> list[str]:
+    """The globs of Docker volume names projects may mount (none by default)."""
+    return list(settings.named_volumes)
+
+
 def check(
-    entries: Sequence[tuple[str, rules.VolumeLike]], roots: Sequence[str], data_dir: Path | None
+    entries: Sequence[tuple[str, rules.VolumeLike]],
+    roots: Sequence[str],
+    data_dir: Path | None,
+    named: Sequence[str] = (),
 ) -> list[FieldError]:
-    """Every problem of already-resolved entries, each named by its entry's field path."""
+    """Every problem of already-resolved entries, each named by its entry's field path.
+
+    A host path must lie under `roots`; a Docker volume's name must match a `named` glob.
+    """
     errors: list[FieldError] = []
     for path, volume in entries:
         problems = rules.entry_problems(volume, path)
-        if not problems and not rules.is_named(volume.source):
+        if not problems and rules.is_named(volume.source):
+            problem = rules.named_problem(volume.source, named)
+            problems = [FieldError(f"{path}.source", problem)] if problem else []
+        elif not problems:
             try:
                 real_source(volume.source, roots, data_dir, f"{path}.source")
             except ValidationFailed as exc:
@@ -84,9 +140,10 @@ def plan(
     data_dir: Path | None,
     stage: str,
     tag: str,
+    named: Sequence[str] = (),
 ) -> list[PlannedMount]:
     """The mounts of one container, checked but not yet created; raises every problem at once."""
-    errors = check(entries, roots, data_dir)
+    errors = check(entries, roots, data_dir, named)
     if errors:
         raise ValidationFailed(errors)
     return [_planned(path, volume, roots, data_dir, stage, tag) for path, volume in entries]
@@ -168,4 +225,5 @@ def plan_mounts(
     """Check and create the mounts for one container (paths named `volumes.N`)."""
     entries = [(f"volumes.{i}", volume) for i, volume in enumerate(volumes)]
     roots = allowed_roots(settings, default_root)
-    return prepare(plan(entries, roots, default_root.parent, stage, tag))
+    named = allowed_named(settings)
+    return prepare(plan(entries, roots, default_root.parent, stage, tag, named))

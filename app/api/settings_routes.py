@@ -19,10 +19,13 @@ class GlobalOut(Out):
     server_ip: str
     network: str
     subdomain_pattern: str
-    notification_urls: list[str]
+    notification_urls: list[str] = Field(
+        description="masked (`https://host/… [saved 1a2b3c4d]`): send a mask back to keep that URL"
+    )
     poll_interval: int
     auto_create_allow: list[str]
     volume_roots: list[str]
+    named_volumes: list[str]
     updated_at: datetime
 
 

@@ -149,6 +149,8 @@ class VolumeEditor:
         with self.body:
             roots = ", ".join(view.roots) or "(none configured)"
             ui.label(f"Host paths must lie under: {roots}").classes("text-sm text-gray-500")
+            named = ", ".join(view.named) or "(none allowed)"
+            ui.label(f"Docker volume names must match: {named}").classes("text-sm text-gray-500")
             with self._tabs.draw([s.stage for s in view.stages]):
                 with ui.tab_panel(PROJECT_TAB):
                     VolumeScope(self._service, self._project_id, None, self.render).fill(

@@ -76,6 +76,13 @@ class GlobalSection:
                 view,
                 "host folders volumes may use, one per line",
             )
+            self.named = self._lines(
+                "named_volumes",
+                "Allowed Docker volumes",
+                view,
+                "globs of Docker volume names projects may mount, one per line, e.g. app-*; "
+                "empty: none (never the watcher's own or NPM's volumes)",
+            )
             self.failure = ErrorBanner()
             self.save_button = ui.button("Save", icon="save", on_click=self.submit)
             self.save_button.mark("global-save")
@@ -139,6 +146,7 @@ class GlobalSection:
             "poll_interval": int(self.poll.value) if self.poll.value is not None else None,
             "auto_create_allow": _split_lines(self.allow.value),
             "volume_roots": _split_lines(self.roots.value),
+            "named_volumes": _split_lines(self.named.value),
         }
         await self._saver.save(changes, self.errors, self.failure, self.save_button)
 
@@ -154,6 +162,10 @@ class NotificationsSection:
             urls = "\n".join(saver.view.notification_urls)
             self.urls = ui.textarea("Notification URLs (one per line)", value=urls)
             self.urls.props("outlined dense autogrow").classes("w-full").mark("notify-urls")
+            self.urls.props["hint"] = (
+                "Saved URLs show only their host (they often hold a token): leave a line as it "
+                "is to keep that URL, delete it to remove it, or type a new URL in its place."
+            )
             self.errors.add("notification_urls", self.urls)
             self.failure = ErrorBanner()
             with ui.row().classes("gap-2"):

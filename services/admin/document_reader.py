@@ -58,6 +58,11 @@ def _secret(name: str, stored: str | None, with_secrets: bool) -> dict[str, Any]
     return {name: SecretStr(stored)} if stored and with_secrets else {}
 
 
+def _sealed_urls(stored: list[str], with_secrets: bool) -> dict[str, Any]:
+    """Notification URLs carry tokens: their ciphertexts when exporting secrets, else left out."""
+    return {"notification_url": list(stored)} if with_secrets else {}
+
+
 def _read_global(session: Session, with_secrets: bool) -> GlobalSeed:
     row = session.get(GlobalSettings, 1) or GlobalSettings(id=1)
     return GlobalSeed.model_construct(
@@ -65,11 +70,13 @@ def _read_global(session: Session, with_secrets: bool) -> GlobalSeed:
         server_ip=row.server_ip,
         network=row.network,
         subdomain_pattern=row.subdomain_pattern,
-        notification_url=list(row.notification_urls),
         poll_interval=row.poll_interval,
         auto_create_allow=list(row.auto_create_allow),
         volume_roots=list(row.volume_roots),
+        named_volumes=list(row.named_volumes),
         **_secret("webhook_secret", row.webhook_secret_enc, with_secrets),
+        # Notification URLs carry tokens: sealed when exporting secrets, else left out.
+        **_sealed_urls(row.notification_urls, with_secrets),
     )
 
 

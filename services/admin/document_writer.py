@@ -46,7 +46,12 @@ from services.store.models import (
 )
 from services.store.projects import ENV_CONTEXT
 from services.store.registries import TOKEN_CONTEXT
-from services.store.settings_store import NPM_PASSWORD_CONTEXT, OIDC_SECRET_CONTEXT, WEBHOOK_CONTEXT
+from services.store.settings_store import (
+    NOTIFY_URL_CONTEXT,
+    NPM_PASSWORD_CONTEXT,
+    OIDC_SECRET_CONTEXT,
+    WEBHOOK_CONTEXT,
+)
 
 CONTEXTS: dict[SecretKind, str] = {
     "webhook": WEBHOOK_CONTEXT,
@@ -54,6 +59,7 @@ CONTEXTS: dict[SecretKind, str] = {
     "registry": TOKEN_CONTEXT,
     "env": ENV_CONTEXT,
     "oidc": OIDC_SECRET_CONTEXT,
+    "notify": NOTIFY_URL_CONTEXT,
 }
 OIDC_COLUMNS = {  # the seed's auth.oidc keys -> AuthSettings columns
     "discovery_url": "oidc_discovery_url",
@@ -96,7 +102,10 @@ class DocumentWriter:
     def _global(self, seed: GlobalSeed | None) -> None:
         row = self._s.get(GlobalSettings, 1) or GlobalSettings(id=1)
         if seed is not None:
-            _copy_given(row, seed, {"notification_url": "notification_urls"}, {"webhook_secret"})
+            _copy_given(row, seed, {}, {"webhook_secret", "notification_url"})
+            if "notification_url" in seed.model_fields_set:
+                urls = seed.notification_url
+                row.notification_urls = [self._seal(url, "notify") for url in urls]
             if "webhook_secret" in seed.model_fields_set:
                 secret = seed.webhook_secret
                 row.webhook_secret_enc = self._seal(secret, "webhook") if secret else None

@@ -28,18 +28,19 @@ def cross_checks(data: dict[Any, Any]) -> list[FieldError]:
     """Every problem across fields of a document's raw data (empty when there is none)."""
     registries = _mapping(data.get("registries"))
     roots = _roots(_mapping(data.get("global")).get("volume_roots"))
+    named = _named(_mapping(data.get("global")).get("named_volumes"))
     errors: list[FieldError] = []
     subdomains: dict[str, str] = {}
     for name, raw in _mapping(data.get("projects")).items():
         project, base = _mapping(raw), f"projects.{name}"
         errors += _registry_reference(project.get("registry"), registries, base)
         errors += _image_host(project, registries, base)
-        errors += _volume_checks(project.get("volumes"), roots, f"{base}.volumes")
+        errors += _volume_checks(project.get("volumes"), roots, named, f"{base}.volumes")
         stages = _mapping(project.get("stages"))
         for stage_name, stage_raw in stages.items():
             stage, path = _mapping(stage_raw), f"{base}.stages.{stage_name}"
             errors += _promote_check(stage.get("promote_from"), stage_name, stages, path)
-            errors += _volume_checks(stage.get("volumes"), roots, f"{path}.volumes")
+            errors += _volume_checks(stage.get("volumes"), roots, named, f"{path}.volumes")
             errors += _subdomain_clash(stage.get("subdomain"), path, subdomains)
     return errors + _auth_checks(_mapping(data.get("auth")))
 
@@ -83,6 +84,13 @@ def _subdomain_clash(value: object, path: str, seen: dict[str, str]) -> list[Fie
     return []
 
 
+def _named(value: object) -> list[str] | None:
+    """The document's named_volumes globs, or None when it leaves the key out."""
+    if not isinstance(value, list):
+        return None
+    return [item for item in value if isinstance(item, str)]
+
+
 def _roots(value: object) -> list[str]:
     items = value if isinstance(value, list) else []
     return [volume_rules.normal(i) for i in items if isinstance(i, str) and i.startswith("/")]
@@ -102,16 +110,22 @@ class _RawVolume(NamedTuple):
         return cls(**{k: v if isinstance(v, str) else "" for k, v in text.items()})
 
 
-def _volume_checks(volumes: object, roots: list[str], base: str) -> list[FieldError]:
+def _volume_checks(
+    volumes: object, roots: list[str], named: list[str] | None, base: str
+) -> list[FieldError]:
     """The rules deploys apply, as far as text can tell (the real paths are checked later).
 
-    Without volume_roots in the document the installation's roots are unknown here, so only
-    dangerous paths are refused.
+    Without volume_roots (named_volumes) in the document the installation's lists are unknown
+    here, so only dangerous paths are refused (Docker volumes are checked at deploy).
     """
     entries = [_RawVolume.of(raw) for raw in (volumes if isinstance(volumes, list) else [])]
     errors = volume_rules.cross_problems(entries, base)
     check = volume_rules.root_problem if roots else volume_rules.danger_problem
     for i, volume in enumerate(entries):
+        if named is not None and volume_rules.NAMED_VOLUME.fullmatch(volume.source):
+            problem = volume_rules.named_problem(volume.source, named)
+            errors += [FieldError(f"{base}.{i}.source", problem)] if problem else []
+            continue
         try:  # named volumes and bad paths are left to the field checks
             source = volume_rules.check_host_path(volume.source, "")
         except ValidationFailed:

@@ -51,8 +51,8 @@ from services.fields import (
     HealthSeconds,
     ImageName,
     MaxInstances,
+    NamedVolumes,
     NetworkName,
-    NotificationUrls,
     NpmUrl,
     PollInterval,
     Port,
@@ -60,6 +60,7 @@ from services.fields import (
     RegistryKind,
     RegistryName,
     RegistryUrl,
+    SealedNotificationUrls,
     ServerIp,
     SignInMode,
     StageName,
@@ -72,7 +73,7 @@ from services.fields import (
 from services.secrets import is_encrypted
 
 SecretMode = Literal["omit", "encrypted"]
-SecretKind = Literal["webhook", "npm", "registry", "env", "oidc"]
+SecretKind = Literal["webhook", "npm", "registry", "env", "oidc", "notify"]
 
 MAX_SEED_CHARS = 1_000_000
 MAX_YAML_NODES = 100_000  # after alias expansion: stops "billion laughs" documents early
@@ -126,11 +127,12 @@ class GlobalSeed(_Section):
     server_ip: ServerIp = GLOBAL_DEFAULTS.server_ip
     network: NetworkName = GLOBAL_DEFAULTS.network
     subdomain_pattern: SubdomainPattern = GLOBAL_DEFAULTS.subdomain_pattern
-    notification_url: Annotated[NotificationUrls, BeforeValidator(check.one_or_many)] = []
+    notification_url: Annotated[SealedNotificationUrls, BeforeValidator(check.one_or_many)] = []
     poll_interval: PollInterval = GLOBAL_DEFAULTS.poll_interval
     webhook_secret: Annotated[SecretStr, AfterValidator(check.webhook_secret)] | None = None
     auto_create_allow: AutoCreateAllow = []
     volume_roots: VolumeRoots = []
+    named_volumes: NamedVolumes = []
 
 
 class NpmSeed(_Section):
@@ -359,6 +361,8 @@ def iter_secrets(doc: SeedDocument) -> Iterator[SecretSlot]:
     """Every secret present in `doc`, so a store can check or encrypt them all in one pass."""
     if doc.global_ is not None and doc.global_.webhook_secret is not None:
         yield _slot("global.webhook_secret", "webhook", doc.global_.webhook_secret)
+    for index, url in enumerate(doc.global_.notification_url if doc.global_ else []):
+        yield SecretSlot(f"global.notification_url.{index}", "notify", url)
     if doc.npm is not None and doc.npm.password is not None:
         yield _slot("npm.password", "npm", doc.npm.password)
     for name, registry in doc.registries.items():

@@ -33,6 +33,10 @@ def _model_out(model: BaseModel, mode: SecretMode, path: str, *, only_set: bool)
         if only_set and name not in model.model_fields_set:
             continue
         key, raw = field.alias or name, getattr(model, name)
+        if key == "notification_url":  # URLs carry tokens: secrets, left out or sealed
+            if mode == "omit":
+                continue
+            raw = [SecretStr(url) for url in raw]
         value = _value_out(raw, mode, join(path, key), only_set=only_set)
         if value is None and not (only_set and raw is None):  # an explicit null clears a setting
             continue

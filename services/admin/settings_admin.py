@@ -15,9 +15,9 @@ from datetime import datetime
 import httpx
 from pydantic import Field
 
-from services import credential_scope, subdomains
+from services import credential_scope, subdomains, url_mask
 from services.admin.inputs import InputModel
-from services.errors import ValidationFailed
+from services.errors import FieldError, ValidationFailed
 from services.fields import (
     GLOBAL_DEFAULTS,
     NPM_DEFAULTS,
@@ -25,8 +25,9 @@ from services.fields import (
     CertificateId,
     Domain,
     Email,
+    NamedVolumes,
     NetworkName,
-    NotificationUrls,
+    NotificationUrlsOrMasks,
     NpmPassword,
     NpmUrl,
     PollInterval,
@@ -57,14 +58,19 @@ class GlobalInput(InputModel):
         GLOBAL_DEFAULTS.subdomain_pattern,
         description="placeholders {stage}, {project}, optional {tag}",
     )
-    notification_urls: NotificationUrls = Field(
-        [], description="each gets a JSON POST per notification"
+    notification_urls: NotificationUrlsOrMasks = Field(
+        [],
+        description="each gets a JSON POST per notification; a saved URL's mask as returned "
+        "(`https://host/… [saved 1a2b3c4d]`) keeps that URL",
     )
     poll_interval: PollInterval = Field(GLOBAL_DEFAULTS.poll_interval, description="seconds")
     auto_create_allow: AutoCreateAllow = Field(
         [], description="repository globs the webhook may create projects for"
     )
     volume_roots: VolumeRoots = Field([], description="host folders volumes may use")
+    named_volumes: NamedVolumes = Field(
+        [], description="globs of Docker volume names projects may mount, e.g. app-*"
+    )
 
 
 class NpmInput(InputModel):
@@ -87,10 +93,11 @@ class GlobalView:
     server_ip: str
     network: str
     subdomain_pattern: str
-    notification_urls: tuple[str, ...]
+    notification_urls: tuple[str, ...]  # masked: `https://host/… [saved 1a2b3c4d]`
     poll_interval: int
     auto_create_allow: tuple[str, ...]
     volume_roots: tuple[str, ...]
+    named_volumes: tuple[str, ...]
     updated_at: datetime
 
 
@@ -112,14 +119,46 @@ class SettingsAdmin:
         self._http = http
 
     async def get_global(self) -> GlobalView:
-        return _global_view(await asyncio.to_thread(self._settings.get_global))
+        return await asyncio.to_thread(self._global_view)
 
     async def update_global(self, data: GlobalInput) -> GlobalView:
-        """Save; notifications go to the new URLs from now on."""
-        row = await asyncio.to_thread(self._settings.update_global, **data.model_dump())
-        channels = notify.channels_from_urls(row.notification_urls, self._http)
-        self._notifier.replace_channels(channels)
-        return _global_view(row)
+        """Save; notifications go to the new URLs from now on.
+
+        A notification URL given as a saved URL's mask keeps that URL (ValidationFailed when
+        it is no longer stored); any other is a new URL, sealed before it is written.
+        """
+        view, urls = await asyncio.to_thread(self._update_global, data)
+        self._notifier.replace_channels(notify.channels_from_urls(urls, self._http))
+        return view
+
+    def _update_global(self, data: GlobalInput) -> tuple[GlobalView, list[str]]:
+        urls = self._resolve_urls(data.notification_urls)
+        self._settings.update_global(**{**data.model_dump(), "notification_urls": urls})
+        return self._global_view(), [plain for _, plain in self._settings.notification_urls()]
+
+    def _resolve_urls(self, given: list[str]) -> list[str]:
+        """Masks become the stored ciphertext they name; new URLs stay as typed."""
+        stored = self._settings.get_global().notification_urls
+        by_print = {url_mask.fingerprint(sealed): sealed for sealed in stored}
+        resolved: list[str] = []
+        errors: list[FieldError] = []
+        for index, text in enumerate(given):
+            mark = url_mask.kept(text)
+            if mark is None:
+                resolved.append(text)
+            elif mark in by_print:
+                resolved.append(by_print[mark])
+            else:
+                path = f"notification_urls.{index}"
+                errors.append(FieldError(path, "this saved URL is gone: type the URL again"))
+        if errors:
+            raise ValidationFailed(errors)
+        return resolved
+
+    def _global_view(self) -> GlobalView:
+        pairs = self._settings.notification_urls()
+        masks = [url_mask.mask(plain, sealed) for sealed, plain in pairs]
+        return _global_view(self._settings.get_global(), masks)
 
     def subdomain_example(self, pattern: str, domain: str = "") -> str:
         """What a pattern gives for a sample project (live preview; ValidationFailed if bad)."""
@@ -188,16 +227,17 @@ class SettingsAdmin:
             raise ValidationFailed(credential_scope.retype("password", "password"))
 
 
-def _global_view(row: GlobalSettings) -> GlobalView:
+def _global_view(row: GlobalSettings, masks: list[str]) -> GlobalView:
     return GlobalView(
         domain=row.domain,
         server_ip=row.server_ip,
         network=row.network,
         subdomain_pattern=row.subdomain_pattern,
-        notification_urls=tuple(row.notification_urls),
+        notification_urls=tuple(masks),
         poll_interval=row.poll_interval,
         auto_create_allow=tuple(row.auto_create_allow),
         volume_roots=tuple(row.volume_roots),
+        named_volumes=tuple(row.named_volumes),
         updated_at=row.updated_at,
     )
 

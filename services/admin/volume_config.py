@@ -66,6 +66,7 @@ class ProjectVolumesView:
     volumes: tuple[VolumeView, ...]
     stages: tuple[StageVolumesView, ...]
     roots: tuple[str, ...]  # where host paths may lie
+    named: tuple[str, ...] = ()  # globs of the Docker volume names projects may mount
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class VolumeConfigService:
             volumes=tuple(_view(r) for r in rows if r.stage_id is None),
             stages=tuple(_stage_view(rows, s) for s in self._projects.stages(project_id)),
             roots=tuple(self._roots()),
+            named=tuple(volumes.allowed_named(self._settings.get_global())),
         )
 
     def _roots(self) -> list[str]:
@@ -155,9 +157,16 @@ class VolumeConfigService:
         errors = volume_rules.list_problems(changes, base)
         bad = {e.path for e in errors}
         roots, data_dir = self._roots(), self._default_root.parent
+        named = volumes.allowed_named(self._settings.get_global())
         for index, change in enumerate(changes):
             path = f"{base}.{index}.source"
-            if path in bad or volume_rules.is_named(change.source):
+            if path in bad:
+                continue
+            if volume_rules.is_named(change.source):
+                if any(p.startswith(f"{base}.{index}.") for p in bad):
+                    continue  # its own field errors say enough
+                problem = volume_rules.named_problem(change.source, named)
+                errors += [FieldError(path, problem)] if problem else []
                 continue
             try:
                 volumes.real_source(change.source, roots, data_dir, path)

@@ -21,7 +21,7 @@ from services.store.instances import InstanceStore
 from services.store.models import Deploy, GlobalSettings, Project, Stage
 from services.store.projects import ProjectStore
 from services.store.settings_store import SettingsStore
-from services.volumes import allowed_roots
+from services.volumes import allowed_named, allowed_roots
 
 _Read = tuple[Project, Stage, GlobalSettings]
 
@@ -107,6 +107,7 @@ class CheckStep:
         assert project.id is not None
         roots = allowed_roots(settings, self._volume_defaults)
         data_dir = self._volume_defaults.parent
+        named = allowed_named(settings)
         return container_config.build(
-            self._projects, project.id, stage, request.tag, roots, data_dir
+            self._projects, project.id, stage, request.tag, roots, data_dir, named
         )

@@ -143,6 +143,7 @@ def build(
     tag: str,
     roots: Sequence[str],
     data_dir: Path | None,
+    named: Sequence[str] = (),
 ) -> ContainerConfig:
     """Resolve and check a container's configuration; ValidationFailed names every bad field.
 
@@ -150,7 +151,7 @@ def build(
     """
     env_rows = resolve_env(rows.env_entries(project_id), stage.id)
     mount_rows = resolve_volumes(rows.volumes(project_id), stage)
-    planned = volumes.plan(mount_rows, roots, data_dir, stage.name, tag)
+    planned = volumes.plan(mount_rows, roots, data_dir, stage.name, tag, named)
     env = {key: rows.reveal(row) for key, row in env_rows.items()}
     return ContainerConfig(
         env=env,

@@ -109,11 +109,12 @@ class GlobalSettings(SQLModel, table=True):
     server_ip: str = GLOBAL_DEFAULTS.server_ip
     network: str = GLOBAL_DEFAULTS.network
     subdomain_pattern: str = GLOBAL_DEFAULTS.subdomain_pattern
-    notification_urls: list[str] = _json_list()
+    notification_urls: list[str] = _json_list()  # each sealed (`v1:`): they carry tokens
     poll_interval: int = GLOBAL_DEFAULTS.poll_interval
     webhook_secret_enc: str | None = None
     auto_create_allow: list[str] = _json_list()
     volume_roots: list[str] = _json_list()
+    named_volumes: list[str] = _json_list()  # globs of Docker volume names projects may mount
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from services.secrets import SecretBox
+from services.secrets import SecretBox, is_encrypted
 from services.store.base import apply_changes
 from services.store.db import Database
 from services.store.models import AppState, AuthSettings, GlobalSettings, NpmSettings, utcnow
@@ -15,6 +15,7 @@ from services.store.models import AppState, AuthSettings, GlobalSettings, NpmSet
 WEBHOOK_CONTEXT = "webhook.secret"
 NPM_PASSWORD_CONTEXT = "npm.password"  # noqa: S105 (a label, not a secret)
 OIDC_SECRET_CONTEXT = "oidc.client_secret"  # noqa: S105 (a label, not a secret)
+NOTIFY_URL_CONTEXT = "notify.url"
 
 
 class SettingsStore:
@@ -31,18 +32,37 @@ class SettingsStore:
             row.webhook_secret_enc = self._box.encrypt(str(uuid.uuid4()), WEBHOOK_CONTEXT)
             session.add(row)
             session.flush()
+        elif not all(is_encrypted(u) for u in row.notification_urls):
+            # Rows written before URLs were sealed (migration 0003 has no key): seal them now.
+            row.notification_urls = self._seal_urls(row.notification_urls)
+            session.add(row)
+            session.flush()
         return row
+
+    def _seal_urls(self, urls: list[str]) -> list[str]:
+        """Ciphertexts kept as they are, plain URLs sealed."""
+        return [u if is_encrypted(u) else self._box.encrypt(u, NOTIFY_URL_CONTEXT) for u in urls]
 
     def get_global(self) -> GlobalSettings:
         with self._db.session() as session:
             return self._global(session)
 
-    def update_global(self, **changes: Any) -> GlobalSettings:
+    def update_global(
+        self, *, notification_urls: list[str] | None = None, **changes: Any
+    ) -> GlobalSettings:
+        """Update; `notification_urls` holds plain URLs (sealed here) or stored ciphertexts."""
+        if notification_urls is not None:
+            changes["notification_urls"] = self._seal_urls(notification_urls)
         with self._db.session() as session:
             row = self._global(session)
             apply_changes(row, {**changes, "updated_at": utcnow()})
             session.add(row)
             return row
+
+    def notification_urls(self) -> list[tuple[str, str]]:
+        """Each notification URL as (stored ciphertext, plain URL): for the notifier and masks."""
+        sealed = self.get_global().notification_urls
+        return [(enc, self._box.decrypt(enc, NOTIFY_URL_CONTEXT)) for enc in sealed]
 
     def webhook_secret(self) -> str:
         """The plaintext secret of the webhook URL (generated on first use)."""

@@ -145,3 +145,19 @@ async def test_the_stored_password_only_goes_to_the_address_it_was_saved_for(
     assert same.status_code == 200, same.text  # the same address still uses the stored one
     retyped = await client.put("/api/settings", json={"npm": {**moved, "password": "typed"}})
     assert retyped.status_code == 200 and retyped.json()["npm"]["url"] == listener.url
+
+
+async def test_notification_urls_are_masked_and_a_mask_sent_back_keeps_the_url(
+    client: httpx.AsyncClient,
+) -> None:
+    with FakeReceiver() as receiver:
+        secret_url = f"{receiver.url}/Api-Token-3c4d5e"
+        await client.put("/api/settings", json={"global": {"notification_urls": [secret_url]}})
+        shown = (await client.get("/api/settings")).json()["global"]
+        given = {k: v for k, v in shown.items() if k != "updated_at"}
+        resent = await client.put("/api/settings", json={"global": given})
+        results = (await client.post("/api/settings/notifications/test")).json()
+
+    assert "Api-Token" not in str(shown) and shown["notification_urls"][0].endswith("]")
+    assert resent.json()["global"]["notification_urls"] == shown["notification_urls"]
+    assert [r["ok"] for r in results] == [True] and receiver.bodies[0]["event"] == "test"

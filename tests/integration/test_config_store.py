@@ -26,6 +26,7 @@ from services.store.models import (
     Stage,
     VolumeMount,
 )
+from services.store.settings_store import SettingsStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "seed.example.yaml"
 KEY = bytes(range(32))
@@ -417,3 +418,19 @@ def test_a_tag_pattern_holds_only_glob_characters(store: ConfigStore) -> None:
     (error,) = caught.value.errors
     assert error.path == "projects.web.stages.dev.tag_pattern"
     assert "may contain only" in error.message
+
+
+def test_notification_urls_are_secrets_in_the_export(store: ConfigStore, tmp_path: Path) -> None:
+    url = "https://hooks.example/services/Notify-Token-5e6f7a"
+    store.import_yaml(f"global: {{notification_url: '{url}'}}", replace=False)
+    omitted = store.export_yaml(include_secrets="omit")
+    sealed = store.export_yaml(include_secrets="encrypted")
+
+    assert "Notify-Token" not in omitted and "notification_url" not in omitted
+    assert "Notify-Token" not in sealed and "notification_url: v1:" in sealed
+    other = Database(tmp_path / "other" / "watcher.db")
+    other.migrate()
+    ConfigStore(other, SecretBox(KEY)).import_yaml(sealed, replace=False)
+    assert [plain for _, plain in SettingsStore(other, SecretBox(KEY)).notification_urls()] == [url]
+    store.import_yaml(omitted, replace=False)  # an export without secrets keeps the stored URL
+    assert "notification_url: v1:" in store.export_yaml(include_secrets="encrypted")

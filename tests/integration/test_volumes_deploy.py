@@ -136,6 +136,7 @@ async def test_named_volumes_are_mounted_and_kept(
     world: World, volumes: VolumeConfigService, docker_client: DockerClient
 ) -> None:
     name = f"dw-test-{uuid.uuid4().hex[:8]}"
+    world.settings.update_global(named_volumes=["dw-test-*"])
     await volumes.update(project_id(world), None, [VolumeChange(name, "/cache")])
     try:
         await deploy_ok(world, "dev-1")

@@ -68,7 +68,8 @@ async def test_send_test_reports_each_url(config_site: ConfigSite) -> None:
     text_field(site, "global-domain").value = "not saved.example"  # the other card's field
     site.user.find(marker="notify-save").click()
     await site.user.should_see("Settings saved.")
-    assert site.stores.settings.get_global().notification_urls == ["http://127.0.0.1:9/hook"]
+    urls = site.stores.settings.notification_urls()
+    assert [plain for _, plain in urls] == ["http://127.0.0.1:9/hook"]
     assert site.stores.settings.get_global().domain == ""
     site.user.find(marker="notify-test").click()
     await site.user.should_see("failed:", retries=50)
@@ -182,3 +183,19 @@ async def test_password_change_checks_the_fields_then_stores_the_new_password(
     await until(lambda: site.users.users["admin"].password_hash != hashed)
     assert await site.auth.authenticate("admin", "a much better secret")
     await site.user.should_see("Signed in as admin.")  # back on the page with a new session
+
+
+async def test_saved_notification_urls_are_masked_and_kept_when_left_as_shown(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    secret_url = "https://hooks.slack.test/services/Slack-Page-Token-77"
+    site.stores.settings.update_global(notification_urls=[secret_url])
+    await site.user.open("/settings")
+    shown = text_field(site, "notify-urls").value or ""
+    assert "Slack-Page-Token" not in shown and shown.startswith("https://hooks.slack.test/… ")
+    text_field(site, "notify-urls").value = f"{shown}\nhttp://127.0.0.1:9/new"
+    site.user.find(marker="notify-save").click()
+    await site.user.should_see("Settings saved.")
+    urls = [plain for _, plain in site.stores.settings.notification_urls()]
+    assert urls == [secret_url, "http://127.0.0.1:9/new"]

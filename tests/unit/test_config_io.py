@@ -97,7 +97,8 @@ def test_paths_are_normalised_and_webhook_uuid_canonical() -> None:
 def test_notification_url_takes_one_or_many() -> None:
     one = parse_seed("global: {notification_url: https://a.example}")
     many = parse_seed("global: {notification_url: [https://a.example, http://b.example]}")
-    assert one.global_ is not None and one.global_.notification_url == ["https://a.example"]
+    assert one.global_ is not None
+    assert [u.get_secret_value() for u in one.global_.notification_url] == ["https://a.example"]
     assert many.global_ is not None and len(many.global_.notification_url) == 2
 
 
@@ -414,6 +415,7 @@ def test_iter_secrets_lists_every_secret_with_its_kind() -> None:
         ("registries.gitea.token", "registry"),
         ("projects.web-app-launcher.env.API_KEY", "env"),
         ("auth.oidc.client_secret", "oidc"),
+        ("global.notification_url.0", "notify"),
     }
 
 
@@ -466,10 +468,10 @@ def test_render_key_order_is_stable_and_follows_the_format() -> None:
 
 
 def test_render_writes_only_given_settings_and_keeps_explicit_nulls() -> None:
-    doc = parse_seed("npm: {certificate_id: null}\nglobal: {notification_url: https://n.example}")
+    doc = parse_seed("npm: {certificate_id: null}\nglobal: {poll_interval: 60}")
     assert render_seed(doc, include_secrets="omit").splitlines()[1:] == [
         "global:",
-        "  notification_url: https://n.example",
+        "  poll_interval: 60",
         "npm:",
         "  certificate_id: null",
     ]

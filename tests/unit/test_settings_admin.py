@@ -111,7 +111,8 @@ async def test_new_notification_urls_take_effect_without_a_restart(
     )
     results = await admin.send_test_notification()
 
-    assert saved.domain == "example.com" and saved.notification_urls == ("https://hooks.test/abc",)
+    assert saved.domain == "example.com"
+    assert saved.notification_urls[0].startswith("https://hooks.test/… [saved ")
     assert [r.ok for r in results] == [True]
     assert outside.notifications[0]["event"] == "test"
     assert (await admin.get_global()).domain == "example.com"

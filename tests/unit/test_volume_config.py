@@ -53,6 +53,7 @@ def vol(tmp_path: Path) -> Iterator[Vol]:
     root = tmp_path / "data" / "volumes"
     root.mkdir()
     settings = SettingsStore(db, box)
+    settings.update_global(named_volumes=["cache", "app-*"])
     service = VolumeConfigService(projects, instances, settings, root)
     yield Vol(service, projects, instances, settings, project.id, root)
     db.close()

@@ -22,7 +22,7 @@ def plan(
     tmp_path: Path, *entries: VolumeMount, data_dir: Path | None = None
 ) -> list[volumes.PlannedMount]:
     pairs = [(f"volumes.{i}", e) for i, e in enumerate(entries)]
-    return volumes.plan(pairs, [str(tmp_path / "root")], data_dir, "dev", "dev-1")
+    return volumes.plan(pairs, [str(tmp_path / "root")], data_dir, "dev", "dev-1", ["app-*"])
 
 
 def refusal(tmp_path: Path, *entries: VolumeMount, data_dir: Path | None = None) -> dict[str, str]:
@@ -103,7 +103,7 @@ def test_a_planted_symlink_for_an_isolated_folder_is_refused(tmp_path: Path) -> 
     assert "must be a real folder" in caught.value.errors[0].message
 
 
-def test_named_volumes_pass_through(tmp_path: Path) -> None:
+def test_allowed_named_volumes_pass_through(tmp_path: Path) -> None:
     (planned,) = plan(tmp_path, mount("app-cache", "/cache"))
     assert planned.mount == Mount("app-cache", "/cache", False, "volume")
     assert volumes.prepare([planned]) == [planned.mount]
