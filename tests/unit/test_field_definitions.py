@@ -141,6 +141,7 @@ SETTINGS = [
             "poll_interval",
             "auto_create_allow",
             "volume_roots",
+            "named_volumes",
         )
     ),
     *((NPM, name) for name in ("url", "email", "certificate_id", "ssl_forced")),
