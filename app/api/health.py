@@ -1,4 +1,10 @@
-"""GET /healthz: is the process able to work (database) and can it reach Docker."""
+"""Health: GET /healthz for anyone (ok or not), GET /api/health with details for signed-in users.
+
+The public answer says only whether the database and the engine work: no versions, no error
+texts. An engine version or an error message tells an anonymous caller which exploits to try
+and how the host is set up; a load balancer or Docker's health check needs nothing beyond the
+status code. The details (the engine's version, why a check failed) need a session.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,27 @@ from services.views.system_status import SystemStatus
 
 
 def register(api: FastAPI, status: SystemStatus) -> None:
-    @api.get("/healthz", tags=["health"], summary="Process health")
+    @api.get("/healthz", tags=["health"], summary="Process health (public: ok or not)")
     async def healthz() -> JSONResponse:
         """200 while the database answers (Docker trouble only degrades), else 503."""
-        await status.refresh()
-        body: dict[str, Any] = {
-            "status": "ok" if status.database.ok and status.docker.ok else "degraded",
-            "database": {"ok": status.database.ok, "detail": status.database.detail},
-            "docker": {"ok": status.docker.ok, "detail": status.docker.detail},
-        }
-        if not status.database.ok:
-            body["status"] = "failing"
-        return JSONResponse(body, status_code=200 if status.database.ok else 503)
+        return await _answer(status, detailed=False)
+
+    @api.get("/api/health", tags=["health"], summary="Process health with details")
+    async def health_details() -> JSONResponse:
+        """As /healthz, with each check's detail (the engine's version, or why it failed)."""
+        return await _answer(status, detailed=True)
+
+
+async def _answer(status: SystemStatus, *, detailed: bool) -> JSONResponse:
+    await status.refresh()
+    database, docker = status.database, status.docker
+    overall = "ok" if database.ok and docker.ok else "degraded"
+    body: dict[str, Any] = {
+        "status": overall if database.ok else "failing",
+        "database": {"ok": database.ok},
+        "docker": {"ok": docker.ok},
+    }
+    if detailed:
+        body["database"]["detail"] = database.detail
+        body["docker"]["detail"] = docker.detail
+    return JSONResponse(body, status_code=200 if database.ok else 503)

@@ -45,6 +45,7 @@ PUBLIC_ROUTES = {
     ("post", "/api/auth/login"),
     ("post", "/api/auth/logout"),
     ("get", "/healthz"),
+    ("get", "/api/health"),
 }
 PUBLIC = {"/api/webhook/{secret}", "/api/auth/login", "/api/auth/logout", "/healthz"}
 
