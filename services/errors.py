@@ -49,7 +49,7 @@ class CryptoError(WatcherError):
 
 
 class ConfigError(WatcherError):
-    """The process configuration (environment variables) is unusable."""
+    """The process configuration (environment variables, the seed file) is unusable."""
 
 
 @dataclass(frozen=True)

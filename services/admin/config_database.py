@@ -80,16 +80,19 @@ class ConfigStore:
         """Import the seed file once, on the very first start; return whether it imported.
 
         The marker is written in the same transaction as the import (and also when no file
-        exists), so the YAML is never read again. A bad seed raises ValidationFailed and leaves
-        no marker: the fixed file is imported at the next start.
+        exists), so the YAML is never read again. A bad seed raises ConfigError naming the file
+        and every problem, and leaves no marker: the fixed file is imported at the next start.
         """
         with self._db.session() as session:
             if session.get(AppState, SEED_MARKER) is not None:
                 return False
             doc = _read_seed_file(path)
             if doc is not None:
-                self._check_ciphertexts(doc)
-                DocumentWriter(session, self._box, replace=False).write(doc)
+                try:
+                    self._check_ciphertexts(doc)
+                    DocumentWriter(session, self._box, replace=False).write(doc)
+                except ValidationFailed as exc:
+                    raise _seed_error(path, exc) from None
             session.add(AppState(key=SEED_MARKER, value=utcnow().isoformat()))
         return doc is not None
 
@@ -119,4 +122,13 @@ def _read_seed_file(path: Path) -> SeedDocument | None:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the seed file {path}: {exc}") from exc
-    return parse_seed(text)
+    try:
+        return parse_seed(text)
+    except ValidationFailed as exc:
+        raise _seed_error(path, exc) from None
+
+
+def _seed_error(path: Path, exc: ValidationFailed) -> ConfigError:
+    """A bad seed stops the start with the file's name and every problem, one per line."""
+    problems = "\n".join(f"  {error}" for error in exc.errors)
+    return ConfigError(f"the seed file {path} is not valid; fix it and start again:\n{problems}")

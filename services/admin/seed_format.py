@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, NamedTuple
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,7 +32,8 @@ from pydantic_core import ErrorDetails
 
 from services import env_rules, volume_rules
 from services import field_checks as check
-from services.admin.seed_checks import cross_checks, join
+from services.admin.seed_checks import cross_checks
+from services.admin.seed_yaml import load_yaml
 from services.errors import FieldError, ValidationFailed
 from services.fields import (
     AUTH_DEFAULTS,
@@ -76,7 +76,6 @@ SecretMode = Literal["omit", "encrypted"]
 SecretKind = Literal["webhook", "npm", "registry", "env", "oidc", "notify"]
 
 MAX_SEED_CHARS = 1_000_000
-MAX_YAML_NODES = 100_000  # after alias expansion: stops "billion laughs" documents early
 
 
 def _env_key(value: str) -> str:
@@ -284,7 +283,7 @@ def parse_seed(text: str) -> SeedDocument:
     """
     if len(text) > MAX_SEED_CHARS:
         raise ValidationFailed.single("", f"the seed is larger than {MAX_SEED_CHARS} characters")
-    data, problems = _load_yaml(text)
+    data, problems = load_yaml(text)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -300,50 +299,6 @@ def parse_seed(text: str) -> SeedDocument:
     if problems or document is None:
         raise ValidationFailed(list(dict.fromkeys(problems)))
     return document
-
-
-def _load_yaml(text: str) -> tuple[object, list[FieldError]]:
-    loader: yaml.SafeLoader | None = None
-    try:
-        loader = yaml.SafeLoader(text)  # the reader already rejects control characters here
-        node = loader.get_single_node()
-        if node is None:
-            return None, []
-        duplicates = _duplicate_keys(node)
-        return loader.construct_document(node), duplicates
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ValidationFailed.single("", f"not valid YAML: {exc.problem}{where}") from None
-    except yaml.YAMLError as exc:
-        raise ValidationFailed.single("", f"not valid YAML: {exc}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-def _duplicate_keys(root: yaml.Node) -> list[FieldError]:
-    """Walk the node tree (aliases expanded, with a budget) and report keys given twice."""
-    found: list[FieldError] = []
-    stack: list[tuple[yaml.Node, str]] = [(root, "")]
-    for _ in range(MAX_YAML_NODES):
-        if not stack:
-            return found
-        node, path = stack.pop()
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend((item, join(path, i)) for i, item in enumerate(node.value))
-        elif isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key == "<<":  # a merge key: its keys may be overridden on purpose
-                    stack.append((value_node, path))
-                    continue
-                if key in seen:
-                    found.append(FieldError(join(path, key), "duplicate key"))
-                seen.add(key)
-                stack.append((value_node, join(path, key)))
-    raise ValidationFailed.single("", "the seed is too large (too many values or aliases)")
 
 
 # --- secrets ----------------------------------------------------------------------------------

@@ -80,3 +80,9 @@ async def test_control_characters_are_a_validation_error(client: httpx.AsyncClie
     found = errors(await client.post("/api/config/import", content=text, headers=YAML), 422)
 
     assert "not valid YAML" in found[None]
+
+
+async def test_deeply_nested_yaml_is_a_validation_error(client: httpx.AsyncClient) -> None:
+    for text in (b"[" * 5000, b"global: " + b"{a: " * 3000 + b"}" * 3000):
+        answer = await client.post("/api/config/import", content=text, headers=YAML)
+        assert "nested deeper than" in errors(answer, 422)[None]

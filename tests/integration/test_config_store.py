@@ -252,7 +252,9 @@ def test_a_bad_seed_leaves_no_marker_so_the_fix_is_imported(
 ) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("projects: {app: {image: nginx, port: 0}}\n", encoding="utf-8")
-    with pytest.raises(ValidationFailed, match=r"projects\.app\.port: must be ≥ 1"):
+    with pytest.raises(
+        ConfigError, match=r"seed\.yaml is not valid(.|\n)*projects\.app\.port: must be ≥ 1"
+    ):
         store.seed_on_first_launch(seed)
     with db.session() as session:
         assert session.get(AppState, SEED_MARKER) is None
@@ -266,6 +268,13 @@ def test_a_directory_in_place_of_the_seed_is_a_clear_error(
     (tmp_path / "seed.yaml").mkdir()
     with pytest.raises(ConfigError, match="not a file"):
         store.seed_on_first_launch(tmp_path / "seed.yaml")
+
+
+def test_a_deeply_nested_seed_is_a_clear_config_error(store: ConfigStore, tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("projects: " + "[" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"seed\.yaml is not valid(.|\n)*nested deeper than"):
+        store.seed_on_first_launch(seed)
 
 
 # --- secrets at rest -------------------------------------------------------------------------

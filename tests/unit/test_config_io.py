@@ -388,6 +388,26 @@ def test_alias_bombs_are_refused_quickly() -> None:
     assert "too large" in error.message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000,
+        "a: " + "[" * 5000 + "]" * 5000,
+        "a:\n" + "".join(" " * i + "- \n" for i in range(1200)),
+    ],
+)
+def test_deep_nesting_is_refused_before_it_can_exhaust_the_stack(text: str) -> None:
+    (error,) = errors_of(text)
+    assert error.path == "" and "nested deeper than" in error.message
+    assert "line " in error.message
+
+
+def test_nesting_up_to_the_limit_is_still_parsed() -> None:
+    deep = "a: " + "[" * 30 + "]" * 30 + "\n"
+    (error,) = errors_of(deep)  # parsed; then refused as an unknown key, not for its depth
+    assert "nested" not in error.message
+
+
 def test_errors_never_echo_secret_input() -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_seed("npm: {password: 987654321}\nregistries: {r: {url: x, token: 123456789}}")
