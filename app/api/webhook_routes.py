@@ -22,19 +22,27 @@ _REQUEST_BODY: dict[str, Any] = {
                 "description": "ours, or a Gitea/Forgejo or GitHub package event",
                 "properties": {
                     "image": {"type": "string", "example": "ghcr.io/owner/app:v1.2.0"},
-                    "digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+                    "digest": {
+                        "type": "string",
+                        "pattern": "^sha256:[0-9a-f]{64}$",
+                        "description": "optional and not trusted: the registry's digest is used",
+                    },
                 },
             }
         }
     },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "accepted; `results` lists the decision for every stage"},
+    202: {
+        "description": "accepted; `results` lists the decision for every stage (`queued`, "
+        "`merged` into a deploy of the tag already queued, `waiting`, `refused`, `ignored`)"
+    },
     400: {"description": "the body is not JSON"},
     401: {"description": "a signature header does not match"},
     404: {"description": "unknown secret (the same answer as a path that does not exist)"},
     413: {"description": f"the body is larger than {MAX_BODY} bytes"},
     422: {"description": "a field is missing or invalid (named in `loc`)"},
+    429: {"description": "too many requests from this address; `Retry-After` says when to retry"},
 }
 
 
@@ -51,9 +59,15 @@ def register(api: FastAPI, receiver: WebhookReceiver) -> None:
     )
     async def webhook(secret: str, request: Request) -> JSONResponse:
         """Deploys, records or ignores the pushed tag per stage; answers before deploys finish."""
+        client = request.client.host if request.client else "unknown"
+        wait = receiver.admit(client)
+        if wait:
+            detail = f"too many requests from this address; try again in {wait} s"
+            headers = {"Retry-After": str(wait)}
+            return JSONResponse({"detail": detail}, status_code=429, headers=headers)
         key = await receiver.authenticate(secret)
         if key is None:
-            receiver.denied(request.client.host if request.client else "unknown")
+            receiver.denied(client)
             return JSONResponse(NOT_FOUND, status_code=404)
         body = await read_limited(request, MAX_BODY)
         if body is None:

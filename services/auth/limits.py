@@ -1,4 +1,4 @@
-"""Bounded in-memory bookkeeping for sign-in: an expiring map, and the failed-login throttle.
+"""Bounded in-memory bookkeeping: an expiring map, the failed-login throttle, a request rate.
 
 Nothing here survives a restart, on purpose: the state is short-lived (seconds to hours) and
 keeping it in memory means an attacker's flood of attempts never turns into database writes.
@@ -6,6 +6,7 @@ keeping it in memory means an attacker's flood of attempts never turns into data
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -113,3 +114,42 @@ class LoginThrottle:
     def forgive(self, key: str, now: float) -> None:
         """Forget the failures of `key` after a successful sign-in."""
         self._strikes.pop(key, now)
+
+
+class RequestRate:
+    """A token bucket per key (a client address): `burst` requests at once, then `rate` a second.
+
+    For public endpoints that anyone may call (the webhook): a caller over its rate is answered
+    429 with the seconds to wait, before any work is done. Memory is bounded: at most `max_keys`
+    buckets are kept, and the one left alone the longest makes room. A bucket left alone for
+    `burst / rate` seconds is full again, the same as no bucket, so that usually loses nothing;
+    only when all are in use does a caller start again with a full bucket (the price of a bound
+    that an attacker with many addresses cannot grow).
+    """
+
+    def __init__(self, *, rate: float, burst: int, max_keys: int = 10_000) -> None:
+        if rate <= 0 or burst < 1 or max_keys < 1:
+            raise ValueError("rate must be positive, burst and max_keys at least 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._max = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str, now: float) -> float:
+        """Spend one request of `key`: 0 when allowed, else the seconds until one is."""
+        tokens, then = self._buckets.pop(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - then) * self._rate)
+        if tokens >= 1:
+            self._store(key, tokens - 1, now)
+            return 0.0
+        self._store(key, tokens, now)
+        return (1 - tokens) / self._rate
+
+    def _store(self, key: str, tokens: float, now: float) -> None:
+        if len(self._buckets) >= self._max:  # the first is the one left alone the longest
+            del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = (tokens, now)
+

@@ -14,7 +14,9 @@ each one's result to the next:
 Pull and plan run side by side. What a step creates is pushed on the report's undo stack, so a
 failure at any point removes exactly what this deploy made and leaves the previous instances
 serving; records.py writes the outcome. One lock per project/stage serialises every trigger
-(webhook, poller, UI, API); other stages run concurrently.
+(webhook, poller, UI, API); other stages run concurrently. A request identical to one still
+waiting for that lock is merged into it (`enqueue`), so a burst of requests for one tag queues
+one deploy, not one per request.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from services import log_context
 from services.deploy.check import CheckStep
@@ -35,11 +38,19 @@ from services.deploy.step_log import StepFailed
 from services.deploy.switch import RetireStep, RouteStep
 from services.store.models import Deploy, Instance
 
-__all__ = ["DeployRequest", "Deployer", "HealthFailed", "Refused"]
+__all__ = ["DeployRequest", "Deployer", "HealthFailed", "Queued", "Refused"]
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A deploy handed to the background; `merged` when it was already waiting in the queue."""
+
+    deploy: Deploy
+    merged: bool = False
 
 
 class Deployer:
-    """Runs deploys; `submit` for background work, `deploy` to wait for the outcome."""
+    """Runs deploys; `submit`/`enqueue` for background work, `deploy` to wait for the outcome."""
 
     def __init__(
         self,
@@ -58,15 +69,27 @@ class Deployer:
         self._start, self._health, self._route, self._retire = start, health, route, retire
         self._locks: defaultdict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Deploy]] = set()
+        self._pending: dict[DeployRequest, Deploy] = {}  # queued, not started yet
+        self._queueing = asyncio.Lock()
         self._accepting = True
 
     async def submit(self, request: DeployRequest) -> Deploy:
         """Record the deploy as queued and run it in the background; returns the record."""
-        deploy = await self._records.queued(request)
+        return (await self.enqueue(request)).deploy
+
+    async def enqueue(self, request: DeployRequest) -> Queued:
+        """As `submit`, but an identical request still waiting to start gets that deploy back
+        (`merged`) instead of a second one: the later one would deploy the same tag again."""
+        async with self._queueing:  # one check-and-record at a time: no two slip past the check
+            waiting = self._pending.get(request)
+            if waiting is not None:
+                return Queued(waiting, merged=True)
+            deploy = await self._records.queued(request)
+            self._pending[request] = deploy
         task = asyncio.get_running_loop().create_task(self._run(deploy, request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return deploy
+        return Queued(deploy)
 
     async def deploy(self, request: DeployRequest) -> Deploy:
         """Run a deploy to its end and return the final record (never raises for its failure)."""
@@ -96,6 +119,8 @@ class Deployer:
     async def _run(self, deploy: Deploy, request: DeployRequest) -> Deploy:
         assert deploy.id is not None
         async with self._locks[(request.project_id, request.stage)]:
+            if self._pending.get(request) is deploy:
+                del self._pending[request]  # started: a later request needs a deploy of its own
             with log_context.bind(
                 project=deploy.project_name,
                 stage=request.stage,

@@ -3,7 +3,7 @@
 `auto_create_allow` holds shell globs over `registry-host/repository` (`git.example.com/alexei/*`;
 `*` also crosses `/`), empty by default. An allowed image is inspected, saved as a project with the
 quick-deploy defaults (`services.detect.proposals`) and deployed, all in the background: the webhook
-answers at once. Anything else is logged and notified once per (image, tag, digest), never deployed.
+answers at once. Anything else is logged and notified once per (image, tag), never deployed.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ class AutoCreator:
             self._creating.pop(ref.name, None)
 
     def _report(self, pushed: Pushed) -> None:
-        """Log and notify an unknown image once per (image:tag, digest) among recent ones."""
-        key = (str(pushed.ref), pushed.digest)
+        """Log and notify an unknown image once per image:tag among recent ones (the sender's
+        digest plays no part: made-up digests must not turn one image into many reports)."""
+        key = (pushed.ref.name, pushed.ref.tag)
         if key in self._reported:
             self._reported.move_to_end(key)
             return

@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Action = Literal["queued", "waiting", "refused", "ignored", "creating"]
+Action = Literal["queued", "merged", "waiting", "refused", "ignored", "creating"]
 
 
 @dataclass(frozen=True)
 class Decision:
     """One stage's (or the whole image's, when `stage` is None) fate.
 
-    queued: a deploy runs in the background (`deploy_id`); waiting: recorded for a manual deploy;
-    refused: a rule said no (`deploy_id` of the recorded refusal); ignored: nothing to do (why in
-    `detail`); creating: a project is being created for an unknown image on the allow-list.
+    queued: a deploy runs in the background (`deploy_id`); merged: that deploy was already
+    waiting in the queue and this request joined it (`deploy_id`); waiting: recorded for a
+    manual deploy; refused: a rule said no (`deploy_id` of the recorded refusal); ignored:
+    nothing to do (why in `detail`); creating: a project is being created for an unknown image
+    on the allow-list.
     """
 
     action: Action

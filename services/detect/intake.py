@@ -5,8 +5,12 @@ Known project (same registry host and repository) → every stage whose tag patt
 running healthy in its source stage; otherwise a refused deploy is recorded with the reason);
 any other stage → the tag is recorded as available and one `tag_waiting` notification goes out.
 Every decision happens once per (project, tag, digest): `SeenTagStore.claim` is one atomic upsert,
-so the webhook and the poller seeing the same push deploy it once. Unknown images go to
-`AutoCreator`, which creates a project only for repositories on the allow-list.
+so the webhook and the poller seeing the same push deploy it once. The digest is always the
+registry's (one HEAD of the manifest), never a digest the webhook's caller sent: anyone holding
+the URL could otherwise make one tag "new" again and again by sending made-up digests, each
+queueing a deploy. A deploy of the same stage and tag still waiting in the queue takes the later
+request in (the deployer answers "merged"). Unknown images go to `AutoCreator`, which creates a
+project only for repositories on the allow-list.
 """
 
 from __future__ import annotations
@@ -83,12 +87,15 @@ class Intake:
         self._creator = creator
 
     async def route(self, pushed: Pushed, trigger: DeployTrigger) -> list[Outcome]:
-        """Route a pushed image to every project using its repository (or the auto-creator)."""
+        """Route a pushed image to every project using its repository (or the auto-creator).
+
+        `pushed.digest` (what the sender claims) is not used: the registry's digest decides.
+        """
         targets = await asyncio.to_thread(self._targets, pushed.ref)
         if not targets:
             return [await self._creator.handle(pushed, self.route)]
         tag = pushed.ref.require_tag()
-        return [await self._route_target(target, tag, pushed.digest, trigger) for target in targets]
+        return [await self._route_target(target, tag, trigger) for target in targets]
 
     async def route_project(
         self,
@@ -114,13 +121,11 @@ class Intake:
         self._announce_waiting(project, tag, [s for s in steps if s.action == "wait"])
         return Outcome(image, project.name, tuple(decisions))
 
-    async def _route_target(
-        self, target: _Target, tag: str, digest: str | None, trigger: DeployTrigger
-    ) -> Outcome:
+    async def _route_target(self, target: _Target, tag: str, trigger: DeployTrigger) -> Outcome:
         project = target.project
         if not tags.stages_for_tag(target.stages, tag):  # spare the registry a digest lookup
             return Outcome(f"{project.image}:{tag}", project.name, (_no_stage(project, tag),))
-        found = digest or await self._digest(target, tag)
+        found = await self._digest(target, tag)
         if found is None:
             note = Decision("ignored", f"tag {tag} was not found in the registry")
             return Outcome(f"{project.image}:{tag}", project.name, (note,))
@@ -179,8 +184,11 @@ class Intake:
         assert project.id is not None
         name = step.stage.name
         if step.action == "deploy":
-            queued = await self._deployer.submit(DeployRequest(project.id, name, tag, trigger))
-            return Decision("queued", "deploy queued", name, queued.id)
+            queued = await self._deployer.enqueue(DeployRequest(project.id, name, tag, trigger))
+            if queued.merged:
+                note = "merged into the deploy of this tag already waiting in the queue"
+                return Decision("merged", note, name, queued.deploy.id)
+            return Decision("queued", "deploy queued", name, queued.deploy.id)
         if step.action == "refuse":
             refused = await self._record_refusal(project, step, tag, digest, trigger)
             return Decision("refused", step.reason, name, refused.id)

@@ -16,6 +16,11 @@ Decisions, and why:
   encoding (`payload=`), else 400; wrong or missing fields 422 naming them (FastAPI's error
   shape). Nothing is recorded for a refused request. An accepted one answers 202 with every
   decision.
+- Each client address (as uvicorn reports it: the proxy's X-Forwarded-For only when the proxy
+  is trusted) may send `RATE_BURST` requests at once and `RATE_PER_SECOND` after that; more are
+  answered 429 with Retry-After before the secret is even checked. This bounds secret guessing
+  and floods of deliveries alike; a registry retries a 429 later.
+- A digest in the body is checked for its form only: routing uses the registry's digest.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from services.auth.limits import RequestRate
 from services.detect.decisions import Decision, Outcome
 from services.detect.intake import Intake
 from services.detect.webhook_payloads import Pushed, extract
@@ -44,6 +51,8 @@ MAX_BODY = 64 * 1024
 NOT_FOUND: dict[str, Any] = {"detail": "Not Found"}
 SIGNATURE_HEADERS = ("x-hub-signature-256", "x-gitea-signature", "x-forgejo-signature")
 FORM = "application/x-www-form-urlencoded"
+RATE_BURST = 60
+RATE_PER_SECOND = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,11 +140,19 @@ class WebhookReceiver:
         *,
         log_every: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        rate: RequestRate | None = None,
     ) -> None:
         self._secret = secret
         self._registries = registries
         self._intake = intake
         self._denials = Denials(log_every, clock)
+        self._clock = clock
+        self._rate = RequestRate(rate=RATE_PER_SECOND, burst=RATE_BURST) if rate is None else rate
+
+    def admit(self, client: str) -> int:
+        """Count a request from `client`: 0 when it may go on, else whole seconds to wait."""
+        wait = self._rate.take(client, self._clock())
+        return math.ceil(wait) if wait > 0 else 0
 
     async def authenticate(self, given: str) -> str | None:
         """The stored secret when `given` is it (constant-time), else None."""

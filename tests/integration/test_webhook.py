@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from docker import DockerClient
 from sqlmodel import select
 
 from app.detection_wiring import DetectionServices
+from services.auth.limits import RequestRate
 from services.store.models import DeployStatus, DeployTrigger, Project, SeenTag
 from tests.support.detection import (
     counter,
     deploys_of,
     detected,
     hook_path,
+    receiver_for,
     settled,
     webhook_client,
 )
@@ -104,6 +107,72 @@ async def test_the_same_push_twice_is_decided_once(world: World, client: httpx.A
     assert decision["action"] == "ignored" and decision["decision"].startswith(
         "ignored: already seen"
     )
+
+
+async def test_made_up_digests_for_one_tag_queue_one_deploy_of_the_registrys_digest(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    digest = await world.push("dev-1")
+    image = f"{world.project.image}:dev-1"
+    made_up = [f"sha256:{secrets.token_hex(32)}" for _ in range(4)]
+    answers = [
+        await client.post(hook_path(world), json={"image": image, "digest": d}) for d in made_up
+    ]
+    missing = await client.post(
+        hook_path(world), json={"image": f"{image}x", "digest": made_up[0]}
+    )  # a tag the registry does not have: nothing to deploy, whatever digest is claimed
+
+    decisions = [a.json()["results"][0]["decisions"][0] for a in answers]
+    assert [d["action"] for d in decisions] == ["queued", "ignored", "ignored", "ignored"]
+    assert all("already seen" in d["decision"] for d in decisions[1:])
+    (note,) = missing.json()["results"][0]["decisions"]
+    assert note["action"] == "ignored" and "not found in the registry" in note["decision"]
+    (deploy,) = await settled(world, 1)
+    assert deploy.digest == digest and deploy.status == DeployStatus.SUCCEEDED
+
+
+async def test_a_push_while_its_tag_waits_in_the_queue_is_merged_into_that_deploy(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    assert world.project.id is not None
+    await world.push("dev-2")
+    body = {"image": f"{world.project.image}:dev-2"}
+    async with world.services.deployer.exclusive(world.project.id, ["dev"]):  # dev is busy
+        first = await client.post(hook_path(world), json=body)
+        newer = await world.push("dev-2", marker="rebuilt")  # same tag, another digest
+        second = await client.post(hook_path(world), json=body)
+
+    (queued,) = first.json()["results"][0]["decisions"]
+    (merged,) = second.json()["results"][0]["decisions"]
+    assert queued["action"] == "queued"
+    assert merged["action"] == "merged" and merged["deploy_id"] == queued["deploy_id"]
+    assert "already waiting in the queue" in merged["decision"]
+    (deploy,) = await settled(world, 1)
+    assert deploy.id == queued["deploy_id"] and deploy.digest == newer  # the newest image
+    await world.push("dev-2", marker="again")  # once started, a newer push gets its own deploy
+    again = await client.post(hook_path(world), json=body)
+    assert again.json()["results"][0]["decisions"][0]["action"] == "queued"
+    assert len(await settled(world, 2)) == 2
+
+
+async def test_each_address_is_limited_and_told_when_to_retry(
+    world: World, detection: DetectionServices
+) -> None:
+    rate = RequestRate(rate=0.1, burst=3)
+    receiver = receiver_for(world, detection, rate, clock=lambda: 1000.0)  # time stands still
+    await world.push("v3.0.0")
+    body = {"image": f"{world.project.image}:v3.0.0"}
+    async with webhook_client(detection, receiver=receiver, address="203.0.113.5") as flooder:
+        guesses = [await flooder.post("/api/webhook/guess", json=body) for _ in range(3)]
+        limited = await flooder.post(hook_path(world), json=body)
+    async with webhook_client(detection, receiver=receiver, address="198.51.100.8") as other:
+        served = await other.post(hook_path(world), json=body)
+
+    assert [g.status_code for g in guesses] == [404, 404, 404]
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "10"
+    assert "too many requests" in limited.json()["detail"]
+    assert served.status_code == 202
+    assert [row.tag for row in _seen_rows(world)] == ["v3.0.0"]  # only the served one routed
 
 
 async def test_gitea_and_github_package_events_are_accepted(

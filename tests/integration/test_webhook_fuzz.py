@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
+from services.auth.limits import RequestRate
 from services.store.models import Deploy, Project, SeenTag
 from services.types import LABEL_INSTALLATION
-from tests.support.detection import detected, hook_path, webhook_client
+from tests.support.detection import detected, hook_path, receiver_for, webhook_client
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
 
@@ -105,13 +107,16 @@ async def test_malformed_bodies_and_wrong_secrets_never_5xx_nor_change_anything(
     docker_client: DockerClient, registry: RegistryServer, tmp_path: Path
 ) -> None:
     async with make_world(docker_client, registry, tmp_path) as world:
-        async with detected(world) as detection, webhook_client(detection) as client:
-            post = _poster(client, asyncio.get_running_loop())
-            secret = world.settings.webhook_secret()
-            statuses = await asyncio.to_thread(
-                _bodies_with_the_right_secret, post, hook_path(world)
-            )
-            await asyncio.to_thread(_wrong_secrets, post, secret)
+        async with detected(world) as detection:
+            unlimited = RequestRate(rate=1e9, burst=10**9)  # thousands of requests, one address
+            receiver = receiver_for(world, detection, unlimited, time.monotonic)
+            async with webhook_client(detection, receiver=receiver) as client:
+                post = _poster(client, asyncio.get_running_loop())
+                secret = world.settings.webhook_secret()
+                statuses = await asyncio.to_thread(
+                    _bodies_with_the_right_secret, post, hook_path(world)
+                )
+                await asyncio.to_thread(_wrong_secrets, post, secret)
         assert {202, 400, 401, 422} <= statuses  # the examples reached every layer
         assert _counts(world) == (1, 0, 0)  # only the world's own project
         label = f"{LABEL_INSTALLATION}={world.settings.installation_id()}"

@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from app.api import webhook_routes
 from app.detection_wiring import DetectionServices, build_detection
 from app.services_wiring import WiringInputs
+from services.auth.limits import RequestRate
 from services.detect.poll_status import PollerOptions
+from services.detect.webhook import WebhookReceiver
 from services.store.models import Deploy, DeployStatus
 from services.store.seen_tags import SeenTagStore
 from services.types import LABEL_INSTALLATION
@@ -69,13 +71,28 @@ def remove_installation_containers(world: World) -> None:
 
 
 @asynccontextmanager
-async def webhook_client(detection: DetectionServices) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for a FastAPI app holding only the webhook route."""
+async def webhook_client(
+    detection: DetectionServices,
+    *,
+    receiver: WebhookReceiver | None = None,
+    address: str = "127.0.0.1",
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client, calling from `address`, for a FastAPI app holding only the webhook route
+    (with the detection's receiver, or `receiver`)."""
     api = FastAPI()
-    webhook_routes.register(api, detection.webhook)
-    transport = httpx.ASGITransport(app=api)
+    webhook_routes.register(api, receiver or detection.webhook)
+    transport = httpx.ASGITransport(app=api, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://watcher") as client:
         yield client
+
+
+def receiver_for(
+    world: World, detection: DetectionServices, rate: RequestRate, clock: Callable[[], float]
+) -> WebhookReceiver:
+    """A webhook receiver over the detection's intake with its own rate limit and clock."""
+    return WebhookReceiver(
+        world.settings.webhook_secret, world.registries, detection.intake, rate=rate, clock=clock
+    )
 
 
 def hook_path(world: World) -> str:

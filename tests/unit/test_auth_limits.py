@@ -1,10 +1,10 @@
-"""ExpiringMap and LoginThrottle: deadlines, bounded memory, doubling delays with a cap."""
+"""ExpiringMap, LoginThrottle, RequestRate: deadlines, bounded memory, delays, rates."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.auth.limits import ExpiringMap, LoginThrottle
+from services.auth.limits import ExpiringMap, LoginThrottle, RequestRate
 
 
 def test_entries_vanish_at_their_deadline() -> None:
@@ -69,3 +69,27 @@ def test_inconsistent_settings_are_refused() -> None:
         LoginThrottle(max_delay=600.0, forget_after=60.0)
     with pytest.raises(ValueError):
         ExpiringMap[str, int](0)
+
+
+def test_a_request_rate_allows_the_burst_then_one_per_interval() -> None:
+    rate = RequestRate(rate=0.5, burst=3)
+    assert [rate.take("a", 0.0) for _ in range(4)] == [0, 0, 0, 2.0]
+    assert rate.take("b", 0.0) == 0  # every address has its own bucket
+    assert rate.take("a", 1.0) == 1.0  # half a request earned back: one more second
+    assert rate.take("a", 2.0) == 0
+    assert rate.take("a", 2.0) == 2.0
+    assert rate.take("a", 100.0) == 0  # refilled, but never beyond the burst
+    assert [rate.take("a", 100.0) for _ in range(3)] == [0, 0, 2.0]
+
+
+def test_a_request_rate_keeps_a_bounded_number_of_addresses() -> None:
+    rate = RequestRate(rate=1.0, burst=1, max_keys=50)
+    for n in range(1_000):
+        rate.take(f"10.0.{n // 256}.{n % 256}", 0.0)
+    assert len(rate) == 50
+    assert rate.take("10.0.3.231", 0.0) > 0  # the most recent ones are kept
+
+
+def test_limits_refuse_meaningless_settings() -> None:
+    with pytest.raises(ValueError):
+        RequestRate(rate=0, burst=1)
