@@ -5,6 +5,7 @@ The variable names are a public contract: deployments and scripts set them.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     # it): containers are then reached by name; otherwise by their address on that network.
     in_network: bool = Field(default=False, alias="DW_IN_NETWORK")
     drain_seconds: float = Field(default=3.0, alias="DW_DRAIN_SECONDS", ge=0, le=300)
+    # Read by uvicorn itself; here only to warn when it trusts more than single addresses.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -64,6 +67,37 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"{err['loc'][0] if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid environment: {problems}") from None
+
+
+def wide_proxy_trust(forwarded_allow_ips: str) -> list[str]:
+    """The FORWARDED_ALLOW_IPS entries that trust more than one address (`*`, a subnet).
+
+    Whoever connects from a trusted address chooses the client address the app sees (sign-in
+    throttling, the webhook's rate limit) and whether the request counts as HTTPS. On the
+    shared network every deployed container connects from that network's subnet, so only the
+    proxy's own address may be trusted.
+    """
+    wide = []
+    for entry in (part.strip() for part in forwarded_allow_ips.split(",")):
+        try:
+            too_many = entry == "*" or ipaddress.ip_network(entry, strict=False).num_addresses > 1
+        except ValueError:  # not an address (uvicorn also takes unix socket paths)
+            too_many = False
+        if too_many:
+            wide.append(entry)
+    return wide
+
+
+def warn_about_proxy_trust(settings: Settings) -> None:
+    """Log a warning at start-up when FORWARDED_ALLOW_IPS trusts a whole network."""
+    wide = wide_proxy_trust(settings.forwarded_allow_ips)
+    if wide:
+        log.warning(
+            "FORWARDED_ALLOW_IPS trusts %s: anything connecting from there (any container on "
+            "that network) can claim any client address with X-Forwarded-For; trust only the "
+            "proxy's own address",
+            ", ".join(wide),
+        )
 
 
 def resolve_encryption_key(settings: Settings) -> bytes:

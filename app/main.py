@@ -12,7 +12,7 @@ from nicegui import background_tasks, core, ui
 
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
-from app.config import Settings
+from app.config import Settings, warn_about_proxy_trust
 from app.page_routes import register_pages
 from app.page_sessions import PageSessions
 from app.runtime import Runtime, build_runtime, first_launch, setup_logging
@@ -90,6 +90,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     redactor = Redactor()
     setup_logging(settings, redactor)
+    warn_about_proxy_trust(settings)
     runtime = build_runtime(settings, redactor)
     first_launch(runtime)
     create_app(runtime)

@@ -6,9 +6,12 @@ keeping it in memory means an attacker's flood of attempts never turns into data
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from services.errors import RateLimited
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -64,7 +67,7 @@ class _Strikes:
 
 
 class LoginThrottle:
-    """Slows repeated failed sign-ins for one key (a username, or a client address).
+    """Slows repeated failed sign-ins for one key (a username at an address, or an address).
 
     The choice: a temporary lockout that doubles with every further failure, rather than
     sleeping before answering. After `free_attempts` failures, attempts are refused for
@@ -76,8 +79,9 @@ class LoginThrottle:
     failure; at most `max_keys` keys are kept (oldest dropped), which bounds memory even when an
     attacker varies usernames.
 
-    Trade-off, accepted: someone who knows a username can keep it locked, at most `max_delay`
-    seconds beyond their last attempt; the password itself never gets weaker.
+    Keys hold the client address, so a lockout stops the address that guessed, never the user
+    everywhere: five wrong passwords from one address must not lock the admin out of every
+    other one (`SignInBrake` covers guessing spread over many addresses, by slowing only).
     """
 
     def __init__(
@@ -153,3 +157,84 @@ class RequestRate:
             del self._buckets[next(iter(self._buckets))]
         self._buckets[key] = (tokens, now)
 
+
+class SignInBrake:
+    """Slows every sign-in while failures pile up across all addresses; never refuses one.
+
+    The per-address throttles cannot see an attacker spread over many addresses. Refusing
+    everyone then would hand that attacker a lockout of the real admin, so this only slows:
+    while the recent failures (each fading away with a time constant of `window` seconds) number
+    more than `cap`, every attempt waits `delay` seconds before its password is checked. The
+    right password still signs in, a little later; guessing from everywhere gets slower. One
+    number is kept, whatever the number of attackers.
+    """
+
+    def __init__(self, *, cap: int = 100, window: float = 60.0, delay: float = 2.0) -> None:
+        if cap < 1 or window <= 0 or delay < 0:
+            raise ValueError("cap must be at least 1, window positive, delay not negative")
+        self._cap = cap
+        self._window = window
+        self._delay = delay
+        self._level = 0.0
+        self._when = 0.0
+
+    def failed(self, now: float) -> None:
+        """Count one failed sign-in."""
+        self._level = self._faded(now) + 1
+        self._when = now
+
+    def delay(self, now: float) -> float:
+        """Seconds an attempt starting now waits before its password is checked."""
+        return self._delay if self._faded(now) > self._cap else 0.0
+
+    def _faded(self, now: float) -> float:
+        return self._level * math.exp(-max(0.0, now - self._when) / self._window)
+
+
+class SignInLimits:
+    """Every rule that slows password guessing, applied by `AuthService` to each attempt.
+
+    Lockouts per (username at an address) and per address, never per username everywhere; the
+    address gets a higher allowance, since behind a reverse proxy many people share one. Across
+    all addresses the brake only slows down. Keys: `user:<name>@<address>`, `addr:<address>`.
+    """
+
+    def __init__(
+        self,
+        *,
+        user: LoginThrottle | None = None,
+        address: LoginThrottle | None = None,
+        brake: SignInBrake | None = None,
+    ) -> None:
+        self._user = user or LoginThrottle(free_attempts=5)
+        self._address = address or LoginThrottle(free_attempts=20)
+        self._brake = brake or SignInBrake()
+
+    def begin(self, username: str, client: str, now: float) -> list[tuple[LoginThrottle, str]]:
+        """Count an attempt as failed until it succeeds; the keys it was counted under.
+
+        Raises RateLimited (with `retry_after`) while one of its keys is locked out; a refused
+        attempt is not counted and costs no password check.
+        """
+        name = username.strip().casefold()[:150]
+        keys = [(self._user, f"user:{name}@{client}")]
+        if client:
+            keys.append((self._address, f"addr:{client}"))
+        wait = max(throttle.retry_after(key, now) for throttle, key in keys)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            raise RateLimited(f"too many failed sign-ins; try again in {seconds} s", seconds)
+        for throttle, key in keys:
+            throttle.strike(key, now)
+        return keys
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before checking the password (the brake; usually 0)."""
+        return self._brake.delay(now)
+
+    def failed(self, now: float) -> None:
+        self._brake.failed(now)
+
+    def succeeded(self, keys: list[tuple[LoginThrottle, str]], now: float) -> None:
+        for throttle, key in keys:
+            throttle.forgive(key, now)

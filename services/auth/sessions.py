@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import bcrypt
 import jwt
 
-from services.auth.limits import ExpiringMap, LoginThrottle
-from services.errors import InvalidAuth, RateLimited, ValidationFailed
+from services.auth.limits import ExpiringMap, SignInLimits
+from services.errors import InvalidAuth, ValidationFailed
 from services.store.models import RevokedToken, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,8 @@ class AuthService:
         clock: Clock = utcnow,
         token_ttl: timedelta = TOKEN_TTL,
         hasher: PasswordHasher | None = None,
-        user_throttle: LoginThrottle | None = None,
-        address_throttle: LoginThrottle | None = None,
+        limits: SignInLimits | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         records: SessionRecords | None = None,
     ) -> None:
         if len(jwt_key) < 32:
@@ -150,11 +150,8 @@ class AuthService:
         # A hash of a random password: unknown users are checked against it so they cost the
         # same bcrypt work as known ones, and timing does not tell which usernames exist.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
-        # Per address a higher allowance: behind a reverse proxy many people share one address.
-        self._throttles = (
-            ("user", user_throttle or LoginThrottle(free_attempts=5)),
-            ("addr", address_throttle or LoginThrottle(free_attempts=20)),
-        )
+        self._limits = limits or SignInLimits()
+        self._sleep = sleep
         self._revoked: ExpiringMap[str, bool] = ExpiringMap(100_000)
         self._not_before: dict[int, int] = {}
         self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
@@ -179,21 +176,21 @@ class AuthService:
     async def authenticate(self, username: str, password: str, *, client: str = "") -> User:
         """Return the user whose password this is.
 
-        Raises RateLimited (with `retry_after`) while the username or the client address is
-        throttled, and InvalidAuth with one generic message for an unknown user, a wrong
-        password or an account without a local password.
+        Raises RateLimited (with `retry_after`) while the username at this client address, or
+        the address, is throttled, and InvalidAuth with one generic message for an unknown
+        user, a wrong password or an account without a local password. While many sign-ins
+        fail everywhere, every attempt is answered a little later (never refused for that).
         """
-        keys = self._throttle_keys(username, client)
-        self._refuse_if_throttled(keys)
         now = self._now()
-        for throttle, key in keys:
-            throttle.strike(key, now)
+        keys = self._limits.begin(username, client, now)
+        if wait := self._limits.delay(now):
+            await self._sleep(wait)
         user = await asyncio.to_thread(self._check_password, username, password)
         if user is None:
+            self._limits.failed(self._now())
             log.warning("failed sign-in from %s", client or "an unknown address")
             raise InvalidAuth(FAILED)
-        for throttle, key in keys:
-            throttle.forgive(key, now)
+        self._limits.succeeded(keys, now)
         return user
 
     async def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
@@ -354,21 +351,6 @@ class AuthService:
         stored = user.password_hash if user is not None else None
         matches = self._hasher.check(password, stored or self._dummy_hash)
         return user if matches and stored else None
-
-    def _throttle_keys(self, username: str, client: str) -> list[tuple[LoginThrottle, str]]:
-        values = {"user": username.strip().casefold()[:150], "addr": client}
-        return [
-            (throttle, f"{kind}:{values[kind]}")
-            for kind, throttle in self._throttles
-            if values[kind]
-        ]
-
-    def _refuse_if_throttled(self, keys: list[tuple[LoginThrottle, str]]) -> None:
-        now = self._now()
-        wait = max((throttle.retry_after(key, now) for throttle, key in keys), default=0.0)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            raise RateLimited(f"too many failed sign-ins; try again in {seconds} s", seconds)
 
     def _decode(self, token: str) -> dict[str, Any]:
         # Expiry is checked against our own clock (injectable), not PyJWT's.

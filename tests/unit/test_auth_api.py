@@ -118,6 +118,23 @@ async def test_repeated_failures_answer_429_with_retry_after(client: httpx.Async
     assert "too many failed sign-ins" in response.json()["errors"][0]["message"]
 
 
+async def test_an_attacker_failing_for_admin_does_not_stop_the_admin_elsewhere(
+    client: httpx.AsyncClient, service: tuple[AuthService, FakeClock]
+) -> None:
+    transport = httpx.ASGITransport(build_api(service[0]), client=("203.0.113.66", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://dw.test") as attacker:
+        answers = [
+            await attacker.post("/api/auth/login", json={"username": name, "password": "guess"})
+            for name in ["admin"] * 10 + [f"user{n}" for n in range(30)]
+        ]
+        still_refused = await attacker.post("/api/auth/login", json=LOGIN)
+    admin = await client.post("/api/auth/login", json=LOGIN)
+
+    assert {a.status_code for a in answers} == {401, 429}
+    assert still_refused.status_code == 429  # the guessing address stays throttled
+    assert admin.status_code == 200, admin.text
+
+
 async def test_without_a_session_api_is_401_and_pages_redirect_to_login(
     client: httpx.AsyncClient,
 ) -> None:

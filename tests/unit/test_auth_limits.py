@@ -1,10 +1,17 @@
-"""ExpiringMap, LoginThrottle, RequestRate: deadlines, bounded memory, delays, rates."""
+"""The in-memory limits: expiring map, throttles, request rate, brake, the sign-in rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.auth.limits import ExpiringMap, LoginThrottle, RequestRate
+from services.auth.limits import (
+    ExpiringMap,
+    LoginThrottle,
+    RequestRate,
+    SignInBrake,
+    SignInLimits,
+)
+from services.errors import RateLimited
 
 
 def test_entries_vanish_at_their_deadline() -> None:
@@ -90,6 +97,35 @@ def test_a_request_rate_keeps_a_bounded_number_of_addresses() -> None:
     assert rate.take("10.0.3.231", 0.0) > 0  # the most recent ones are kept
 
 
+def test_the_brake_slows_only_while_many_sign_ins_fail() -> None:
+    brake = SignInBrake(cap=3, window=60.0, delay=2.0)
+    for _ in range(3):
+        assert brake.delay(0.0) == 0
+        brake.failed(0.0)
+    assert brake.delay(0.0) == 0  # at the cap, not over it
+    brake.failed(0.0)
+    assert brake.delay(0.0) == 2.0 and brake.delay(1.0) == 2.0
+    assert brake.delay(60.0) == 0  # failures fade: four become fewer than the cap
+
+
+def test_sign_in_locks_out_a_user_at_one_address_and_an_address_never_a_user_everywhere() -> None:
+    limits = SignInLimits()
+    for _ in range(5):
+        limits.begin("Admin", "203.0.113.9", 0.0)  # five failures (never forgiven)
+    with pytest.raises(RateLimited):
+        limits.begin("admin", "203.0.113.9", 0.0)
+    limits.begin("admin", "198.51.100.7", 0.0)  # the same user elsewhere: not locked
+    for n in range(15):
+        limits.begin(f"user{n}", "203.0.113.9", 0.0)  # 20 failures from this address now
+    with pytest.raises(RateLimited):
+        limits.begin("someone", "203.0.113.9", 0.0)  # the address itself is locked out
+    keys = limits.begin("admin", "192.0.2.1", 0.0)
+    limits.succeeded(keys, 0.0)  # a success forgives that user at that address
+    assert [key for _, key in keys] == ["user:admin@192.0.2.1", "addr:192.0.2.1"]
+
+
 def test_limits_refuse_meaningless_settings() -> None:
     with pytest.raises(ValueError):
         RequestRate(rate=0, burst=1)
+    with pytest.raises(ValueError):
+        SignInBrake(cap=0)

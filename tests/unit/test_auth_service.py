@@ -10,6 +10,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from services.auth.limits import SignInBrake, SignInLimits
 from services.auth.sessions import FAILED, AuthService, Principal, safe_next
 from services.errors import InvalidAuth, RateLimited, ValidationFailed
 from services.store.models import User
@@ -202,6 +203,39 @@ async def test_one_address_guessing_many_usernames_is_slowed() -> None:
     with pytest.raises(RateLimited):
         await auth.authenticate("admin", ADMIN_PASSWORD, client="203.0.113.9")
     assert (await auth.authenticate("admin", ADMIN_PASSWORD, client="198.51.100.7")).id == 1
+
+
+async def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere() -> None:
+    auth, *_ = make_auth()
+    for _ in range(5):
+        with pytest.raises(InvalidAuth):
+            await auth.authenticate("admin", "guess", client="203.0.113.9")
+    with pytest.raises(RateLimited):
+        await auth.authenticate("admin", ADMIN_PASSWORD, client="203.0.113.9")
+    assert (await auth.authenticate("admin", ADMIN_PASSWORD, client="198.51.100.7")).id == 1
+
+
+async def test_guessing_from_many_addresses_slows_every_sign_in_but_blocks_none() -> None:
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    auth, users, clock, hasher = make_auth()
+    auth = AuthService(
+        users,
+        JWT_KEY,
+        clock=clock,
+        hasher=hasher,
+        limits=SignInLimits(brake=SignInBrake(cap=6)),
+        sleep=sleep,
+    )
+    for n in range(12):  # two tries from each of six addresses: none of them is throttled
+        with pytest.raises(InvalidAuth):
+            await auth.authenticate("admin", "guess", client=f"203.0.113.{n // 2}")
+    assert len(waited) == 5  # the attempts after the sixth failure waited
+    assert (await auth.authenticate("admin", ADMIN_PASSWORD, client="198.51.100.7")).id == 1
+    assert len(waited) == 6 and set(waited) == {2.0}  # the admin too: later, not refused
 
 
 async def test_a_concurrent_burst_is_counted_before_any_attempt_finishes() -> None:
