@@ -214,7 +214,10 @@ class RegistryAuth:
         if challenge is None or challenge.params.get("error") == "insufficient_scope":
             raise self.error(response, repository)
         if challenge.scheme == "basic":
-            if self._credentials is None or self._basic_required:
+            # Refused although it carried our password: wrong credentials. A request sent
+            # without them (before a concurrent one learnt that basic auth is wanted) retries.
+            sent = response.request.headers.get("authorization", "").lower().startswith("basic ")
+            if self._credentials is None or sent:
                 raise self.error(response, repository)
             self._basic_required = True
             return self._basic_header()

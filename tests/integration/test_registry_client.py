@@ -6,6 +6,7 @@ Images are pushed by the real Docker Engine, so "the digest the client reads" is
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -99,6 +100,17 @@ async def test_digest_by_head_equals_push_digest(
     for tag, digest in pushed.digests.items():
         assert await client.manifest_digest(f"{server.host}/{pushed.repo}", tag) == digest
     assert len(set(pushed.digests.values())) == len(pushed.digests)
+
+
+async def test_a_fresh_client_answers_many_concurrent_first_requests(
+    target: tuple[Server, Pushed], http: httpx.AsyncClient
+) -> None:
+    server, pushed = target
+    client = _client(server, http)  # knows nothing yet: every request meets the challenge
+    (tag, digest), *_ = pushed.digests.items()
+    image = f"{server.host}/{pushed.repo}"
+    found = await asyncio.gather(*(client.manifest_digest(image, tag) for _ in range(20)))
+    assert found == [digest] * 20
 
 
 async def test_repushed_tag_has_a_new_digest(
