@@ -1,8 +1,14 @@
 """POST /api/config/import: re-import an (edited) export, all or nothing.
 
-The YAML comes as the raw body (`application/x-yaml`, `text/yaml`, `text/plain`) or as the
-`file` field of a form upload. Every problem is listed by key path (`projects.web.port`) in the
-one error shape; nothing is written unless the whole document is valid.
+The YAML comes as the raw body (`application/x-yaml`, `application/yaml`, `text/yaml`, or
+`application/json`: JSON is YAML) or as the `file` field of a form upload. Every problem is
+listed by key path (`projects.web.port`) in the one error shape; nothing is written unless the
+whole document is valid.
+
+This route can rewrite the whole configuration, so it only accepts requests that another site's
+page cannot send without a CORS preflight (which this app never grants): the "simple" body types
+a page may post anywhere (`text/plain`, `multipart/form-data`, form encoding, or no type at all)
+need a custom `X-Requested-With` header beside them, which no page can add cross-origin.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ _REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "application/x-yaml": _YAML,
+        "application/yaml": _YAML,
         "text/yaml": _YAML,
+        "application/json": {"schema": {"type": "object", "description": "the seed as JSON"}},
         "text/plain": _YAML,
         "multipart/form-data": {
             "schema": {
@@ -35,7 +43,22 @@ _REQUEST_BODY: dict[str, Any] = {
         },
     },
 }
+_CUSTOM_HEADER_PARAM = {
+    "name": "X-Requested-With",
+    "in": "header",
+    "required": False,
+    "description": "any value; required with a text/plain body or a multipart/form-data upload",
+    "schema": {"type": "string"},
+}
 _TOO_LARGE = f"the file is larger than {MAX_IMPORT_BYTES} bytes"
+RAW_TYPES = frozenset({"application/x-yaml", "application/yaml", "text/yaml", "application/json"})
+FORM = "multipart/form-data"
+SIMPLE_TYPES = frozenset({"text/plain", FORM})  # accepted only with X-Requested-With
+CUSTOM_HEADER = "x-requested-with"
+_UNSUPPORTED = (
+    "send the YAML as application/x-yaml (or application/json); a text/plain body or a "
+    "multipart/form-data upload also needs the header X-Requested-With"
+)
 
 
 class ImportOut(BaseModel):
@@ -63,8 +86,20 @@ async def _upload(request: Request) -> bytes:
     return data
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _preflighted(request: Request) -> bool:
+    """True when a browser would have asked (CORS preflight) before sending this request."""
+    media_type = _media_type(request)
+    if media_type in RAW_TYPES:
+        return True
+    return media_type in SIMPLE_TYPES and bool(request.headers.get(CUSTOM_HEADER, "").strip())
+
+
 async def _body(request: Request) -> bytes:
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if _media_type(request) == FORM:
         return await _upload(request)
     data = await read_limited(request, MAX_IMPORT_BYTES)
     if data is None:
@@ -78,11 +113,13 @@ def register(api: FastAPI, transfer: ConfigTransfer) -> None:
     @router.post(
         "/api/config/import",
         summary="Re-import configuration YAML",
-        responses=error_responses(422),
-        openapi_extra={"requestBody": _REQUEST_BODY},
+        responses=error_responses(415, 422),
+        openapi_extra={"requestBody": _REQUEST_BODY, "parameters": [_CUSTOM_HEADER_PARAM]},
     )
     async def import_config(request: Request) -> ImportOut:
         """Updates or creates what the file names; secrets left out keep their stored value."""
+        if not _preflighted(request):
+            raise HTTPException(415, _UNSUPPORTED)
         summary = await transfer.import_yaml(await _body(request))
         return ImportOut(
             registries=list(summary.registries),

@@ -43,8 +43,10 @@ _STATUS: tuple[tuple[type[WatcherError], int], ...] = (
     (WatcherError, 500),  # e.g. CryptoError: the server's key cannot read a stored secret
 )
 _DESCRIPTIONS = {
+    403: "refused: not sent from this dashboard's own pages (cross-site request forgery)",
     404: "not found",
     409: "conflicts with the current state (a name in use, a deploy running...)",
+    415: "a body type another site's page could send: see the operation's description",
     422: "invalid input; each error names its field",
     429: "an outside service asks us to slow down (see Retry-After)",
     502: "a registry, NPM or Docker failed or refused our stored credentials",

@@ -20,6 +20,7 @@ projects:
     stages: {dev: {tag_pattern: "dev-*", max_instances: 2}}
 """
 YAML = {"content-type": "application/x-yaml"}
+CUSTOM = {"X-Requested-With": "script"}  # a header no other site's page can add
 
 
 async def test_import_raw_yaml_then_export_it_without_secrets(client: httpx.AsyncClient) -> None:
@@ -37,7 +38,7 @@ async def test_import_raw_yaml_then_export_it_without_secrets(client: httpx.Asyn
 async def test_import_an_uploaded_file(client: httpx.AsyncClient) -> None:
     files = {"file": ("config.yaml", SEED.encode(), "application/x-yaml")}
 
-    imported = await client.post("/api/config/import", files=files)
+    imported = await client.post("/api/config/import", files=files, headers=CUSTOM)
 
     assert imported.status_code == 200, imported.text
     assert (await client.get("/api/settings")).json()["global"]["domain"] == "example.com"
@@ -66,7 +67,7 @@ async def test_unreadable_uploads_are_refused(client: httpx.AsyncClient) -> None
     huge = await client.post(
         "/api/config/import", content=b"#" * (MAX_IMPORT_BYTES + 1), headers=YAML
     )
-    no_file = await client.post("/api/config/import", files={"other": ("x", b"x")})
+    no_file = await client.post("/api/config/import", files={"other": ("x", b"x")}, headers=CUSTOM)
 
     assert "not valid YAML" in errors(not_yaml, 422)[None]
     assert "not UTF-8" in errors(binary, 422)[None]
@@ -86,3 +87,27 @@ async def test_deeply_nested_yaml_is_a_validation_error(client: httpx.AsyncClien
     for text in (b"[" * 5000, b"global: " + b"{a: " * 3000 + b"}" * 3000):
         answer = await client.post("/api/config/import", content=text, headers=YAML)
         assert "nested deeper than" in errors(answer, 422)[None]
+
+
+async def test_only_bodies_a_foreign_page_cannot_send_unasked_are_imported(
+    client: httpx.AsyncClient,
+) -> None:
+    """text/plain, a form upload or no type at all: what a page may post anywhere without a
+    CORS preflight; those need X-Requested-With beside them."""
+    upload = {"file": ("config.yaml", SEED.encode(), "application/x-yaml")}
+    plain = {"content-type": "text/plain"}
+    refused = [
+        await client.post("/api/config/import", content=SEED, headers=plain),
+        await client.post("/api/config/import", files=upload),
+        await client.post("/api/config/import", content=SEED),
+        await client.post("/api/config/import", data={"file": SEED}),
+    ]
+    for response in refused:
+        assert "X-Requested-With" in errors(response, 415)[None]
+    assert (await client.get("/api/projects")).json() == []
+
+    as_text = await client.post("/api/config/import", content=SEED, headers={**plain, **CUSTOM})
+    as_json = await client.post("/api/config/import", json={"global": {"poll_interval": 90}})
+    assert as_text.status_code == 200, as_text.text
+    assert as_json.status_code == 200, as_json.text
+    assert (await client.get("/api/settings")).json()["global"]["poll_interval"] == 90
