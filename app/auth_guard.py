@@ -3,6 +3,10 @@
 A plain ASGI middleware on NiceGUI's app, so it sees pages, API routes and websockets alike.
 The session travels as a signed token in an HttpOnly cookie (browsers) or as
 `Authorization: Bearer <token>` (scripts); both are checked by the same `AuthService.verify`.
+Over HTTPS the cookie is named `__Host-dw_session`: browsers then accept it only when it is
+Secure, has Path=/ and no Domain, so a page on another subdomain of the same site cannot set
+("toss") a session cookie of its own choosing for this host. Over plain HTTP (localhost) the
+prefix is impossible (it requires Secure), so the plain name is used there.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from app.api.errors import error_response
 from services.auth.sessions import AuthService, Principal, principal_in
 from services.errors import FieldError, InvalidAuth
 
-SESSION_COOKIE = "dw_session"
+SESSION_COOKIE = "dw_session"  # over plain HTTP
+SECURE_SESSION_COOKIE = "__Host-dw_session"  # over HTTPS
+SESSION_COOKIES = (SESSION_COOKIE, SECURE_SESSION_COOKIE)
 LOGIN_PATH = "/login"
 NOT_SIGNED_IN = "not signed in"
 
@@ -48,12 +54,22 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def presented_token(conn: HTTPConnection) -> str | None:
-    """The bearer token if the request has one, else the session cookie."""
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The `Authorization: Bearer` token, if any (a browser never adds one on its own)."""
     scheme, _, credentials = conn.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    return conn.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+def session_cookie_name(conn: HTTPConnection) -> str:
+    """The name the session cookie has on this request's scheme; the other name is ignored."""
+    return SECURE_SESSION_COOKIE if is_https(conn) else SESSION_COOKIE
+
+
+def presented_token(conn: HTTPConnection) -> str | None:
+    """The bearer token if the request has one, else the session cookie."""
+    return bearer_token(conn) or conn.cookies.get(session_cookie_name(conn)) or None
 
 
 def current_principal(request: Request) -> Principal | None:
@@ -62,9 +78,10 @@ def current_principal(request: Request) -> Principal | None:
 
 
 def set_session_cookie(response: Response, token: str, *, max_age: int, secure: bool) -> None:
-    """HttpOnly (no script can read it), SameSite=Lax (not sent on cross-site POSTs)."""
+    """HttpOnly (no script can read it), SameSite=Lax (not sent on cross-site POSTs; same-site
+    pages still get it sent, which is what the origin check is for)."""
     response.set_cookie(
-        SESSION_COOKIE,
+        SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
         token,
         max_age=max_age,
         path="/",
@@ -75,7 +92,8 @@ def set_session_cookie(response: Response, token: str, *, max_age: int, secure: 
 
 
 def clear_session_cookie(response: Response, *, secure: bool) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
+    name = SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure)
 
 
 def is_https(conn: HTTPConnection) -> bool:
@@ -130,7 +148,7 @@ class AuthGuard:
             response = error_response(401, [FieldError("", NOT_SIGNED_IN)], headers)
         else:
             response = login_redirect(conn)
-        if SESSION_COOKIE in conn.cookies:
+        if session_cookie_name(conn) in conn.cookies:
             clear_session_cookie(response, secure=is_https(conn))
         return response
 

@@ -73,6 +73,27 @@ async def test_cookie_is_secure_over_https(service: tuple[AuthService, FakeClock
     assert "Secure" in response.headers["set-cookie"]
 
 
+async def test_over_https_the_cookie_has_the_host_prefix_and_no_other_name_counts(
+    service: tuple[AuthService, FakeClock],
+) -> None:
+    """`__Host-`: Secure, Path=/, no Domain, so another subdomain cannot plant one for us."""
+    transport = httpx.ASGITransport(build_api(service[0]))
+    async with httpx.AsyncClient(transport=transport, base_url="https://dw.test") as http:
+        response = await http.post("/api/auth/login", json=LOGIN)
+        token = response.json()["token"]
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith(f"__Host-dw_session={token};")
+        assert "Secure" in cookie and "Path=/" in cookie and "domain" not in cookie.lower()
+        assert (await http.get("/api/whoami")).json() == {"username": "admin"}
+        http.cookies.clear()
+        tossed = await http.get("/api/whoami", headers={"Cookie": f"dw_session={token}"})
+        assert tossed.status_code == 401
+        signed_out = await http.post(
+            "/api/auth/logout", headers={"Cookie": f"__Host-dw_session={token}"}
+        )
+        assert signed_out.headers["set-cookie"].startswith('__Host-dw_session=""; ')
+
+
 async def test_bearer_token_and_cookie_both_open_protected_routes(
     client: httpx.AsyncClient,
 ) -> None:
