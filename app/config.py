@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.origins import parse_origin
 from services.errors import ConfigError
 from services.secrets import generate_key_hex, parse_key
 
@@ -40,13 +41,28 @@ class Settings(BaseSettings):
     # it): containers are then reached by name; otherwise by their address on that network.
     in_network: bool = Field(default=False, alias="DW_IN_NETWORK")
     drain_seconds: float = Field(default=3.0, alias="DW_DRAIN_SECONDS", ge=0, le=300)
-    # Read by uvicorn itself; here only to warn when it trusts more than single addresses.
-    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")
+    # The dashboard's origin as browsers see it (`https://watcher.example.com`). Unset: each
+    # request's own Host and scheme, with a trusted proxy's forwarded headers (app/forwarded.py).
+    public_url: str | None = Field(default=None, alias="DW_PUBLIC_URL")
+    # Peers whose X-Forwarded-* headers are believed (addresses, CIDRs or `*`), uvicorn's syntax;
+    # read by uvicorn too, and a warning is logged when it trusts more than single addresses.
+    forwarded_allow_ips: str = Field(default="127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        """`scheme://host[:port]`: an origin, so a path or a typo cannot silently never match."""
+        if not value:
+            return None
+        origin = parse_origin(value.strip().removesuffix("/"))
+        if origin is None or not value.isascii():
+            raise ValueError("must be like https://watcher.example.com (scheme, host, port only)")
+        return str(origin)
 
     @property
     def database_path(self) -> Path:

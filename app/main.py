@@ -16,6 +16,7 @@ from app.config import Settings, warn_about_proxy_trust
 from app.page_routes import register_pages
 from app.page_sessions import PageSessions
 from app.runtime import Runtime, build_runtime, first_launch, setup_logging
+from app.web_security import add_web_security
 from services.errors import WatcherError
 from services.redaction import Redactor
 
@@ -51,6 +52,7 @@ def create_app(runtime: Runtime) -> None:
     """Attach every route, page and lifecycle hook to NiceGUI's app."""
     # Sign-in everywhere but the login, the webhook and /healthz; on the page socket too.
     nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
+    add_web_security(nicegui_app, runtime.settings)  # origin check, headers, proxy headers
     page_sessions = PageSessions(runtime.auth)
     page_sessions.install(core.sio)
     register_routes(nicegui_app, runtime)
@@ -104,4 +106,5 @@ def run(settings: Settings) -> None:
         show_welcome_message=False,
         uvicorn_logging_level=settings.log_level,
         log_config=None,
+        proxy_headers=False,  # read once, by app.forwarded.ForwardedHeaders
     )

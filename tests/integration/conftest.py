@@ -47,10 +47,20 @@ def chrome(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
     options.binary_location = browser
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations, errors
     session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield session
-    session.get("about:blank")  # close the page's websocket before the app shuts down
-    session.quit()
+    try:
+        yield session
+        session.get("about:blank")  # close the page's websocket before the app shuts down
+        assert csp_violations(session) == [], "a page broke the Content-Security-Policy"
+    finally:
+        session.quit()
+
+
+def csp_violations(session: WebDriver) -> list[str]:
+    """Console messages about the Content-Security-Policy since the last call (they are read
+    once: a test may check part of its journey, the fixture checks the rest)."""
+    return [e["message"] for e in session.get_log("browser") if "Security Policy" in e["message"]]
 
 
 @pytest.fixture

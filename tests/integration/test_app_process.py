@@ -76,8 +76,9 @@ def running_app(data_dir: Path, **env: str) -> Iterator[tuple[str, Path]]:
 
 @contextmanager
 def signed_in(url: str) -> Iterator[httpx.Client]:
-    """A client holding the session cookie of `admin` (the app ran with ADMIN_PASSWORD)."""
-    with httpx.Client(base_url=url) as client:
+    """A client holding the session cookie of `admin` (the app ran with ADMIN_PASSWORD), and
+    sending our own Origin as the dashboard's pages do (a cookie alone may not change things)."""
+    with httpx.Client(base_url=url, headers={"Origin": url}) as client:
         login = {"username": "admin", "password": ADMIN_PASSWORD}
         answer = client.post("/api/auth/login", json=login)
         assert answer.status_code == 200, answer.text
@@ -223,7 +224,9 @@ def test_https_behind_a_trusted_proxy_gets_a_secure_cookie(tmp_path: Path) -> No
     ) as (url, _):
         untrusted = login_cookie(url, https)
     assert "secure" in trusted.lower() and "httponly" in trusted.lower()
+    assert trusted.startswith("__Host-dw_session=")
     assert "secure" not in plain.lower() and "secure" not in untrusted.lower()
+    assert plain.startswith("dw_session=") and untrusted.startswith("dw_session=")
 
 
 def test_malformed_encryption_key_stops_with_instructions(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """The app's REST API over a real Runtime on a temporary data dir, driven in-process by httpx.
 
-The same guard and routes as the real process (`AuthGuard` + `register_routes`) on a plain
-FastAPI app, so no NiceGUI server or port is needed; the runtime is the real one (SQLite, the
-real Docker Engine, real HTTP clients). `signed_in` logs in as the admin and sends the bearer
-token on every request, as scripts do.
+The same guards and routes as the real process (`AuthGuard`, `add_web_security`,
+`register_routes`) on a plain FastAPI app, so no NiceGUI server or port is needed; the runtime
+is the real one (SQLite, the real Docker Engine, real HTTP clients). `signed_in` logs in as the
+admin and sends the bearer token on every request, as scripts do.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings
 from app.runtime import Runtime, build_runtime
+from app.web_security import add_web_security
 from services.auth.sessions import AuthService, PasswordHasher
 from services.secrets import derive_subkey, generate_key_hex, parse_key
 from tests.support.auth_fakes import CHEAP_ROUNDS
@@ -38,6 +39,7 @@ class ApiApp:
 def build_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(title="Docker Watcher")
     api.add_middleware(AuthGuard, auth=runtime.auth)
+    add_web_security(api, runtime.settings)
     register_routes(api, runtime)
     return api
 
