@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         return self.data_dir / KEY_FILE_NAME
 
+    @property
+    def volume_root(self) -> Path:
+        """Where isolated volumes go, and the one allowed root while none is configured."""
+        return self.data_dir / "volumes"
+
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings, turning pydantic's errors into one ConfigError that names the variable."""

@@ -1,28 +1,35 @@
-"""The one composition root: builds the runtime, registers routes and pages, runs NiceGUI."""
+"""The process: builds the runtime (app.wiring), attaches routes and pages, runs NiceGUI.
+
+Also what happens once per start: the seed import and the first administrator.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 
+import bcrypt
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, core, ui
 
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings, warn_about_proxy_trust
+from app.logs import configure_logging
 from app.page_routes import register_pages
-from app.page_sessions import PageSessions
-from app.runtime import Runtime, build_runtime, first_launch, setup_logging
 from app.web_security import add_web_security
-from services.errors import WatcherError
+from app.wiring import Runtime, build_pages, build_runtime
+from services.errors import ConfigError, WatcherError
 from services.redaction import Redactor
+from services.store.users import UserStore
 
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 10.0
 DEPLOY_DRAIN_TIMEOUT = 120.0  # SIGTERM: running deploys get this long to finish
+BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
 
 async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -53,26 +60,24 @@ def create_app(runtime: Runtime) -> None:
     # Sign-in everywhere but the login, the webhook and /healthz; on the page socket too.
     nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
     add_web_security(nicegui_app, runtime.settings)  # origin check, headers, proxy headers
-    page_sessions = PageSessions(runtime.auth)
-    page_sessions.install(core.sio)
+    pages = build_pages(runtime)  # one live board for every open page
+    pages.sessions.install(core.sio)
     register_routes(nicegui_app, runtime)
-    register_pages(runtime, page_sessions)
+    register_pages(runtime.auth, pages)
     stop = asyncio.Event()
 
     async def on_startup() -> None:
         background_tasks.create(runtime.status.run(STATUS_INTERVAL, stop), name="status")
         background_tasks.create(runtime.detection.poller.run(stop), name="poller")
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")
-        background_tasks.create(page_sessions.run(stop), name="page sessions")
+        background_tasks.create(pages.sessions.run(stop), name="page sessions")
         log.info(
             "Docker Watcher listening on http://%s:%s", runtime.settings.host, runtime.settings.port
         )
 
     async def on_shutdown() -> None:
         stop.set()
-        await runtime.detection.stop(None)  # webhook auto-creations finish queuing
-        await runtime.services.deployer.shutdown(DEPLOY_DRAIN_TIMEOUT)
-        await runtime.aclose()
+        await runtime.close(drain_seconds=DEPLOY_DRAIN_TIMEOUT)
         log.info("Docker Watcher stopped")
 
     nicegui_app.on_startup(on_startup)
@@ -91,9 +96,9 @@ def run(settings: Settings) -> None:
     """
     signal.signal(signal.SIGTERM, _exit_cleanly)
     redactor = Redactor()
-    setup_logging(settings, redactor)
+    configure_logging(settings.log_level, redactor)
     warn_about_proxy_trust(settings)
-    runtime = build_runtime(settings, redactor)
+    runtime = build_runtime(settings, redactor=redactor)
     first_launch(runtime)
     create_app(runtime)
     ui.run(
@@ -108,3 +113,34 @@ def run(settings: Settings) -> None:
         log_config=None,
         proxy_headers=False,  # read once, by app.forwarded.ForwardedHeaders
     )
+
+
+def first_launch(runtime: Runtime) -> None:
+    """Import the seed file (first launch only) and make sure an administrator exists."""
+    seed = runtime.settings.seed_path
+    if runtime.stores.config.seed_on_first_launch(seed):
+        log.info("imported seed file %s", seed)
+    ensure_admin(runtime.stores.users, runtime.settings.admin_password, runtime.redactor)
+    runtime.auth.restore()  # sign-outs and password changes from before the restart
+
+
+def ensure_admin(users: UserStore, admin_password: str | None, redactor: Redactor) -> None:
+    """Create the first admin from ADMIN_PASSWORD, or with a random password logged once."""
+    if users.count() > 0:
+        return
+    password = admin_password or secrets.token_urlsafe(18)
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        raise ConfigError(f"ADMIN_PASSWORD is too long: at most {BCRYPT_MAX_BYTES} bytes")
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    users.create(username="admin", password_hash=hashed, is_admin=True)
+    if admin_password:
+        log.info("created the administrator 'admin' with the password from ADMIN_PASSWORD")
+        return
+    # Printed once on purpose: this is the only way the operator learns it. Not via the logger,
+    # whose redaction would (rightly) mask it.
+    print(
+        f"Docker Watcher: created user 'admin' with generated password: {password}\n"
+        "Change it after signing in, or set ADMIN_PASSWORD before the first start.",
+        flush=True,
+    )
+    redactor.register(password)

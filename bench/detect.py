@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import secrets
 import statistics
 import sys
@@ -37,19 +36,11 @@ from fastapi.responses import JSONResponse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.api import webhook_routes
-from app.detection_wiring import DetectionServices, build_detection
-from app.services_wiring import WiringInputs, build_services
+from app.config import Settings
+from app.wiring import DetectionServices, Runtime, Stores, build_runtime
 from bench.registry_seed import Seeder
-from services.docker_engine import DockerEngine
-from services.secrets import SecretBox
-from services.store.db import Database
-from services.store.deploys import DeployStore
-from services.store.instances import InstanceStore
+from services.secrets import generate_key_hex
 from services.store.models import Instance, InstanceStatus
-from services.store.projects import ProjectStore
-from services.store.registries import RegistryStore
-from services.store.seen_tags import SeenTagStore
-from services.store.settings_store import SettingsStore
 from tests.support.registry_server import basic_auth_config, free_port, run_registry
 
 PROJECTS = 200
@@ -58,59 +49,45 @@ REQUESTS = 1000
 CONCURRENCY = 4  # the poller's default per-registry limit
 
 
-def open_stores(data: Path, key: bytes) -> dict[str, Any]:
-    """The stores over the bench database (the accept server reopens them in its process)."""
-    db = Database(data / "watcher.db")
-    db.migrate()
-    box = SecretBox(key)
-    return {
-        "db": db,
-        "projects": ProjectStore(db, box),
-        "instances": InstanceStore(db),
-        "settings": SettingsStore(db, box),
-        "registries": RegistryStore(db, box),
-    }
+def open_runtime(data: Path, key: str) -> Runtime:
+    """The app's graph over the bench database; each event loop gets its own (its own HTTP
+    client): the accept server opens another in its process."""
+    settings = Settings.model_validate({"DW_DATA_DIR": str(data), "ENCRYPTION_KEY": key})
+    return build_runtime(settings)
 
 
-def detection_over(stores: dict[str, Any], data: Path) -> DetectionServices:
-    """Services as the app builds them; each event loop gets its own (its own HTTP client)."""
-    inputs = WiringInputs(
-        stores["projects"], stores["instances"], DeployStore(stores["db"]), stores["registries"],
-        stores["settings"], DockerEngine(), httpx.AsyncClient(timeout=10), data,
-    )  # fmt: skip
-    return build_detection(inputs, build_services(inputs), SeenTagStore(stores["db"]))
-
-
-def add_projects(stores: dict[str, Any], seeder: Seeder) -> list[int]:
+def add_projects(stores: Stores, seeder: Seeder) -> list[int]:
     user, password = seeder.auth
-    stores["settings"].update_global(domain="bench.example", poll_interval=300)
-    reg = stores["registries"].create(name="local", url=seeder.url, username=user, token=password)
+    stores.settings.update_global(domain="bench.example", poll_interval=300)
+    reg = stores.registries.create(name="local", url=seeder.url, username=user, token=password)
     ids = []
     for n in range(PROJECTS):
-        project = stores["projects"].create(
+        project = stores.projects.create(
             name=f"p{n:03d}", registry_id=reg.id, image=f"{seeder.host}/bench/p{n:03d}"
         )
-        stores["projects"].add_stage(project.id, name="dev", tag_pattern="dev-*", auto_deploy=True)
-        stores["projects"].add_stage(project.id, name="rel", tag_pattern="v*")
+        assert project.id is not None
+        stores.projects.add_stage(project.id, name="dev", tag_pattern="dev-*", auto_deploy=True)
+        stores.projects.add_stage(project.id, name="rel", tag_pattern="v*")
         ids.append(project.id)
     return ids
 
 
-def add_running(stores: dict[str, Any], ids: list[int], digests: dict[str, str]) -> None:
+def add_running(stores: Stores, ids: list[int], digests: dict[str, str]) -> None:
     """Half the projects run dev-3 in their auto-deploy stage (rows only, no containers)."""
     for pid in ids[: len(ids) // 2]:
-        stage = stores["projects"].stage_by_name(pid, "dev")
+        stage = stores.projects.stage_by_name(pid, "dev")
+        assert stage.id is not None
         row = Instance(project_id=pid, stage_id=stage.id, tag="dev-3", digest=digests[str(pid)])
         row.status = InstanceStatus.HEALTHY
-        stores["instances"].add(row)
+        stores.instances.add(row)
 
 
 # --- (a) accept latency -----------------------------------------------------------------------
-def serve(data: str, key: bytes, port: int) -> None:
+def serve(data: str, key: str, port: int) -> None:
     """The accept server, in its own process (the sender never shares our interpreter)."""
-    stores = open_stores(Path(data), key)
+    runtime = open_runtime(Path(data), key)
     app = FastAPI()
-    webhook_routes.register(app, detection_over(stores, Path(data)).webhook)
+    webhook_routes.register(app, runtime.detection.webhook)
 
     @app.post("/trivial", status_code=202)
     async def trivial() -> JSONResponse:
@@ -159,7 +136,7 @@ def cases(client: httpx.Client, base: str, secret: str, seeder: Seeder) -> dict[
     }
 
 
-def accept_bench(data: Path, key: bytes, secret: str, seeder: Seeder) -> None:
+def accept_bench(data: Path, key: str, secret: str, seeder: Seeder) -> None:
     port = free_port()
     context = multiprocessing.get_context("spawn")
     server = context.Process(target=serve, args=(str(data), key, port), daemon=True)
@@ -217,7 +194,7 @@ def line(name: str, wall: float, requests: float) -> None:
     print(f"  {name:<52} {wall * 1000:8.1f} ms  {requests:7.1f} requests  {per:5.2f}/project")
 
 
-async def poll_bench(detection: DetectionServices, stores: dict[str, Any], seeder: Seeder) -> None:
+async def poll_bench(detection: DetectionServices, stores: Stores, seeder: Seeder) -> None:
     ids = add_projects(stores, seeder)
     print(f"\npoll cycle over {PROJECTS} projects ({len(TAGS)} tags each), local registry:")
     wall, requests = await bare_lists(seeder.url, seeder.auth)
@@ -234,17 +211,18 @@ async def poll_bench(detection: DetectionServices, stores: dict[str, Any], seede
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        data, key = Path(tmp), os.urandom(32)
+        data, key = Path(tmp), generate_key_hex()
         user, password = "bench", secrets.token_urlsafe(12)
         with run_registry(data, basic_auth_config(data, user, password)) as url:
             seeder = Seeder(url, (user, password))
             await asyncio.gather(
                 *(seeder.push(f"bench/p{n:03d}", list(TAGS)) for n in range(PROJECTS))
             )
-            stores = open_stores(data, key)
-            await poll_bench(detection_over(stores, data), stores, seeder)
-            secret = stores["settings"].webhook_secret()
+            runtime = open_runtime(data, key)
+            await poll_bench(runtime.detection, runtime.stores, seeder)
+            secret = runtime.stores.settings.webhook_secret()
             await asyncio.to_thread(accept_bench, data, key, secret, seeder)
+            await runtime.close(drain_seconds=0)
             await seeder.aclose()
 
 

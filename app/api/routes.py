@@ -20,8 +20,7 @@ from app.api import (
     webhook_routes,
 )
 from app.api.errors import install_error_handlers
-from app.runtime import Runtime
-from services.admin.config_transfer import ConfigTransfer
+from app.wiring import Runtime
 
 
 def register_routes(api: FastAPI, runtime: Runtime) -> None:
@@ -38,7 +37,6 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     settings_routes.register(api, admin.settings_admin)
     deploys_routes.register(api, admin.deploy_queries)
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
-    transfer = ConfigTransfer(runtime.stores.config)
-    config_routes.register(api, transfer)
-    config_import_routes.register(api, transfer)
+    config_routes.register(api, admin.transfer)
+    config_import_routes.register(api, admin.transfer)
     openapi_routes.register(api)  # GET /api/openapi.json

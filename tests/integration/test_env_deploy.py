@@ -13,7 +13,6 @@ import pytest
 from docker import DockerClient
 
 from app.logs import WatcherJsonFormatter
-from services.admin.config_database import ConfigStore
 from services.admin.env_config import EnvChange, EnvConfigService, ProjectEnvView
 from services.redaction import MASK, Redactor
 from services.store.models import DeployStatus
@@ -39,7 +38,7 @@ async def world(
 
 @pytest.fixture
 def env(world: World) -> EnvConfigService:
-    return EnvConfigService(world.projects, world.instances)
+    return world.runtime.admin.env_config
 
 
 @pytest.fixture
@@ -134,8 +133,7 @@ def _deploy_records(world: World, deploy_id: int | None) -> str:
 
 
 def _exports(world: World) -> str:
-    assert world.box is not None
-    store = ConfigStore(world.db, world.box)
+    store = world.runtime.stores.config
     omitted = store.export_yaml(include_secrets="omit")
     encrypted = store.export_yaml(include_secrets="encrypted")
     assert "API_KEY" in omitted and "v1:" in encrypted

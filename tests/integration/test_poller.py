@@ -65,7 +65,7 @@ async def test_a_release_tag_waits_in_rel_and_is_notified_once(
         ]
         assert again.outcomes == [] and deploys_of(world) == []
         assert world.project.id is not None
-        seen = detection.seen.tags(world.project.id)
+        seen = world.runtime.stores.seen.tags(world.project.id)
     assert [tag for tag, row in seen.items() if row.state == SeenState.AVAILABLE] == ["v1.0.0"]
     (note,) = receiver.bodies
     assert (note["event"], note["tag"], note["stage"]) == ("tag_waiting", "v1.0.0", "rel, prod")
@@ -121,7 +121,7 @@ async def test_a_burst_of_new_tags_routes_only_the_newest(world: World) -> None:
         (outcome,) = (await detection.poller.poll_once()).outcomes
         await settled(world, 1)
         assert world.project.id is not None
-        seen = detection.seen.tags(world.project.id)
+        seen = world.runtime.stores.seen.tags(world.project.id)
     assert outcome.image.endswith(":dev-3")
     states = {tag: row.state for tag, row in seen.items()}
     assert states == {
@@ -139,7 +139,7 @@ async def test_a_tag_deleted_and_pushed_again_counts_as_new(world: World) -> Non
         assert world.project.id is not None
         await _delete_tag(world, "dev-1")
         await detection.poller.poll_once()
-        assert "dev-1" not in detection.seen.tags(world.project.id)
+        assert "dev-1" not in world.runtime.stores.seen.tags(world.project.id)
 
         await world.push("dev-1", marker="again")
         (outcome,) = (await detection.poller.poll_once()).outcomes

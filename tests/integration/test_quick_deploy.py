@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.detection_wiring import DetectionServices
+from app.wiring import DetectionServices
 from services.errors import NotFound, ValidationFailed
 from services.store.models import DeployStatus, DeployTrigger
 from tests.support.detection import detected, settled

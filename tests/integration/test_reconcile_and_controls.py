@@ -5,28 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from app.services_wiring import WiringInputs, build_services
 from services.deploy.deployer import DeployRequest
 from services.events import Event
 from services.store.models import DeployStatus, InstanceStatus
 from services.types import LABEL_INSTALLATION, labels_for
 from tests.support.docker_env import async_wait_until
 from tests.support.world import World
-
-
-def restart_services(world: World) -> None:
-    """What a fresh process start builds: new services over the same database and engine."""
-    inputs = WiringInputs(
-        world.projects,
-        world.instances,
-        world.deploys,
-        world.registries,
-        world.settings,
-        world.engine,
-        world.http,
-        world.data_dir,
-    )
-    world.services = build_services(inputs)
 
 
 async def test_interrupted_deploy_is_cleaned_up_at_next_start(world: World) -> None:
@@ -44,7 +28,7 @@ async def test_interrupted_deploy_is_cleaned_up_at_next_start(world: World) -> N
     assert len(world.containers()) == 1
     (stuck,) = world.deploys.unfinished()
 
-    restart_services(world)
+    await world.restart()  # what a fresh process start builds, over the same database
     report = await world.services.reconciler.reconcile_startup()
 
     assert report.interrupted_deploys == [stuck.id]

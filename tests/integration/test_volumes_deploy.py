@@ -17,14 +17,12 @@ from tests.support.world import World
 
 @pytest.fixture
 def volumes(world: World) -> VolumeConfigService:
-    return VolumeConfigService(
-        world.projects, world.instances, world.settings, world.data_dir / "volumes"
-    )
+    return world.runtime.admin.volume_config
 
 
 def root(world: World) -> Path:
     """The default allowed root: the data directory's volumes/ folder."""
-    return world.data_dir / "volumes"
+    return world.runtime.settings.volume_root
 
 
 def project_id(world: World) -> int:

@@ -16,7 +16,7 @@ import pytest
 from docker import DockerClient
 from sqlmodel import select
 
-from app.detection_wiring import DetectionServices
+from app.wiring import DetectionServices
 from services.auth.limits import RequestRate
 from services.store.models import DeployStatus, DeployTrigger, Project, SeenTag
 from tests.support.detection import (

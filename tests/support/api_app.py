@@ -2,13 +2,13 @@
 
 The same guards and routes as the real process (`AuthGuard`, `add_web_security`,
 `register_routes`) on a plain FastAPI app, so no NiceGUI server or port is needed; the runtime
-is the real one (SQLite, the real Docker Engine, real HTTP clients). `signed_in` logs in as the
-admin and sends the bearer token on every request, as scripts do.
+is the app's own graph (`tests.support.runtime`: SQLite, the real Docker Engine, real HTTP
+clients). `sign_in` logs in as the admin and sends the bearer token on every request, as scripts
+do.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,14 +19,10 @@ from fastapi import FastAPI
 
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
-from app.config import Settings
-from app.runtime import Runtime, build_runtime
 from app.web_security import add_web_security
-from services.auth.sessions import AuthService, PasswordHasher
-from services.secrets import derive_subkey, generate_key_hex, parse_key
-from tests.support.auth_fakes import CHEAP_ROUNDS
-
-ADMIN_PASSWORD = "api-test-admin-password"
+from app.wiring import Runtime
+from tests.support.auth_fakes import ADMIN_PASSWORD
+from tests.support.runtime import add_admin, open_runtime, settings_for
 
 
 @dataclass
@@ -44,21 +40,6 @@ def build_api(runtime: Runtime) -> FastAPI:
     return api
 
 
-def make_runtime(data_dir: Path, **env: str) -> Runtime:
-    """The app's runtime, with bcrypt at its minimum cost for the admin (same code path)."""
-    key = generate_key_hex()
-    environ = {"DW_DATA_DIR": str(data_dir), "ENCRYPTION_KEY": key, **env}
-    runtime = build_runtime(Settings.model_validate(environ))
-    hasher = PasswordHasher(rounds=CHEAP_ROUNDS)
-    runtime.stores.users.create(
-        username="admin", password_hash=hasher.hash(ADMIN_PASSWORD), is_admin=True
-    )
-    jwt_key = derive_subkey(parse_key(key), "jwt")
-    return dataclasses.replace(
-        runtime, auth=AuthService(runtime.stores.users, jwt_key, hasher=hasher)
-    )
-
-
 async def sign_in(client: httpx.AsyncClient) -> str:
     login = {"username": "admin", "password": ADMIN_PASSWORD}
     answer = await client.post("/api/auth/login", json=login)
@@ -72,7 +53,8 @@ async def sign_in(client: httpx.AsyncClient) -> str:
 @asynccontextmanager
 async def api_app(data_dir: Path, **env: str) -> AsyncIterator[ApiApp]:
     """A signed-in client over a fresh runtime; deploys are drained and clients closed after."""
-    runtime = make_runtime(data_dir, **env)
+    runtime = open_runtime(settings_for(data_dir, **env))
+    add_admin(runtime)
     api = build_api(runtime)
     transport = httpx.ASGITransport(api)
     try:
@@ -80,9 +62,7 @@ async def api_app(data_dir: Path, **env: str) -> AsyncIterator[ApiApp]:
             await sign_in(client)
             yield ApiApp(runtime, api, client)
     finally:
-        await runtime.detection.stop(None)
-        await runtime.services.deployer.shutdown(60)
-        await runtime.aclose()
+        await runtime.close(drain_seconds=60, notify_grace=1)
 
 
 def errors(response: httpx.Response, status: int) -> dict[str | None, str]:

@@ -1,6 +1,7 @@
 """Detection (webhook, poller, intake, quick deploy) over a test World, plus webhook helpers.
 
-`detected_world` adds the detection services to a `World` and cleans up after them: containers
+`detected` hands out the world's detection services (or, with poller options, a second detection
+built by `app.wiring.build_detection` over the same graph) and cleans up after them: containers
 of projects the webhook auto-created carry the world's installation label, not its project's,
 so they are removed here.
 """
@@ -16,13 +17,11 @@ import httpx
 from fastapi import FastAPI
 
 from app.api import webhook_routes
-from app.detection_wiring import DetectionServices, build_detection
-from app.services_wiring import WiringInputs
+from app.wiring import DetectionServices, build_detection
 from services.auth.limits import RequestRate
 from services.detect.poll_status import PollerOptions
 from services.detect.webhook import WebhookReceiver
 from services.store.models import Deploy, DeployStatus
-from services.store.seen_tags import SeenTagStore
 from services.types import LABEL_INSTALLATION
 from tests.support.docker_env import async_wait_until
 from tests.support.world import World
@@ -36,29 +35,23 @@ FINISHED = (
 
 
 def detection_for(world: World, options: PollerOptions | None = None) -> DetectionServices:
-    """Fresh detection services over the world's database (a new one acts like a restart)."""
-    inputs = WiringInputs(
-        world.projects,
-        world.instances,
-        world.deploys,
-        world.registries,
-        world.settings,
-        world.engine,
-        world.http,
-        world.data_dir,
+    """Fresh detection services over the world's graph (a new one acts like a restart)."""
+    runtime = world.runtime
+    return build_detection(
+        stores=runtime.stores, clients=runtime.clients, services=runtime.services, options=options
     )
-    return build_detection(inputs, world.services, SeenTagStore(world.db), options)
 
 
 @asynccontextmanager
 async def detected(
     world: World, options: PollerOptions | None = None
 ) -> AsyncIterator[DetectionServices]:
-    detection = detection_for(world, options)
+    """The world's detection services, or fresh ones polling with `options`."""
+    detection = world.runtime.detection if options is None else detection_for(world, options)
     try:
         yield detection
     finally:
-        await detection.stop(None)
+        await detection.intake.shutdown()
         await world.services.deployer.shutdown(30)
         remove_installation_containers(world)
 

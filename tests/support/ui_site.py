@@ -1,8 +1,9 @@
 """The dashboard, project and quick deploy pages in a simulated browser over a real `World`.
 
-The pages get the same `PageServices` the app builds (live board on the world's event bus,
-overview over its database, instance admin and quick deploy over its engine and registry), and
-the browser is signed in through the real auth guard.
+The pages get the `PageServices` the app builds (`app.wiring.build_pages` over the world's
+graph: live board on its event bus, overview over its database, instance admin and quick deploy
+over its engine and registry), and the browser is signed in as the world's admin through the
+real auth guard.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
 from app.auth_guard import SESSION_COOKIE, AuthGuard
-from app.detection_wiring import DetectionServices
-from app.page_wiring import build_page_services
+from app.wiring import DetectionServices, build_pages
 from pages import dashboard, project, quick_deploy
 from pages.components.deps import PageServices
-from services.admin.instance_admin import InstanceAdmin
-from services.views.system_status import SystemStatus
-from tests.support.auth_fakes import make_auth
 from tests.support.detection import detected
+from tests.support.runtime import add_admin
 from tests.support.world import World
 
 
@@ -40,27 +38,19 @@ class UiSite:
 @asynccontextmanager
 async def ui_site(world: World) -> AsyncIterator[UiSite]:
     """Pages registered and the browser signed in as admin; the board closed at the end."""
-    auth, users, _, _ = make_auth()
+    auth = world.runtime.auth
     async with detected(world) as detection, user_simulation() as user:
         nicegui_app.add_middleware(AuthGuard, auth=auth)
-        pages = _pages(world, detection)
-        dashboard.register(pages)
-        project.register(pages)
-        quick_deploy.register(pages)
-        user.http_client.cookies.set(SESSION_COOKIE, auth.issue_token(users.users["admin"]).token)
+        bundles = build_pages(world.runtime)
+        dashboard.register(bundles.main)
+        project.register(bundles.main)
+        quick_deploy.register(bundles.main)
+        token = auth.issue_token(add_admin(world.runtime)).token
+        user.http_client.cookies.set(SESSION_COOKIE, token)
         try:
-            yield UiSite(user, world, pages, detection)
+            yield UiSite(user, world, bundles.main, detection)
         finally:
-            pages.live.close()
-
-
-def _pages(world: World, detection: DetectionServices) -> PageServices:
-    services = world.services
-    admin = InstanceAdmin(world.projects, world.instances, services.control, services.deployer)
-    status = SystemStatus(world.engine, world.db)
-    return build_page_services(
-        status, world.db, world.projects, world.deploys, services.bus, admin, detection.quick
-    )
+            bundles.close()
 
 
 def assert_no_error_logs(caplog: pytest.LogCaptureFixture) -> None:

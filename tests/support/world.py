@@ -1,29 +1,30 @@
 """A whole product installation for integration tests: real SQLite, engine, registry and wiring.
 
-`World` builds the same service graph as the app (`app.services_wiring.build_services`) over a
-temporary data directory, a project whose image lives in the test registry, and a fresh Docker
-network. Everything it or the product creates is removed when the test ends.
+`World` holds the app's own service graph (`app.wiring.build_runtime`, through
+`tests.support.runtime`) over a temporary data directory, a project whose image lives in the
+test registry, and a fresh Docker network. Everything it or the product creates is removed when
+the test ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 from docker import DockerClient
 
-from app.services_wiring import DomainServices, WiringInputs, build_services
+from app.wiring import DeployServices, Runtime
 from services.deploy.deployer import DeployRequest
 from services.docker_engine import DockerEngine
+from services.npm.proxy import ProxySource
 from services.redaction import Redactor
-from services.secrets import SecretBox
 from services.store.db import Database
 from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
@@ -33,27 +34,64 @@ from services.store.registries import RegistryStore
 from services.store.settings_store import SettingsStore
 from services.types import LABEL_PROJECT
 from tests.support.images import RegistryAccess, push_test_image
+from tests.support.runtime import notify_to, open_runtime, settings_for
 
 DOMAIN = "test.example"
+DRAIN_SECONDS = "0.3"  # the old instance's grace before it is stopped (the app's default: 3 s)
 
 
 @dataclass
 class World:
     client: DockerClient
     registry: RegistryAccess
-    db: Database
-    projects: ProjectStore
-    instances: InstanceStore
-    deploys: DeployStore
-    settings: SettingsStore
-    registries: RegistryStore
-    engine: DockerEngine
-    http: httpx.AsyncClient
-    services: DomainServices
+    runtime: Runtime
     project: Project
     network: str
     data_dir: Path
-    box: SecretBox | None = None  # the key of this world's stores (e.g. for a ConfigStore)
+    reopen: Callable[[], Runtime]  # a new graph over the same data directory and key
+
+    # The runtime's parts the tests use most, by their short names.
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+    @property
+    def projects(self) -> ProjectStore:
+        return self.runtime.stores.projects
+
+    @property
+    def instances(self) -> InstanceStore:
+        return self.runtime.stores.instances
+
+    @property
+    def deploys(self) -> DeployStore:
+        return self.runtime.stores.deploys
+
+    @property
+    def settings(self) -> SettingsStore:
+        return self.runtime.stores.settings
+
+    @property
+    def registries(self) -> RegistryStore:
+        return self.runtime.stores.registries
+
+    @property
+    def engine(self) -> DockerEngine:
+        return self.runtime.clients.engine
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.runtime.clients.http
+
+    @property
+    def services(self) -> DeployServices:
+        return self.runtime.services
+
+    async def restart(self) -> None:
+        """What a new process start does: a fresh graph over the same database and key (the
+        old one is closed without touching containers)."""
+        old, self.runtime = self.runtime, self.reopen()
+        await old.close(drain_seconds=30, notify_grace=1)
 
     @property
     def repo(self) -> str:
@@ -131,28 +169,42 @@ async def make_world(
     registry: RegistryAccess,
     tmp: Path,
     *,
-    proxies: Any = None,
+    proxies: ProxySource | None = None,
     npm: dict[str, Any] | None = None,
     notification_urls: list[str] | None = None,
     redactor: Redactor | None = None,
 ) -> AsyncIterator[World]:
     """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
-    box = SecretBox(os.urandom(32), on_reveal=redactor.register if redactor else None)
-    db = Database(tmp / "watcher.db")
-    db.migrate()
-    projects, instances, deploys = ProjectStore(db, box), InstanceStore(db), DeployStore(db)
-    settings, registries = SettingsStore(db, box), RegistryStore(db, box)
+    settings = settings_for(tmp, DW_DRAIN_SECONDS=DRAIN_SECONDS)
+    reopen = partial(open_runtime, settings, redactor=redactor, proxies=proxies)
+    runtime = reopen()
     network = f"dw-test-{uuid.uuid4().hex[:8]}"
-    settings.update_global(
-        domain=DOMAIN, network=network, notification_urls=notification_urls or []
-    )
+    try:
+        project = _configure(runtime, registry, network, npm)
+        notify_to(runtime, notification_urls or [])
+    except BaseException:
+        await runtime.close(drain_seconds=0)
+        raise
+    world = World(client, registry, runtime, project, network, tmp, reopen)
+    try:
+        yield world
+    finally:
+        await _teardown(world)
+
+
+def _configure(
+    runtime: Runtime, registry: RegistryAccess, network: str, npm: dict[str, Any] | None
+) -> Project:
+    """The installation's settings, the test registry and a project with three stages."""
+    stores = runtime.stores
+    stores.settings.update_global(domain=DOMAIN, network=network)
     if npm:
-        settings.update_npm(**npm)
-    reg = registries.create(
+        stores.settings.update_npm(**npm)
+    reg = stores.registries.create(
         name="test", url=registry.url, username=registry.username, token=registry.password
     )
     name = f"app-{uuid.uuid4().hex[:6]}"
-    project = projects.create(
+    project = stores.projects.create(
         name=name,
         registry_id=reg.id,
         image=f"{registry.host}/demo/{name}",
@@ -163,46 +215,17 @@ async def make_world(
         healthcheck_timeout=2,
     )
     assert project.id is not None
-    _add_stages(projects, project.id)
-    engine = DockerEngine()
-    http = httpx.AsyncClient()
-    inputs = WiringInputs(
-        projects, instances, deploys, registries, settings, engine, http, tmp, drain_seconds=0.3
-    )
-    services = build_services(inputs, proxies)
-    world = World(
-        client,
-        registry,
-        db,
-        projects,
-        instances,
-        deploys,
-        settings,
-        registries,
-        engine,
-        http,
-        services,
-        project,
-        network,
-        tmp,
-        box=box,
-    )
-    try:
-        yield world
-    finally:
-        await _teardown(world)
+    _add_stages(stores.projects, project.id)
+    return project
 
 
 async def _teardown(world: World) -> None:
-    await world.services.deployer.shutdown(30)
-    await world.services.notifier.aclose(1)
+    """Deploys drained and the graph closed first, so nothing starts a container meanwhile."""
+    await world.runtime.close(drain_seconds=30, notify_grace=1)
     for container in world.containers():
         container.remove(force=True, v=True)
     for network in world.client.networks.list(names=[world.network]):
         network.remove()
-    await world.http.aclose()
-    await world.engine.close()
-    world.db.close()
 
 
 def manual(**kwargs: Any) -> dict[str, Any]:
