@@ -380,7 +380,7 @@ def build_admin(
             settings=stores.settings, notifier=clients.notifier, http=clients.http
         ),
         deploy_queries=DeployQueries(deploys=stores.deploys, bus=services.bus),
-        env_config=EnvConfigService(projects=stores.projects, instances=stores.instances),
+        env_config=EnvConfigService(projects=stores.projects),
         volume_config=VolumeConfigService(
             projects=stores.projects,
             instances=stores.instances,

@@ -126,14 +126,6 @@ class ImageRef:
             raise ValidationFailed.single(field, f"'{tag}' is not a valid tag: {_tag_problem(tag)}")
         return replace(self, tag=tag, digest=None)
 
-    def with_digest(self, digest: str, *, field: str = "digest") -> ImageRef:
-        """The same reference pinned to `digest` (the tag is kept for readability)."""
-        try:
-            _check_digest(digest)
-        except _InvalidError as exc:
-            raise ValidationFailed.single(field, str(exc)) from None
-        return replace(self, digest=digest)
-
     def require_tag(self, *, field: str = "image") -> str:
         """The tag, for callers that deploy by tag; raises ValidationFailed when there is none."""
         if self.tag is None:

@@ -12,7 +12,6 @@ from contextvars import ContextVar
 from typing import Any
 
 _context: ContextVar[dict[str, Any] | None] = ContextVar("dw_log_context", default=None)
-FIELDS = ("project", "stage", "tag", "deploy_id")
 
 
 def current() -> dict[str, Any]:

@@ -118,11 +118,6 @@ class ContainerInfo:
         """True while the process runs (a restarting or paused container is not serving)."""
         return self.status == "running"
 
-    @property
-    def managed(self) -> bool:
-        """True when Docker Watcher started this container."""
-        return self.labels.get(LABEL_MANAGED) == MANAGED_VALUE
-
 
 @dataclass(frozen=True)
 class ImageHealthcheck:

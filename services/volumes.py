@@ -217,13 +217,3 @@ def _copy_access(folder: Path, parent: os.stat_result) -> None:
     os.chmod(folder, stat.S_IMODE(parent.st_mode) & _KEPT_BITS)
     if os.geteuid() == 0:  # only root may give a folder away; others already own it
         os.chown(folder, parent.st_uid, parent.st_gid)
-
-
-def plan_mounts(
-    volumes: list[VolumeMount], settings: GlobalSettings, default_root: Path, stage: str, tag: str
-) -> list[Mount]:
-    """Check and create the mounts for one container (paths named `volumes.N`)."""
-    entries = [(f"volumes.{i}", volume) for i, volume in enumerate(volumes)]
-    roots = allowed_roots(settings, default_root)
-    named = allowed_named(settings)
-    return prepare(plan(entries, roots, default_root.parent, stage, tag, named))

@@ -4,8 +4,8 @@ Secret values are stored encrypted and leave this module only as `••••�
 is safe to send to a browser or an API client. Saving a secret without a new value (None, or
 the mask a form sent back) keeps the stored one; saving the same value again keeps its
 ciphertext too, so the instances using it are not reported as outdated. Changes never touch
-running containers: they apply at the next deploy, and `outdated_instances` says which
-instances run with an older configuration.
+running containers: they apply at the next deploy (the project page marks the instances that
+run with an older configuration, see `services.views.overview`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from services.deploy.container_config import Origin
 from services.env_rules import key_path, key_problem, scope_problems, value_problem
 from services.errors import FieldError, ValidationFailed
 from services.redaction import MASK
-from services.store.instances import InstanceStore
-from services.store.models import EnvVar, Instance, InstanceStatus, Stage
+from services.store.models import EnvVar, Stage
 from services.store.projects import ProjectStore
 
 
@@ -73,23 +72,11 @@ class ProjectEnvView:
     stages: tuple[StageEnvView, ...]
 
 
-@dataclass(frozen=True)
-class OutdatedInstance:
-    """An instance whose env or volumes changed since it was deployed (redeploy to apply)."""
-
-    instance_id: int
-    stage: str
-    tag: str
-    container_name: str
-    status: InstanceStatus
-
-
 class EnvConfigService:
     """The env editor's service: read models with origins, validated replacement per scope."""
 
-    def __init__(self, projects: ProjectStore, instances: InstanceStore) -> None:
+    def __init__(self, projects: ProjectStore) -> None:
         self._projects = projects
-        self._instances = instances
 
     async def read(self, project_id: int) -> ProjectEnvView:
         """The project's env and each stage's overrides and result. NotFound for no project."""
@@ -105,10 +92,6 @@ class EnvConfigService:
         """
         return await asyncio.to_thread(self._update, project_id, stage, list(changes))
 
-    async def outdated_instances(self, project_id: int) -> list[OutdatedInstance]:
-        """Instances running with env or volumes other than the current ones."""
-        return await asyncio.to_thread(self._outdated, project_id)
-
     # reading ---------------------------------------------------------------------------------
     def _read(self, project_id: int) -> ProjectEnvView:
         self._projects.get(project_id)
@@ -119,15 +102,6 @@ class EnvConfigService:
             entries=tuple(_entry_view(r) for r in rows if r.stage_id is None),
             stages=tuple(_stage_view(rows, stage) for stage in stages),
         )
-
-    def _outdated(self, project_id: int) -> list[OutdatedInstance]:
-        stages = self._projects.stages(project_id)
-        names = {s.id: s.name for s in stages}
-        instances = self._instances.all(project_id=project_id)
-        return [
-            _outdated_view(i, names[i.stage_id])
-            for i in container_config.outdated(self._projects, stages, instances)
-        ]
 
     # writing ---------------------------------------------------------------------------------
     def _update(
@@ -222,10 +196,3 @@ def _stage_view(rows: list[EnvVar], stage: Stage) -> StageEnvView:
 def _resolved_view(key: str, row: EnvVar) -> ResolvedEnvView:
     value = MASK if row.secret else (row.value or "")
     return ResolvedEnvView(key, value, row.secret, container_config.origin_of(row))
-
-
-def _outdated_view(instance: Instance, stage: str) -> OutdatedInstance:
-    assert instance.id is not None
-    return OutdatedInstance(
-        instance.id, stage, instance.tag, instance.container_name, instance.status
-    )

@@ -195,7 +195,7 @@ class HealthChecker:
     ) -> HealthResult:
         """Judge the container; never raises for an unhealthy app, only for an engine failure.
 
-        `address` is how this process reaches the container (see `reach_address`); `port` is
+        `address` is how this process reaches the container (see `address_of`); `port` is
         the container's own port (not a published one). `on_log` receives one line per probe.
         `started` is the state read right after starting it, which spares the first HTTP
         probe an inspect (a few ms of engine time on the deploy's critical path).
@@ -293,10 +293,8 @@ def _docker_reason(info: ContainerInfo) -> str:
     return f"Docker HEALTHCHECK reports {info.health}" + (f": {output}" if output else "")
 
 
-async def reach_address(
-    engine: ContainerSource, container_id: str, network: str, *, in_network: bool
-) -> str:
-    """How this process reaches the container on `network`.
+def address_of(info: ContainerInfo, network: str, *, in_network: bool) -> str:
+    """How this process reaches the container `info` describes on `network`.
 
     Inside that network (the watcher runs as a container attached to it) the container's name
     resolves through Docker's DNS; from the host, the bridge address is reachable directly.
@@ -304,11 +302,6 @@ async def reach_address(
     `wait_healthy` then reports the exit (with code and logs) before probing anything.
     NotFound when a running container is not attached to `network`.
     """
-    return address_of(await engine.get(container_id), network, in_network=in_network)
-
-
-def address_of(info: ContainerInfo, network: str, *, in_network: bool) -> str:
-    """`reach_address` for a container state already at hand (e.g. what starting it returned)."""
     address = info.ip_by_network.get(network)
     if info.running and not address:
         raise NotFound(f"container {info.name} is not attached to network {network}")

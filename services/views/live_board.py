@@ -148,10 +148,6 @@ class LiveBoard:
     def progress(self, deploy_id: int) -> DeployProgress | None:
         return self._deploys.get(deploy_id)
 
-    def active(self, project_id: int) -> list[DeployProgress]:
-        """Deploys of a project that are queued or running, oldest first."""
-        return [d for d in self._deploys.values() if d.project_id == project_id and not d.finished]
-
     # watching ------------------------------------------------------------------------------
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         """Call `watcher` on every change; returns the function that stops it."""

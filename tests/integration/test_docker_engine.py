@@ -18,6 +18,7 @@ from docker import DockerClient
 from services.docker_engine import DockerEngine
 from services.errors import CannotConnect, Conflict, InvalidAuth, NotFound, UpstreamError
 from services.types import (
+    LABEL_MANAGED,
     LABEL_PROJECT,
     LABEL_STAGE,
     RESYNC_ACTION,
@@ -123,7 +124,7 @@ async def test_create_and_start_applies_env_labels_mounts_network_and_aliases(
         mounts=mounts,
     )
     assert info.running and info.exit_code is None and info.started_at is not None
-    assert info.labels[LABEL_PROJECT] == project and info.managed
+    assert info.labels[LABEL_PROJECT] == project and info.labels[LABEL_MANAGED] == "true"
     attrs = docker_client.api.inspect_container(info.id)
     assert {"GREETING=hi there", "EMPTY="} <= set(attrs["Config"]["Env"])
     assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from services.deploy.health import HealthChecker, HealthPolicy, HealthResult, reach_address
+from services.deploy.health import HealthChecker, HealthPolicy, HealthResult, address_of
 from services.docker_engine import DockerEngine
 from services.types import ContainerSpec, labels_for
 from tests.support.docker_env import DockerResources
@@ -59,7 +59,7 @@ def run(
         started = time.monotonic()
         info = await engine.create_and_start(spec)
         docker_resources.add_container(docker_client, info.id)
-        address = await reach_address(engine, info.id, network, in_network=False)
+        address = address_of(info, network, in_network=False)
         async with httpx.AsyncClient(trust_env=False) as http:
             result = await HealthChecker(http, engine).wait_healthy(
                 info.id, address=address, port=8080, policy=policy,

@@ -195,7 +195,8 @@ def test_inspect_attrs_become_container_info() -> None:
     assert (info.name, info.image, info.image_id, info.status) == (
         "web-dev-1", "r/web:dev-1", "sha256:img", "restarting"
     )  # fmt: skip
-    assert (info.exit_code, info.restart_count, info.running, info.managed) == (3, 2, False, True)
+    assert (info.exit_code, info.restart_count, info.running) == (3, 2, False)
+    assert info.labels[LABEL_MANAGED] == "true"
     assert (info.health, info.health_output) == ("unhealthy", "wget: 404")
     assert info.started_at is not None and info.started_at.microsecond == 123456
     assert info.finished_at is None

@@ -1,4 +1,8 @@
-"""The env service over a real SQLite file: validation, secrets, origins, outdated instances."""
+"""The env service over a real SQLite file: validation, secrets, origins, outdated instances.
+
+Which instances run an older configuration is what the project page shows (`Overview`), so
+that is where it is read here.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ from services.errors import NotFound, ValidationFailed
 from services.redaction import MASK, Redactor
 from services.secrets import SecretBox, is_encrypted
 from services.store.db import Database
+from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
 from services.store.models import EnvVar, Instance
 from services.store.projects import ProjectStore
+from services.views.overview import Overview
 
 SECRET = "s3cr3t-Value-7f41"
 
@@ -43,6 +49,12 @@ class Env:
         assert stage_id is not None
         return stage_id
 
+    async def outdated(self) -> list[tuple[int, str, str]]:
+        """(id, stage, tag) of the instances the project page marks as running an old config."""
+        overview = Overview(self.db, self.projects, DeployStore(self.db))
+        view = await overview.project(self.project_id)
+        return [(i.id, i.stage, i.tag) for s in view.stages for i in s.instances if i.outdated]
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
@@ -55,7 +67,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     assert project.id is not None
     for name in ("dev", "prod"):
         projects.add_stage(project.id, name=name)
-    yield Env(db, projects, instances, EnvConfigService(projects, instances), project.id, redactor)
+    yield Env(db, projects, instances, EnvConfigService(projects), project.id, redactor)
     db.close()
 
 
@@ -188,17 +200,16 @@ async def test_outdated_instances_follow_env_changes(env: Env) -> None:
             config_hash=current,
         )
     )
-    assert await env.service.outdated_instances(env.project_id) == []
+    assert await env.outdated() == []
 
     await env.service.update(env.project_id, None, [EnvChange("API_KEY", MASK, secret=True)])
-    assert await env.service.outdated_instances(env.project_id) == []  # kept: same ciphertext
+    assert await env.outdated() == []  # kept: same ciphertext
 
     await env.service.update(env.project_id, "prod", [EnvChange("ONLY_PROD", "1")])
-    assert await env.service.outdated_instances(env.project_id) == []  # another stage
+    assert await env.outdated() == []  # another stage
 
     await env.service.update(env.project_id, None, [EnvChange("API_KEY", "rotated", secret=True)])
-    (outdated,) = await env.service.outdated_instances(env.project_id)
-    assert (outdated.instance_id, outdated.stage, outdated.tag) == (running.id, "dev", "dev-1")
+    assert await env.outdated() == [(running.id, "dev", "dev-1")]
 
 
 def test_fingerprint_never_holds_a_plaintext_secret(env: Env) -> None:

@@ -12,8 +12,8 @@ from services.deploy.health import (
     HealthChecker,
     HealthPolicy,
     HealthResult,
+    address_of,
     probe_url,
-    reach_address,
 )
 from services.errors import NotFound
 from services.types import ContainerInfo
@@ -293,15 +293,13 @@ def test_probe_url_normalises_path_and_brackets_ipv6() -> None:
     assert probe_url("web-dev-1", 8080, "/") == "http://web-dev-1:8080/"
 
 
-async def test_reach_address_by_name_inside_the_network_else_by_ip() -> None:
-    engine = FakeEngine()
-    assert await reach_address(engine, "c1", "staging-net", in_network=True) == "web-dev-1"
-    assert await reach_address(engine, "c1", "staging-net", in_network=False) == "172.20.0.5"
+def test_address_is_the_name_inside_the_network_else_the_ip() -> None:
+    assert address_of(RUNNING, "staging-net", in_network=True) == "web-dev-1"
+    assert address_of(RUNNING, "staging-net", in_network=False) == "172.20.0.5"
     with pytest.raises(NotFound, match="not attached to network other"):
-        await reach_address(engine, "c1", "other", in_network=False)
+        address_of(RUNNING, "other", in_network=False)
 
 
-async def test_reach_address_of_a_stopped_container_is_its_name_for_the_check_to_judge() -> None:
+def test_address_of_a_stopped_container_is_its_name_for_the_check_to_judge() -> None:
     exited = ContainerInfo(id="c1", name="web", image="i", image_id="i", status="exited")
-    engine = FakeEngine([exited])
-    assert await reach_address(engine, "c1", "staging-net", in_network=False) == "web"
+    assert address_of(exited, "staging-net", in_network=False) == "web"

@@ -169,13 +169,6 @@ def test_with_tag_validates() -> None:
     assert caught.value.errors[0].path == "tag"
 
 
-def test_with_digest() -> None:
-    ref = ImageRef.parse("ghcr.io/o/app:v1").with_digest(SHA)
-    assert str(ref) == f"ghcr.io/o/app:v1@{SHA}"
-    with pytest.raises(ValidationFailed, match="digest"):
-        ref.with_digest("sha256:nothex")
-
-
 def test_require_tag() -> None:
     assert ImageRef.parse("ghcr.io/o/app:dev-3").require_tag() == "dev-3"
     with pytest.raises(ValidationFailed) as caught:

@@ -68,7 +68,6 @@ async def test_a_deploy_is_followed_step_by_step(bus: EventBus, board: LiveBoard
         ("health", "running", None),
     ]
     assert [line.message for line in progress.lines_after(0)] == ["pulling web:dev-1"]
-    assert board.active(1) == [progress]
 
     bus.publish(deploy_event("deploy.finished", status="failed", error="health check failed"))
     assert (progress.status, progress.error, progress.finished) == (
@@ -76,7 +75,6 @@ async def test_a_deploy_is_followed_step_by_step(bus: EventBus, board: LiveBoard
         "health check failed",
         True,
     )
-    assert board.active(1) == []
 
 
 async def test_lines_after_gives_only_what_a_view_has_not_shown(

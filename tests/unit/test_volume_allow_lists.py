@@ -33,14 +33,19 @@ def test_a_named_volume_is_refused_unless_a_glob_allows_it() -> None:
 
 
 def test_deploy_planning_refuses_a_named_volume_by_default() -> None:
-    settings = GlobalSettings()
-    mount = named("watcher-data")[1]
+    def deploy_plan(settings: GlobalSettings) -> list[volumes.PlannedMount]:
+        """As the deploy plans a container's mounts: roots and globs from the settings."""
+        roots = volumes.allowed_roots(settings, Path("/nonexistent/volumes"))
+        allowed = volumes.allowed_named(settings)
+        return volumes.plan(
+            [named("watcher-data")], roots, Path("/nonexistent"), "dev", "1", allowed
+        )
+
     with pytest.raises(ValidationFailed) as caught:
-        volumes.plan_mounts([mount], settings, Path("/nonexistent/volumes"), "dev", "1")
+        deploy_plan(GlobalSettings())
     assert caught.value.errors[0].path == "volumes.0.source"
-    allowed = GlobalSettings(named_volumes=["watcher-*"])
-    (planned,) = volumes.plan_mounts([mount], allowed, Path("/nonexistent/volumes"), "dev", "1")
-    assert (planned.source, planned.kind) == ("watcher-data", "volume")
+    (mount,) = volumes.prepare(deploy_plan(GlobalSettings(named_volumes=["watcher-*"])))
+    assert (mount.source, mount.kind) == ("watcher-data", "volume")
 
 
 def test_a_seed_with_named_volumes_checks_its_projects_against_them() -> None:

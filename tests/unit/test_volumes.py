@@ -116,12 +116,11 @@ def test_roots_default_to_the_data_directorys_volumes(tmp_path: Path) -> None:
     assert volumes.allowed_roots(configured, default) == ["/srv/apps"]
 
 
-def test_plan_mounts_checks_then_creates(tmp_path: Path) -> None:
-    settings = GlobalSettings(volume_roots=[str(tmp_path / "root")])
+def test_planning_checks_every_mount_before_any_folder_is_created(tmp_path: Path) -> None:
+    """The deploy plans all mounts at its plan step; folders appear only at the start step."""
     good = mount(str(tmp_path / "root" / "x"), mode="isolated")
-    default = tmp_path / "data" / "volumes"
     with pytest.raises(ValidationFailed):
-        volumes.plan_mounts([good, mount("/", "/b")], settings, default, "dev", "1")
+        plan(tmp_path, good, mount("/", "/b"))
     assert not (tmp_path / "root" / "x").exists()  # nothing created when anything is refused
-    (created,) = volumes.plan_mounts([good], settings, default, "dev", "1")
+    (created,) = volumes.prepare(plan(tmp_path, good))
     assert Path(created.source).is_dir()
