@@ -121,14 +121,14 @@ async def test_reimport_lists_every_error_then_imports_a_fixed_file(
     (upload,) = site.user.find(kind=ui.upload).elements
     bad = b"projects:\n  web:\n    image: git.test/me/web\n    port: 70000\n    colour: red\n"
     await upload.handle_uploads([SmallFileUpload("config.yaml", "text/yaml", bad)])
-    await site.user.should_see("config.yaml was not imported; nothing changed.")
+    await site.user.should_see("config.yaml was not imported; nothing changed.", retries=50)
     await site.user.should_see("projects.web.port")
     await site.user.should_see("projects.web.colour")
     assert site.stores.projects.all() == []
 
     good = b"global:\n  domain: imported.test\nprojects:\n  web:\n    image: git.test/me/web\n"
     await upload.handle_uploads([SmallFileUpload("config.yaml", "text/yaml", good)])
-    await site.user.should_see("Imported config.yaml.")
+    await site.user.should_see("Imported config.yaml.", retries=50)
     await site.user.should_see("Projects: web")
     assert [p.name for p in site.stores.projects.all()] == ["web"]
     # the report shows first; the cards are rebuilt from the imported settings right after
