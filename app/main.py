@@ -20,6 +20,7 @@ from app.auth_guard import AuthGuard
 from app.config import Settings, warn_about_proxy_trust
 from app.logs import configure_logging
 from app.page_routes import register_pages
+from app.threads import use_io_threads
 from app.web_security import add_web_security
 from app.wiring import Runtime, build_pages, build_runtime
 from services.errors import ConfigError, WatcherError
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime) -> None:
     stop = asyncio.Event()
 
     async def on_startup() -> None:
+        use_io_threads(asyncio.get_running_loop())
         background_tasks.create(runtime.status.run(STATUS_INTERVAL, stop), name="status")
         background_tasks.create(runtime.detection.poller.run(stop), name="poller")
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")

@@ -33,9 +33,30 @@ def _serve(conn: Connection) -> None:
             command, argument = conn.recv()
             if command == "stop":
                 break
+            if command == "stats":
+                conn.send(_stats(npm))
+                continue
             npm.resolve = docker_resolver(client, argument)
             conn.send("ok")
     client.close()
+
+
+@dataclass(frozen=True)
+class NpmStats:
+    """Counters since the emulator started: nginx reloads, and writes to proxy hosts."""
+
+    reloads: int
+    host_writes: int
+
+
+def _stats(npm: Any) -> NpmStats:
+    with npm.api.lock:
+        writes = sum(
+            1
+            for method, path, _body in npm.api.requests
+            if method in ("POST", "PUT", "DELETE") and path.startswith("/api/nginx/proxy-hosts")
+        )
+        return NpmStats(reloads=npm.nginx.generation, host_writes=writes)
 
 
 class NpmProcess:
@@ -60,6 +81,11 @@ class NpmProcess:
     def resolve_on(self, network: str) -> None:
         self._conn.send(("resolve", network))
         self._conn.recv()
+
+    def stats(self) -> NpmStats:
+        self._conn.send(("stats", None))
+        stats: NpmStats = self._conn.recv()
+        return stats
 
     def __exit__(self, *_exc: object) -> None:
         self._conn.send(("stop", None))

@@ -1,4 +1,4 @@
-"""The deploy flow: check → pull ‖ plan → start → health → route → retire.
+"""The deploy flow: check → pull ‖ plan → start → health ‖ route → switch → retire.
 
 Each step is an object built with only what it uses; the deployer runs them in order and hands
 each one's result to the next:
@@ -8,13 +8,15 @@ each one's result to the next:
     plan    plan.py     the domains, what NPM serves them with   → RoutePlan
     start   start.py    the instance row and its container       → Started
     health  start.py    the gate: healthy or HealthFailed        → the healthy Instance
-    route   switch.py   the planned domains onto the instance    → the instances moved from
+    route   switch.py   new domains onto the starting instance   (beside health)
+    switch  switch.py   the stage's default onto the healthy one → the instances moved from
     retire  switch.py   the instances it replaces removed
 
-Pull and plan run side by side. What a step creates is pushed on the report's undo stack, so a
-failure at any point removes exactly what this deploy made and leaves the previous instances
-serving; records.py writes the outcome. One lock per project/stage serialises every trigger
-(webhook, poller, UI, API); other stages run concurrently. A request identical to one still
+Pull and plan run side by side, and so do health and route. What a step creates is pushed on
+the report's undo stack, so a failure at any point removes exactly what this deploy made and
+leaves the previous instances serving; records.py writes the outcome. One lock per
+project/stage serialises every trigger (webhook, poller, UI, API); other stages run
+concurrently. A request identical to one still
 waiting for that lock is merged into it (`enqueue`), so a burst of requests for one tag queues
 one deploy, not one per request.
 """
@@ -33,7 +35,7 @@ from services.deploy.job import DeployJob, DeployRequest, HealthFailed, Refused
 from services.deploy.plan import PlanStep, RoutePlan
 from services.deploy.pull import Pulled, PullStep
 from services.deploy.records import DeployRecords
-from services.deploy.start import HealthStep, StartStep
+from services.deploy.start import HealthStep, Started, StartStep
 from services.deploy.step_log import StepFailed
 from services.deploy.switch import RetireStep, RouteStep
 from services.store.models import Deploy, Instance
@@ -147,9 +149,28 @@ class Deployer:
             return None
         pulled, plan = prepared
         started = await self._start.run(job, pulled)
-        healthy = await self._health.run(job, pulled, started)
+        healthy = await self._healthy_and_routed(job, pulled, plan, started)
         moved = await self._route.run(job, plan, healthy)
         await self._retire.run(job, healthy, moved)
+        return healthy
+
+    async def _healthy_and_routed(
+        self, job: DeployJob, pulled: Pulled, plan: RoutePlan, started: Started
+    ) -> Instance:
+        """The health check, and beside it the domains nobody reaches yet (`RouteStep.early`).
+
+        Both are awaited to their end, so every undo is on the stack before a failure is
+        raised; a failed health check wins.
+        """
+        healthy, routed = await asyncio.gather(
+            self._health.run(job, pulled, started),
+            self._route.early(job, plan, started.instance),
+            return_exceptions=True,
+        )
+        if isinstance(healthy, BaseException):
+            raise healthy
+        if isinstance(routed, BaseException):
+            raise routed
         return healthy
 
     async def _pull_and_plan(self, job: DeployJob) -> tuple[Pulled, RoutePlan] | None:

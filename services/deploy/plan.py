@@ -23,6 +23,13 @@ from services.store.instances import InstanceStore
 class PlannedRoute:
     domain: str
     seen: ProxyHost | None  # the host serving it when planned (always ours), or None
+    default: bool = False  # the stage's moving subdomain (its users' address)
+
+    @property
+    def early(self) -> bool:
+        """May point at the new instance while it starts: a domain no host serves yet, and not
+        the stage's default (its users must only ever meet a healthy instance)."""
+        return self.seen is None and not self.default
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,14 @@ class RoutePlan:
     @property
     def domains(self) -> tuple[str, ...]:
         return tuple(route.domain for route in self.routes)
+
+    @property
+    def early(self) -> tuple[PlannedRoute, ...]:
+        return tuple(route for route in self.routes if route.early)
+
+    @property
+    def after_health(self) -> tuple[PlannedRoute, ...]:
+        return tuple(route for route in self.routes if not route.early)
 
 
 class PlanStep:
@@ -85,7 +100,11 @@ class PlanStep:
             if isinstance(outcome, BaseException):
                 raise outcome
             hosts.append(outcome)
-        return tuple(PlannedRoute(d, h) for d, h in zip(domains, hosts, strict=True))
+        last = len(domains) - 1  # the default comes last (see `run`)
+        return tuple(
+            PlannedRoute(d, h, default=i == last)
+            for i, (d, h) in enumerate(zip(domains, hosts, strict=True))
+        )
 
     @staticmethod
     async def _available(target: ProxyTarget, domain: str, ours: OurHosts) -> ProxyHost | None:

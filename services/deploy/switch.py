@@ -1,6 +1,12 @@
 """The traffic half of a deploy: "route" points the planned domains at the new instance, then
 "retire" removes the instances it replaces.
 
+Routing comes in two parts. A domain no host serves yet (the new tag's own subdomain) is made
+while the container starts, beside the health check ("route", `RouteStep.early`): a proxy-host
+write and its nginx reload take about half a second on a real NPM, which then costs nothing.
+The domains users already reach (the stage's default, or a tag redeployed) move only once the
+instance is healthy ("switch", `RouteStep.run`).
+
 Each domain moved is pushed on the report's undo stack with the instance it came from, so a
 failure moves it back. Old instances that lost a domain keep serving for `drain_seconds`
 (blue-green).
@@ -27,14 +33,26 @@ class RouteStep:
         self._router = router
         self._instances = instances
 
+    async def early(self, job: DeployJob, plan: RoutePlan, instance: Instance) -> None:
+        """Point the domains nobody reaches yet at the starting `instance` (see the module doc);
+        a failed health check undoes them like everything else this deploy made."""
+        if plan.target is None or not plan.early:
+            return
+        upstream = f"{instance.container_name}:{job.project.port}"
+        async with job.log.step("route"):
+            for route in plan.early:
+                await self._point(job, plan.target, route, instance)
+                await job.log.log(f"routed {route.domain} → {upstream} (while it starts)")
+
     async def run(self, job: DeployJob, plan: RoutePlan, instance: Instance) -> Moved:
-        """Point every planned domain at `instance`; nothing (no step) without a proxy."""
+        """Point the remaining planned domains at the healthy `instance`; nothing (no step)
+        without a proxy."""
         if plan.target is None:
             return frozenset()
         upstream = f"{instance.container_name}:{job.project.port}"
         moved: set[int] = set()
-        async with job.log.step("route"):
-            for route in plan.routes:
+        async with job.log.step("switch"):
+            for route in plan.after_health:
                 previous = await self._point(job, plan.target, route, instance)
                 if previous is not None and previous.id is not None:
                     moved.add(previous.id)

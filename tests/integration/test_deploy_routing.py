@@ -65,6 +65,51 @@ async def test_deploy_answers_through_nginx_at_both_subdomains(
     assert all(h["meta"].get("managed_by") == "docker-watcher" for h in npm_emulator.live_hosts())
 
 
+async def test_the_new_tags_host_is_made_while_the_container_starts(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    """The tag's own host is written beside the health check; the default waits for health."""
+    await world.push("dev-1")
+    await world.deploy("dev-1")
+    await world.push("dev-2", variant="slow")  # answers only after 3 s
+    seen_while_starting: list[set[str]] = []
+
+    async def watch_hosts_until_healthy() -> None:
+        while not any(
+            i.tag == "dev-2" and i.status == InstanceStatus.HEALTHY for i in world.live()
+        ):
+            seen_while_starting.append(domains(npm_emulator))
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch_hosts_until_healthy())
+    deploy = await world.deploy("dev-2")
+    await watcher
+
+    assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
+    assert any(tag_domain(world, "dev-2") in hosts for hosts in seen_while_starting)
+    first = world.deploys.steps(deploy.id or 0)
+    started = {s.name: s.started_at for s in first}
+    finished = {s.name: s.finished_at for s in first}
+    assert finished["route"] is not None and finished["health"] is not None
+    assert finished["route"] < finished["health"] <= started["switch"]
+    default = await via_proxy(npm_emulator, default_domain(world))
+    assert default.text.strip().endswith("dev-2")
+
+
+async def test_a_failed_health_check_removes_the_early_tag_host(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    await world.push("dev-1")
+    await world.deploy("dev-1")
+    await world.push("dev-2", variant="unhealthy")
+
+    failed = await world.deploy("dev-2")
+
+    assert failed.status == DeployStatus.FAILED and failed.step == "health"
+    assert "route" in world.step_names(failed)  # the tag's host was made, then undone
+    assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
+
+
 async def test_oldest_removed_with_its_proxy_host_and_default_on_newest(
     world: World, npm_emulator: NpmEmulator
 ) -> None:
@@ -157,7 +202,7 @@ async def test_refused_update_of_the_default_keeps_it_on_the_old_instance(
 
     failed = await world.deploy("dev-2")
 
-    assert failed.status == DeployStatus.FAILED and failed.step == "route"
+    assert failed.status == DeployStatus.FAILED and failed.step == "switch"
     assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
     (survivor,) = world.live()
     assert set(survivor.proxy_host_ids) == {default_domain(world), tag_domain(world, "dev-1")}
