@@ -16,6 +16,14 @@ class CannotConnect(WatcherError):
     """An outside system (Docker, a registry, NPM, a provider) could not be reached."""
 
 
+class WrongService(CannotConnect):
+    """Something answered, but not the API we expected (a wrong port or path)."""
+
+
+class TlsProblem(CannotConnect):
+    """The TLS handshake failed: an untrusted or mismatched certificate, or no TLS at all."""
+
+
 class InvalidAuth(WatcherError):
     """Credentials were refused by an outside system."""
 

@@ -18,15 +18,16 @@ from typing import Any, NoReturn
 
 import httpx
 
+from services import connection_trouble
 from services.errors import (
     CannotConnect,
     Conflict,
     InvalidAuth,
     NotFound,
     RateLimited,
-    Timeout,
     UpstreamError,
     ValidationFailed,
+    WrongService,
 )
 from services.npm.values import as_int, parse_timestamp
 
@@ -123,13 +124,8 @@ class NpmSession:
             return await self._http.request(
                 method, self.base + path, headers=headers, json=json, params=params
             )
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"NPM at {self.base} did not answer in time") from exc
-        except httpx.TransportError as exc:
-            reason = str(exc) or exc.__class__.__name__
-            raise CannotConnect(f"cannot reach NPM at {self.base}: {reason}") from exc
-        except httpx.InvalidURL as exc:
-            raise CannotConnect(f"the NPM URL {self.base!r} is not a valid URL") from exc
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise connection_trouble.explain(exc, f"NPM at {self.base}", self.base) from exc
 
     def json(self, resp: httpx.Response) -> _JSON:
         try:
@@ -173,7 +169,10 @@ class NpmSession:
             "POST", "/api/tokens", json={"identity": self.email, "secret": self._password}
         )
         if resp.status_code in (400, 401, 403):
-            raise InvalidAuth(f"NPM refused the login of {self.email}: {error_message(resp)}")
+            raise InvalidAuth(
+                f"NPM refused the login of {self.email}: {error_message(resp)}. Check the "
+                "e-mail and password of the NPM user (Users in NPM)"
+            )
         if resp.status_code != 200:
             self.raise_for(resp, "log in")
         token = self._token_from(self.json(resp))
@@ -237,14 +236,30 @@ class NpmSession:
     # ----------------------------------------------------------------- server facts
 
     async def status(self) -> dict[str, Any]:
-        """`GET /api/` (no login needed): NPM's version and whether its setup is finished."""
+        """`GET /api/` (no login needed): NPM's version and whether its setup is finished.
+
+        Any other answer means the address is not NPM's admin API (WrongService), never that
+        the credentials are wrong: they are not sent here.
+        """
         resp = await self.call("GET", "/api/")
-        if resp.status_code != 200:
+        if resp.status_code in (502, 503, 504):
             self.raise_for(resp, "report its status")
-        data = self.json(resp)
+        try:
+            data = resp.json() if resp.status_code == 200 else None
+        except ValueError:
+            data = None
         if not isinstance(data, dict) or not isinstance(data.get("version"), dict):
-            raise UpstreamError(f"{self.base}/api/ does not look like Nginx Proxy Manager")
+            raise WrongService(self._not_npm(resp))
         return data
+
+    def _not_npm(self, resp: httpx.Response) -> str:
+        kind = resp.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        what = "a web page" if "html" in kind else f"HTTP {resp.status_code} ({kind})"
+        return (
+            f"{self.base}/api/ answered {what}, not Nginx Proxy Manager's API: this is the "
+            "wrong port or path. Use NPM's admin address (port 81 in NPM's image, not the "
+            "proxy ports 80/443 nor its backend), with no path, e.g. http://npm:81"
+        )
 
     async def server_version(self, *, fresh: bool = False) -> tuple[int, int, int]:
         """NPM's version (cached unless `fresh`): decides which optional fields we may send."""

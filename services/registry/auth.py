@@ -40,6 +40,7 @@ from services.registry.transport import Transport, rate_limited
 DEFAULT_TOKEN_LIFETIME = 60.0
 TOKEN_MARGIN = 10.0
 MAX_SCOPES_PER_TOKEN = 50  # keeps the token request's URL short
+_CHECK_CREDENTIALS = "check the username and the password or access token (it needs read access)"
 
 _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _PARAM_RE = re.compile(rf'[\s,]*({_TCHARS})\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*)')
@@ -269,7 +270,7 @@ class RegistryAuth:
             "GET", realm, headers=auth, params=params, target=where
         )
         if response.status_code in (401, 403):
-            raise InvalidAuth(f"{where} rejected {self._who()}")
+            raise InvalidAuth(f"{where} rejected {self._who()}: {_CHECK_CREDENTIALS}")
         if response.status_code == 429:
             raise rate_limited(self._host, response)
         if not response.is_success:
@@ -300,7 +301,7 @@ class RegistryAuth:
             )
         if self._credentials is None:
             return InvalidAuth(f"registry {self._host} requires a username and token")
-        return InvalidAuth(f"registry {self._host} rejected {self._who()}")
+        return InvalidAuth(f"registry {self._host} rejected {self._who()}: {_CHECK_CREDENTIALS}")
 
     def _who(self) -> str:
         if self._credentials is None:

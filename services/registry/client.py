@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from services.errors import CannotConnect, NotFound, RateLimited, UpstreamError, ValidationFailed
+from services.errors import NotFound, RateLimited, UpstreamError, ValidationFailed, WrongService
 from services.registry import manifests, tags
 from services.registry.auth import RegistryAuth, RegistryCredentials
 from services.registry.names import KINDS, api_base_url, repository_path
@@ -92,9 +92,19 @@ class RegistryClient:
         try:
             self._session.raise_for_status(response)
         except (NotFound, UpstreamError, RateLimited) as exc:
-            raise CannotConnect(f"{self.host} does not answer as a registry: {exc}") from exc
+            raise WrongService(
+                f"{self.host} does not answer as a registry: {exc}. {_ADVICE}"
+            ) from exc
         if "html" in response.headers.get("content-type", "") and not response.headers.get(
             "docker-distribution-api-version"
         ):
-            raise CannotConnect(f"{self.host} answered with a web page, not the registry API")
+            raise WrongService(
+                f"{self.host} answered /v2/ with a web page, not the registry API. {_ADVICE}"
+            )
         return f"Connected to {self.host}: {self._auth.summary()}"
+
+
+_ADVICE = (
+    "Check the address: the registry's own host and port (for Gitea, the Gitea address), "
+    "without a path, e.g. https://git.example.com"
+)

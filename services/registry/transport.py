@@ -13,7 +13,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from services.errors import CannotConnect, RateLimited, Timeout, UpstreamError
+from services import connection_trouble
+from services.errors import RateLimited, UpstreamError
 
 _log = logging.getLogger(__name__)
 _MAX_DETAIL = 200
@@ -49,11 +50,9 @@ class Transport:
             response = await self._http.request(
                 method, url, headers=headers, params=params, follow_redirects=True
             )
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"{where} did not answer in time ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise CannotConnect(f"cannot reach {where}: {describe(exc)}") from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise connection_trouble.explain(exc, where, url) from exc
+        except httpx.HTTPError as exc:
             raise UpstreamError(f"{where}: {describe(exc)}") from exc
         _log.debug("%s %s -> %s", method, response.request.url.path, response.status_code)
         return response
