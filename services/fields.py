@@ -134,6 +134,8 @@ class StageDefaults:
     a quick deploy still proposes 2 (`proposals.PROPOSED_MAX_INSTANCES`), shown in the form and
     in the inspect answer, so only a request leaving the field out gets 1 now. The upper limit
     (100) the form and API had now holds for seeds and quick-deploy proposals too.
+    `certificate_id` names an NPM certificate for the stage's new hosts; None falls back to the
+    NPM settings' certificate, then to a valid one NPM holds for each name (exact, then wildcard).
     A custom `subdomain` is one DNS label everywhere (a seed accepted dotted names, which no
     deploy could route: a wildcard record covers one level).
     """
@@ -145,6 +147,7 @@ class StageDefaults:
     promote_from: str | None = None
     subdomain: str | None = None
     blue_green: bool = False
+    certificate_id: int | None = None  # None: the settings' choice, else automatic
 
 
 STAGE_DEFAULTS = StageDefaults()

@@ -49,6 +49,7 @@ class StageOut(Out):
     promote_from: str | None
     subdomain: str | None
     blue_green: bool
+    certificate_id: int | None
     position: int
 
 

@@ -83,6 +83,11 @@ class StageDialog:
                 "subdomain", ui.input("Custom subdomain", value=stage.subdomain or "")
             )
             self.subdomain.props('hint="e.g. launcher; empty: the pattern"')
+            self.certificate = self._add(
+                "certificate_id",
+                ui.number("NPM certificate id", value=stage.certificate_id, min=1, precision=0),
+            )
+            self.certificate.props('hint="empty: the settings\' one, else a matching one"')
         self._switches(stage)
         for field in (self.name, self.subdomain):
             field.on_value_change(self._update_preview)
@@ -116,6 +121,7 @@ class StageDialog:
             "auto_deploy": bool(self.auto.value),
             "confirm": bool(self.confirm.value),
             "blue_green": bool(self.blue_green.value),
+            "certificate_id": int(self.certificate.value) if self.certificate.value else None,
         }
         try:
             return StageInput.parse(values)

@@ -1,5 +1,9 @@
 """The Nginx Proxy Manager card: address, credentials (masked), test, certificate, ssl_forced.
 
+The certificate chosen here goes on new hosts unless a stage names its own; "Automatic" lets
+each new host get a valid certificate NPM holds for its name. Loading the certificates also
+lists those expiring within 14 days and a missing wildcard for the domain.
+
 Save tests the credentials first (a wrong password is found now, not at the first deploy);
 when NPM cannot be reached the person may still save on purpose.
 """
@@ -17,6 +21,7 @@ from services.errors import ValidationFailed, WatcherError
 from services.npm.values import Certificate
 
 NO_CERTIFICATE = 0
+AUTOMATIC = "Automatic: a valid one covering each name (exact, then wildcard)"
 
 
 class NpmSection(TestedForm[NpmInput]):
@@ -47,7 +52,7 @@ class NpmSection(TestedForm[NpmInput]):
             self.password.props("autocomplete=new-password")
             self.password.props["hint"] = hint
             current = view.certificate_id or NO_CERTIFICATE
-            options = {NO_CERTIFICATE: "None (plain HTTP)"}
+            options = {NO_CERTIFICATE: AUTOMATIC}
             if view.certificate_id:
                 options[view.certificate_id] = f"Certificate #{view.certificate_id}"
             self.certificate = self._add(
@@ -55,6 +60,7 @@ class NpmSection(TestedForm[NpmInput]):
             )
         self.ssl_forced = ui.switch("Force HTTPS (ssl_forced)", value=view.ssl_forced)
         self.ssl_forced.mark("npm-ssl_forced")
+        self.cert_warnings = ui.column().classes("w-full gap-1")
 
     def _add(self, path: str, field: Any) -> Any:
         field.props("outlined dense").classes("w-full").mark(f"npm-{path}")
@@ -116,10 +122,17 @@ class NpmSection(TestedForm[NpmInput]):
             except WatcherError as exc:
                 self.failure.show(exc, "Cannot list NPM's certificates")
                 return
-        options = {NO_CERTIFICATE: "None (plain HTTP)"} | {c.id: _label(c) for c in certificates}
+        options = {NO_CERTIFICATE: AUTOMATIC} | {c.id: _label(c) for c in certificates}
         keep = self.certificate.value if self.certificate.value in options else NO_CERTIFICATE
         self.certificate.set_options(options, value=keep)
+        self._show_warnings(await self._admin.certificate_warnings(certificates))
         ui.notify(f"{len(certificates)} certificate(s) found in NPM.")
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        self.cert_warnings.clear()
+        with self.cert_warnings:
+            for text in warnings:
+                ui.label(text).classes("text-sm text-amber-800").mark("npm-cert-warning")
 
 
 def _label(certificate: Certificate) -> str:

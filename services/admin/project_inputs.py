@@ -16,6 +16,7 @@ from services.field_checks import none_if_blank
 from services.fields import (
     PROJECT_DEFAULTS,
     STAGE_DEFAULTS,
+    CertificateId,
     HealthPath,
     HealthRetries,
     HealthSeconds,
@@ -70,4 +71,9 @@ class StageInput(InputModel):
     )
     blue_green: bool = Field(
         STAGE_DEFAULTS.blue_green, description="blue-green even with max_instances > 1"
+    )
+    certificate_id: CertificateId | None = Field(
+        STAGE_DEFAULTS.certificate_id,
+        description="NPM certificate for this stage's hosts; null: the settings' certificate, "
+        "else a valid one covering the name (exact, then wildcard)",
     )

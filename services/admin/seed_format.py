@@ -207,6 +207,7 @@ class StageSeed(_Section):
     promote_from: StageName | None = STAGE_DEFAULTS.promote_from
     subdomain: StageSubdomain | None = STAGE_DEFAULTS.subdomain
     blue_green: bool = STAGE_DEFAULTS.blue_green
+    certificate_id: CertificateId | None = STAGE_DEFAULTS.certificate_id
     env: Annotated[dict[EnvKey, EnvEntry | None], AfterValidator(_env_scope)] = {}
     volumes: list[VolumeSeed] = []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from pydantic import Field
@@ -37,6 +37,7 @@ from services.fields import (
 )
 from services.notify import notifier as notify
 from services.notify.notifier import ChannelResult, Notifier
+from services.npm.certificates import certificate_warnings
 from services.npm.client import NpmClient
 from services.npm.values import Certificate
 from services.store.models import GlobalSettings, NpmSettings
@@ -82,7 +83,9 @@ class NpmInput(InputModel):
         None, description="null keeps the stored password (same address only)"
     )
     certificate_id: CertificateId | None = Field(
-        NPM_DEFAULTS.certificate_id, description="NPM certificate"
+        NPM_DEFAULTS.certificate_id,
+        description="NPM certificate for new hosts; a stage's own choice wins over it; null: "
+        "a valid certificate NPM holds for each host's name (exact, then wildcard), or none",
     )
     ssl_forced: bool = NPM_DEFAULTS.ssl_forced
 
@@ -190,6 +193,12 @@ class SettingsAdmin:
         """The certificates NPM holds (stored settings), for the certificate choice."""
         url, email, password = await asyncio.to_thread(self._npm_login, None)
         return await NpmClient(url, email, password, http=self._http).list_certificates()
+
+    async def certificate_warnings(self, held: list[Certificate]) -> list[str]:
+        """Of the certificates `certificates()` listed: those expiring within 14 days, and
+        a missing valid wildcard for the installation's domain (new hosts would get none)."""
+        domain = (await asyncio.to_thread(self._settings.get_global)).domain
+        return certificate_warnings(held, domain, datetime.now(UTC))
 
     async def send_test_notification(self) -> list[ChannelResult]:
         """One result per notification URL (empty when none is set); never raises."""

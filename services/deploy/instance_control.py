@@ -100,7 +100,8 @@ class InstanceControl:
             i for i in siblings if i.id != instance.id and i.status == InstanceStatus.HEALTHY
         ]
         if healthy:
-            await self._router.point(target, default, healthy[-1], project.port)
+            staged = target.for_stage(stage.certificate_id)
+            await self._router.point(staged, default, healthy[-1], project.port)
 
     async def _get(self, instance_id: int) -> Instance:
         return await asyncio.to_thread(self._instances.get, instance_id)

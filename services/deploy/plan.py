@@ -59,10 +59,11 @@ class PlanStep:
 
     async def run(self, job: DeployJob) -> RoutePlan:
         async with job.log.step("plan"):
-            target = await self._proxies.current()
-            if target is None:
+            current = await self._proxies.current()
+            if current is None:
                 await job.log.log("NPM is not configured: no proxy hosts will be made")
                 return RoutePlan(None)
+            target = current.for_stage(job.stage.certificate_id)
             domains = (
                 naming.tag_fqdn(job.settings, job.project, job.stage, job.request.tag),
                 naming.default_fqdn(job.settings, job.project, job.stage),

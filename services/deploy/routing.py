@@ -59,7 +59,8 @@ class Router:
             await self._discard_leftover(target, fqdn, ours)
             raise
         host_id = int(host.id)
-        await asyncio.to_thread(self._transfer, fqdn, host_id, instance, target.url(fqdn))
+        url = target.url(fqdn, host.certificate_id)
+        await asyncio.to_thread(self._transfer, fqdn, host_id, instance, url)
         return host_id
 
     async def release(self, target: ProxyTarget | None, instance: Instance, fqdn: str) -> None:

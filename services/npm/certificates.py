@@ -1,15 +1,62 @@
-"""The certificates NPM holds, and choosing a wildcard one for a new proxy host."""
+"""The certificates NPM holds, and choosing one for a new proxy host.
+
+Attaching an existing certificate (usually a wildcard) to a new host, instead of asking Let's
+Encrypt for one per host, keeps a busy preview setup under Let's Encrypt's rate limits.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 from services.errors import UpstreamError
 from services.npm.session import NpmSession
-from services.npm.values import Certificate
+from services.npm.values import NO_MATCH, Certificate
 
 CERTIFICATES_PATH = "/api/nginx/certificates"
+EXPIRING_WITHIN = timedelta(days=14)
+
+
+def best_covering(
+    certificates: Iterable[Certificate], fqdn: str, now: datetime
+) -> Certificate | None:
+    """The valid certificate for `fqdn`: an exact name beats a wildcard; among equals, the one
+    expiring last. Expired ones (and those of unknown expiry) are never chosen."""
+    usable = [
+        (match, cert)
+        for cert in certificates
+        if (match := cert.match_for(fqdn)) != NO_MATCH and cert.is_valid(now)
+    ]
+    if not usable:
+        return None
+    return max(usable, key=lambda pair: (pair[0], pair[1].expires_on or now))[1]
+
+
+def certificate_warnings(
+    certificates: Iterable[Certificate], domain: str, now: datetime
+) -> list[str]:
+    """What a person should act on: certificates expiring within 14 days (or already expired
+    and still held), and no valid certificate for `*.<domain>` (new hosts would get none)."""
+    held = list(certificates)
+    notes = [
+        f"certificate #{c.id} ({', '.join(c.domain_names) or c.nice_name}) "
+        + _expiry_text(c.expires_on, now)
+        for c in held
+        if c.expires_on is not None and c.expires_on - now < EXPIRING_WITHIN
+    ]
+    if domain and not any(c.is_wildcard_for(domain, now) for c in held):
+        notes.append(
+            f"no valid certificate in NPM covers *.{domain}: new hosts get plain HTTP. Add a "
+            f"wildcard certificate for *.{domain} in NPM (DNS challenge) or choose one here"
+        )
+    return notes
+
+
+def _expiry_text(expires_on: datetime, now: datetime) -> str:
+    if expires_on <= now:
+        return f"expired on {expires_on.date().isoformat()}: renew or replace it in NPM"
+    days = (expires_on - now).days
+    return f"expires on {expires_on.date().isoformat()} (in {days} day(s)): renew it in NPM"
 
 
 class Certificates:
@@ -28,6 +75,10 @@ class Certificates:
         if not isinstance(data, list):
             raise UpstreamError("NPM listed certificates as something other than a list")
         return [Certificate.from_api(item) for item in data if isinstance(item, dict)]
+
+    async def covering(self, fqdn: str) -> Certificate | None:
+        """The certificate to attach to a new host for `fqdn` (see `best_covering`)."""
+        return best_covering(await self.all(), fqdn, self._clock())
 
     async def wildcard_for(self, domain: str) -> Certificate | None:
         """A valid certificate for `*.<domain>`, the one expiring last; None when there is none."""

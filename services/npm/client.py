@@ -108,9 +108,10 @@ class NpmClient:
         """Every certificate NPM holds (Let's Encrypt and uploaded ones)."""
         return await self._certificates.all()
 
-    async def pick_wildcard_certificate(self, domain: str) -> Certificate | None:
-        """A valid certificate for `*.<domain>`, the one expiring last; None when there is none."""
-        return await self._certificates.wildcard_for(domain)
+    async def pick_certificate(self, fqdn: str) -> Certificate | None:
+        """The valid certificate covering `fqdn`: an exact name first, then a wildcard
+        (`*.example.com` covers one label); the one expiring last among equals; or None."""
+        return await self._certificates.covering(fqdn)
 
     # ----------------------------------------------------------------- the deployer's call
 
@@ -127,6 +128,8 @@ class NpmClient:
     ) -> ProxyHost:
         """Make `domain` route to `forward_host:forward_port`, creating or updating our host.
 
+        `certificate_id` None lets the host keep its certificate, or for a new host attaches
+        the best valid one NPM holds for the domain (see `pick_certificate`).
         Idempotent. A host that is not ours (see `OurHosts`; `owned_ids` are the host ids our
         instances hold) is never touched: Conflict. After the change the host is read back;
         when nginx refused the configuration, NginxConfigError (an UpstreamError) carries
@@ -143,7 +146,7 @@ class NpmClient:
             domain_names=existing.domain_names if existing else (name,),
             forward_host=forward_host,
             forward_port=forward_port,
-            certificate_id=certificate_id or 0,
+            certificate_id=await self._certificate_for(name, existing, certificate_id),
             ssl_forced=ssl_forced,
             http2_support=True,
             meta=_our_meta(existing),
@@ -164,6 +167,19 @@ class NpmClient:
                 ssl_forced=ssl_forced,
             )
         return await self._confirm_online(host.id, name)
+
+    async def _certificate_for(
+        self, fqdn: str, existing: ProxyHost | None, chosen: int | None
+    ) -> int:
+        """The certificate a host gets: the one chosen (stage or settings) when there is one;
+        else an existing host keeps its own, and a new host gets the best valid certificate
+        NPM holds for its name (exact, then wildcard), or none (0)."""
+        if chosen:
+            return chosen
+        if existing is not None:
+            return existing.certificate_id
+        picked = await self.pick_certificate(fqdn)
+        return picked.id if picked is not None else 0
 
     @staticmethod
     def _check_ours(host: ProxyHost, domain: str, ours: OurHosts) -> None:

@@ -6,7 +6,7 @@ NPM is the first adapter; a second proxy (Traefik, Caddy) would implement the sa
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal, Protocol
 
@@ -47,20 +47,33 @@ class ProxyManager(Protocol):
 
     async def disable_host(self, host_id: int) -> None: ...
 
-    async def pick_wildcard_certificate(self, domain: str) -> Certificate | None: ...
+    async def pick_certificate(self, fqdn: str) -> Certificate | None: ...
 
 
 @dataclass(frozen=True)
 class ProxyTarget:
-    """The proxy as currently configured: where a domain sends traffic and how it is served."""
+    """The proxy as currently configured: where a domain sends traffic and how it is served.
+
+    `certificate_id` is the certificate chosen by a person: a stage's choice wins over the
+    settings' one (`for_stage`); None lets the proxy attach a valid certificate it holds for
+    each new host's name (exact, then wildcard) and lets existing hosts keep theirs.
+    """
 
     proxy: ProxyManager
     certificate_id: int | None
     ssl_forced: bool
     domain: str
 
-    def url(self, fqdn: str) -> str:
-        scheme = "https" if self.certificate_id else "http"
+    def for_stage(self, stage_certificate_id: int | None) -> ProxyTarget:
+        """This target with the stage's certificate choice applied (stage > settings > auto)."""
+        if not stage_certificate_id:
+            return self
+        return replace(self, certificate_id=stage_certificate_id)
+
+    @staticmethod
+    def url(fqdn: str, certificate_id: int) -> str:
+        """The address a host serves: https once it has a certificate."""
+        scheme = "https" if certificate_id else "http"
         return f"{scheme}://{fqdn}"
 
 

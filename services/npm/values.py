@@ -110,11 +110,28 @@ class Certificate:
             expires_on=parse_timestamp(data.get("expires_on")),
         )
 
+    def is_valid(self, now: datetime) -> bool:
+        """Not expired; an unknown expiry counts as expired (we never attach a doubtful one)."""
+        return self.expires_on is not None and self.expires_on > now
+
+    def match_for(self, fqdn: str) -> int:
+        """How this certificate covers `fqdn`: EXACT, WILDCARD (`*.x.com` covers one label
+        in front of `x.com`, as TLS does) or NO_MATCH; expiry is not looked at here."""
+        name = normalize_domain(fqdn)
+        names = {entry.lower() for entry in self.domain_names}
+        if name in names:
+            return EXACT
+        parent = name.split(".", 1)[1] if "." in name else ""
+        return WILDCARD if parent and f"*.{parent}" in names else NO_MATCH
+
     def is_wildcard_for(self, domain: str, now: datetime) -> bool:
         """True when it names `*.<domain>` and has not expired (unknown expiry: expired)."""
         wildcard = f"*.{normalize_domain(domain)}"
         names = {name.lower() for name in self.domain_names}
-        return wildcard in names and self.expires_on is not None and self.expires_on > now
+        return wildcard in names and self.is_valid(now)
+
+
+NO_MATCH, WILDCARD, EXACT = 0, 1, 2  # Certificate.match_for: higher is preferred
 
 
 @dataclass(frozen=True)

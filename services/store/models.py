@@ -174,6 +174,7 @@ class Stage(SQLModel, table=True):
     promote_from: str | None = STAGE_DEFAULTS.promote_from
     subdomain: str | None = STAGE_DEFAULTS.subdomain
     blue_green: bool = STAGE_DEFAULTS.blue_green  # forced blue-green even with max_instances > 1
+    certificate_id: int | None = STAGE_DEFAULTS.certificate_id  # NPM certificate for new hosts
     position: int = 0
 
 

@@ -302,3 +302,32 @@ async def test_blue_green_switch_keeps_the_stage_url_answering(
     assert answers[0].endswith("v1.0.0") and answers[-1].endswith("v1.1.0")
     (instance,) = world.live("rel")
     assert instance.tag == "v1.1.0" and instance.status == InstanceStatus.HEALTHY
+
+
+async def test_new_hosts_get_the_wildcard_and_the_stage_choice_wins(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    wildcard = npm_emulator.add_certificate([f"*.{DOMAIN}"], nice_name="wild")
+    await world.push("dev-1")
+    first = await world.deploy("dev-1")
+    assert first.status == DeployStatus.SUCCEEDED, first.error
+    certificates = {
+        d: h["certificate_id"] for h in npm_emulator.live_hosts() for d in h["domain_names"]
+    }
+    assert certificates == {default_domain(world): wildcard, tag_domain(world, "dev-1"): wildcard}
+    (instance,) = world.live()
+    assert instance.url == f"https://{tag_domain(world, 'dev-1')}"
+
+    settings_choice = npm_emulator.add_certificate(["settings.example.net"], nice_name="global")
+    stage_choice = npm_emulator.add_certificate(["stage.example.net"], nice_name="stage")
+    world.settings.update_npm(certificate_id=settings_choice)
+    world.projects.update_stage(world.stage("dev").id, certificate_id=stage_choice)
+    await world.push("dev-2")
+    second = await world.deploy("dev-2")
+
+    assert second.status == DeployStatus.SUCCEEDED, second.error
+    hosts = {d: h["certificate_id"] for h in npm_emulator.live_hosts() for d in h["domain_names"]}
+    assert hosts[tag_domain(world, "dev-2")] == stage_choice
+    assert hosts[default_domain(world)] == stage_choice
+    answer = await via_proxy(npm_emulator, default_domain(world))
+    assert answer.text.strip().endswith("dev-2")

@@ -282,14 +282,64 @@ async def _pick_and_attach(npm: NpmClient, npm_emulator: NpmEmulator, blue: Echo
     npm_emulator.add_certificate(["*.example.com"], expires_on=now - timedelta(days=1))
     good = npm_emulator.add_certificate(["example.com", "*.example.com"], nice_name="wild")
     npm_emulator.add_certificate(["*.example.org"], expires_on=now + timedelta(days=90))
-    picked = await npm.pick_wildcard_certificate("example.com")
+    picked = await npm.pick_certificate(DOMAIN)
     assert picked is not None and picked.id == good
-    assert await npm.pick_wildcard_certificate("example.net") is None
+    assert await npm.pick_certificate("app.example.net") is None
     host = await npm.ensure_host(
         DOMAIN, "127.0.0.1", blue.port, certificate_id=good, ssl_forced=True
     )
     row = npm_emulator.host(host.id)
     assert (row["certificate_id"], row["ssl_forced"], row["http2_support"]) == (good, True, True)
+
+
+def certificate_of(npm_emulator: NpmEmulator, host_id: int) -> int:
+    return int(npm_emulator.host(host_id)["certificate_id"])
+
+
+async def test_new_host_gets_the_valid_wildcard_covering_it(
+    npm: NpmClient, npm_emulator: NpmEmulator, echo_upstream: Upstreams
+) -> None:
+    now = datetime.now(UTC)
+    npm_emulator.add_certificate(["*.example.com"], expires_on=now - timedelta(hours=1))
+    wildcard = npm_emulator.add_certificate(["*.example.com"], nice_name="wild")
+    npm_emulator.add_certificate(["*.dev-app.example.com"], nice_name="one level too deep")
+    npm_emulator.add_certificate(["*.example.org"], nice_name="other domain")
+    host = await npm.ensure_host(DOMAIN, "127.0.0.1", echo_upstream("blue").port)
+    assert certificate_of(npm_emulator, host.id) == wildcard
+    assert served_by(npm_emulator, DOMAIN) == "blue"
+
+
+async def test_an_exact_certificate_is_preferred_to_a_wildcard(
+    npm: NpmClient, npm_emulator: NpmEmulator, echo_upstream: Upstreams
+) -> None:
+    later = datetime.now(UTC) + timedelta(days=300)
+    npm_emulator.add_certificate(["*.example.com"], expires_on=later, nice_name="a wild")
+    exact = npm_emulator.add_certificate([DOMAIN.upper()], nice_name="b exact")
+    host = await npm.ensure_host(DOMAIN, "127.0.0.1", echo_upstream("blue").port)
+    assert certificate_of(npm_emulator, host.id) == exact
+
+
+async def test_only_expired_certificates_attach_none(
+    npm: NpmClient, npm_emulator: NpmEmulator, echo_upstream: Upstreams
+) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    npm_emulator.add_certificate([DOMAIN], expires_on=past)
+    npm_emulator.add_certificate(["*.example.com"], expires_on=past)
+    host = await npm.ensure_host(DOMAIN, "127.0.0.1", echo_upstream("blue").port)
+    assert certificate_of(npm_emulator, host.id) == 0
+
+
+async def test_a_chosen_certificate_wins_and_a_moved_host_keeps_its_own(
+    npm: NpmClient, npm_emulator: NpmEmulator, echo_upstream: Upstreams
+) -> None:
+    npm_emulator.add_certificate(["*.example.com"], nice_name="wild")
+    chosen = npm_emulator.add_certificate(["other.example.net"], nice_name="chosen")
+    blue, green = echo_upstream("blue"), echo_upstream("green")
+    host = await npm.ensure_host(DOMAIN, "127.0.0.1", blue.port, certificate_id=chosen)
+    assert certificate_of(npm_emulator, host.id) == chosen
+    moved = await npm.ensure_host(DOMAIN, "127.0.0.1", green.port, owned_ids={host.id})
+    assert moved.id == host.id and certificate_of(npm_emulator, host.id) == chosen
+    assert served_by(npm_emulator, DOMAIN) == "green"
 
 
 # --------------------------------------------------------------------------- the emulator itself

@@ -25,6 +25,7 @@ from services.errors import (
     Timeout,
     UpstreamError,
     ValidationFailed,
+    WrongService,
 )
 from services.npm.client import NpmClient
 from services.npm.session import TWO_FACTOR_MESSAGE
@@ -89,7 +90,7 @@ class FakeNpm:
             return httpx.Response(200, json={"status": "OK", "version": version, "setup": True})
         if key in (("POST", "/api/tokens"), ("GET", "/api/tokens")):
             return self._token()
-        if key == ("GET", HOSTS):
+        if key in (("GET", HOSTS), ("GET", "/api/nginx/certificates")):
             return httpx.Response(200, json=[])
         return npm_error(404, f"Not Found - {request.url.path}")
 
@@ -424,8 +425,9 @@ async def test_transport_failures_become_ours(
     ("answer", "error"),
     [
         (httpx.Response(502, text="<html>Bad Gateway</html>"), CannotConnect),
-        (httpx.Response(200, text="<html>a login page</html>"), UpstreamError),
-        (httpx.Response(200, json={"hello": "world"}), UpstreamError),
+        (httpx.Response(200, text="<html>a login page</html>"), WrongService),
+        (httpx.Response(200, json={"hello": "world"}), WrongService),
+        (npm_error(404, "Not Found - /api/"), WrongService),  # NPM's backend port
     ],
 )
 async def test_wrong_answers_from_the_url(
@@ -472,7 +474,7 @@ def test_parse_timestamp(text: str | None, expected: datetime | None) -> None:
     assert parse_timestamp(text) == expected
 
 
-async def test_picks_valid_wildcard_certificate(client: NpmClient, fake: FakeNpm) -> None:
+async def test_picks_the_exact_then_the_wildcard_certificate(client: NpmClient, fake: FakeNpm) -> None:
     certs = [
         {
             "id": 1,
@@ -500,9 +502,12 @@ async def test_picks_valid_wildcard_certificate(client: NpmClient, fake: FakeNpm
         },
     ]
     fake.queue("GET", "/api/nginx/certificates", httpx.Response(200, json=certs))
-    picked = await client.pick_wildcard_certificate("example.com")
+    picked = await client.pick_certificate("app.example.com")
     assert isinstance(picked, Certificate)
-    assert picked.id == 2
+    assert picked.id == 2  # the valid wildcard; the expired one and *.example.org are not
+    fake.queue("GET", "/api/nginx/certificates", httpx.Response(200, json=certs))
+    exact = await client.pick_certificate("example.com")
+    assert exact is not None and exact.id == 4  # an exact name beats the wildcard
 
 
 def test_proxy_host_tolerates_old_shapes() -> None:
