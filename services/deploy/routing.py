@@ -57,6 +57,7 @@ class Router:
             )
         except WatcherError:
             await self._discard_leftover(target, fqdn, ours)
+            await self._restore_holder(target, fqdn, instance, port, ours)
             raise
         host_id = int(host.id)
         url = target.url(fqdn, host.certificate_id)
@@ -83,6 +84,29 @@ class Router:
                 log.info("deleted proxy host #%s left by a failed change of %s", host.id, fqdn)
         except WatcherError as exc:
             log.warning("could not check for a leftover proxy host of %s: %s", fqdn, exc)
+
+    async def _restore_holder(
+        self, target: ProxyTarget, fqdn: str, instance: Instance, port: int, ours: OurHosts
+    ) -> None:
+        """A failed change may still have changed NPM's host (nginx refused the new config and
+        NPM dropped it, or NPM failed after writing the row): point the domain back at the
+        instance that holds it, so the failed move costs no downtime."""
+        holders = await asyncio.to_thread(self._instances.all)
+        holder = self.owner_of(fqdn, [i for i in holders if i.id != instance.id])
+        if holder is None:
+            return
+        try:
+            await target.proxy.ensure_host(
+                fqdn,
+                holder.container_name,
+                port,
+                owned_ids=ours.held,
+                certificate_id=target.certificate_id,
+                ssl_forced=target.ssl_forced,
+            )
+            log.info("pointed %s back at %s after a failed change", fqdn, holder.container_name)
+        except WatcherError as exc:
+            log.warning("could not point %s back at %s: %s", fqdn, holder.container_name, exc)
 
     def owner_of(self, fqdn: str, among: list[Instance]) -> Instance | None:
         """The instance among `among` that serves `fqdn` through a proxy host, if any."""

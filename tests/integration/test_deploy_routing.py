@@ -187,9 +187,34 @@ async def test_nginx_refusing_the_config_leaves_no_host_behind(
     npm_emulator.nginx_config_fails = False
 
     assert failed.status == DeployStatus.FAILED and failed.step == "route"
+    assert "unknown directive" in (failed.error or "")  # nginx's own text, through NPM
     (survivor,) = world.live()
     assert survivor.tag == "dev-1" and default_domain(world) in survivor.proxy_host_ids
     assert len(npm_emulator.live_hosts()) == 2
+
+
+async def test_nginx_refusing_the_moved_default_fails_with_its_error_and_restores_it(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    await world.push("dev-1")
+    await world.deploy("dev-1")
+    (old,) = world.live()
+    await world.push("dev-2")
+    npm_emulator.reject_next_config(default_domain(world))  # NPM answers 200, nginx_online false
+
+    failed = await world.deploy("dev-2")
+
+    assert failed.status == DeployStatus.FAILED and failed.step == "route"
+    assert "nginx rejected its configuration" in (failed.error or "")
+    assert "unknown directive" in (failed.error or "")  # nginx's own text, through NPM
+    assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
+    (default_host,) = [
+        h for h in npm_emulator.live_hosts() if default_domain(world) in h["domain_names"]
+    ]
+    assert default_host["forward_host"] == old.container_name
+    assert default_host["meta"]["nginx_online"] is True
+    assert (await via_proxy(npm_emulator, default_domain(world))).text.strip().endswith("dev-1")
+    assert [i.tag for i in world.live()] == ["dev-1"]
 
 
 async def test_refused_update_of_the_default_keeps_it_on_the_old_instance(

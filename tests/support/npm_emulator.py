@@ -509,6 +509,7 @@ class NpmApi:
         self.clock_offset = 0.0
         self.two_factor = False
         self.nginx_config_fails = False
+        self.rejected_configs: list[str] = []  # domains whose next config nginx refuses, once
         self.failing_reloads = 0
         self.hosts: dict[int, dict[str, Any]] = {}
         self.certificates: dict[int, dict[str, Any]] = {}
@@ -813,14 +814,21 @@ class NpmApi:
         if self.nginx.test() is not None:
             raise ApiError(500, "Internal Error")
         path = self.nginx.host_file(row["id"])
-        path.write_text(
-            render_host_config(row, self.nginx.port, self.resolve, broken=self.nginx_config_fails)
-        )
+        broken = self.nginx_config_fails or self._rejected_once(row["domain_names"])
+        path.write_text(render_host_config(row, self.nginx.port, self.resolve, broken=broken))
         error = self.nginx.test()
         row["meta"] = {**row["meta"], "nginx_online": error is None, "nginx_err": error}
         if error is not None:
             path.unlink()
         self._reload()
+
+    def _rejected_once(self, names: list[str]) -> bool:
+        wanted = {name.lower() for name in names}
+        for index, domain in enumerate(self.rejected_configs):
+            if domain in wanted:
+                del self.rejected_configs[index]
+                return True
+        return False
 
     def _unconfigure(self, row: dict[str, Any]) -> None:
         self.nginx.host_file(row["id"]).unlink(missing_ok=True)
@@ -1086,6 +1094,14 @@ class NpmEmulator:
         """While True, configs written for hosts fail `nginx -t` (meta.nginx_online = false)."""
         with self.api.lock:
             self.api.nginx_config_fails = value
+
+    def reject_next_config(self, domain: str) -> None:
+        """The next config written for the host serving `domain` fails `nginx -t`: NPM still
+        answers 200/201, records `meta.nginx_online: false` with nginx's error and removes that
+        host's config (a host that served before stops serving), as it does for a host whose
+        advanced config or certificate nginx cannot load."""
+        with self.api.lock:
+            self.api.rejected_configs.append(domain.lower())
 
     def fail_next_reload(self, times: int = 1) -> None:
         """The next reloads fail: NPM answers 500 although the host row was already written."""
