@@ -22,12 +22,16 @@ from services.errors import (
     NotFound,
     RateLimited,
     Timeout,
+    TlsProblem,
     UpstreamError,
     ValidationFailed,
     WatcherError,
+    WrongService,
 )
 
 _HEADLINES: tuple[tuple[type[WatcherError], str], ...] = (
+    (WrongService, "This address is not the expected service (wrong port or path)"),
+    (TlsProblem, "The secure connection (TLS) failed"),
     (CannotConnect, "Could not connect"),
     (InvalidAuth, "The credentials were refused"),
     (Timeout, "No answer in time"),

@@ -93,11 +93,15 @@ async def test_add_a_stage_with_a_refused_subdomain_first(config_site: ConfigSit
     assert isinstance(field, ui.input)
     field.value = "launcher"
     await site.user.should_see("Stage address: launcher.example.com")
+    certificate = element(site, "stage-certificate_id")
+    assert isinstance(certificate, ui.number) and certificate.value is None
+    certificate.value = 7
     site.user.find(marker="stage-save").click()
     await site.user.should_see("Stage saved.")
     assert project.id is not None
     prod = site.stores.projects.stage_by_name(project.id, "prod")
     assert (prod.tag_pattern, prod.subdomain, prod.promote_from) == ("v*", "launcher", "dev")
+    assert prod.certificate_id == 7
     await site.user.should_see("promotes from dev")
 
 

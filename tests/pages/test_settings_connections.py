@@ -121,3 +121,27 @@ async def test_a_new_npm_address_needs_the_password_typed_again(
     assert listener.requests == []
     assert site.stores.settings.get_npm().url == npm_emulator.url
     await site.user.should_not_see("NPM settings saved.")
+
+
+async def test_npm_wrong_port_and_certificate_warnings(
+    config_site: ConfigSite, npm_emulator: NpmEmulator
+) -> None:
+    site = config_site
+    site.stores.settings.update_global(domain="apps.test")
+    soon = datetime.now(UTC) + timedelta(days=3)
+    npm_emulator.add_certificate(["shop.example.net"], expires_on=soon, nice_name="shop")
+    await site.user.open("/settings")
+    proxy_port = f"http://127.0.0.1:{npm_emulator.nginx_port}"  # NPM's nginx, not its API
+    fill(site, {"npm-url": proxy_port, "npm-email": npm_emulator.email})
+    fill(site, {"npm-password": npm_emulator.password})
+    site.user.find(marker="npm-test").click()
+    await site.user.should_see("wrong port or path", retries=WAIT)
+    assert npm_emulator.logins == 0  # the password never went to the wrong address
+
+    fill(site, {"npm-url": npm_emulator.url, "npm-password": npm_emulator.password})
+    site.user.find(marker="npm-save").click()
+    await site.user.should_see("NPM settings saved.", retries=WAIT)
+    site.user.find(marker="npm-certs").click()
+    await site.user.should_see("1 certificate(s) found in NPM.", retries=WAIT)
+    await site.user.should_see("certificate #1 (shop.example.net) expires on", retries=WAIT)
+    await site.user.should_see("no valid certificate in NPM covers *.apps.test", retries=WAIT)

@@ -474,7 +474,9 @@ def test_parse_timestamp(text: str | None, expected: datetime | None) -> None:
     assert parse_timestamp(text) == expected
 
 
-async def test_picks_the_exact_then_the_wildcard_certificate(client: NpmClient, fake: FakeNpm) -> None:
+async def test_picks_the_exact_then_the_wildcard_certificate(
+    client: NpmClient, fake: FakeNpm
+) -> None:
     certs = [
         {
             "id": 1,
