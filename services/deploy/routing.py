@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.errors import NotFound, ValidationFailed, WatcherError
+from services.errors import CannotConnect, NotFound, Timeout, ValidationFailed, WatcherError
 from services.npm.ownership import OurHosts
 from services.npm.proxy import Lookup, ProxyTarget, Seen
 from services.store.instances import InstanceStore
@@ -55,6 +55,9 @@ class Router:
                 ssl_forced=target.ssl_forced,
                 seen=seen,
             )
+        except (CannotConnect, Timeout):
+            await self._discard_leftover(target, fqdn, ours)
+            raise  # NPM did not answer: nothing to point back, and no second wait
         except WatcherError:
             await self._discard_leftover(target, fqdn, ours)
             await self._restore_holder(target, fqdn, instance, port, ours)
