@@ -204,7 +204,7 @@ async def test_nginx_refusing_the_moved_default_fails_with_its_error_and_restore
 
     failed = await world.deploy("dev-2")
 
-    assert failed.status == DeployStatus.FAILED and failed.step == "route"
+    assert failed.status == DeployStatus.FAILED and failed.step == "switch"
     assert "nginx rejected its configuration" in (failed.error or "")
     assert "unknown directive" in (failed.error or "")  # nginx's own text, through NPM
     assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
