@@ -9,6 +9,7 @@ options, a cheaper password hasher) instead of copying this wiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -30,12 +31,14 @@ from services.auth.sessions import AuthService, PasswordHasher
 from services.deploy.check import CheckStep
 from services.deploy.deployer import Deployer
 from services.deploy.health import HealthChecker
+from services.deploy.image_cleanup import ImageCleanup
 from services.deploy.image_fetch import ImageFetcher
 from services.deploy.instance_control import InstanceControl
 from services.deploy.plan import PlanStep
-from services.deploy.pull import PullStep
+from services.deploy.pull import ImageSource, PullStep
 from services.deploy.reconciler import Reconciler
 from services.deploy.records import DeployRecords
+from services.deploy.rollback import Rollbacks
 from services.deploy.routing import Router
 from services.deploy.start import HealthStep, StartStep
 from services.deploy.switch import RetireStep, RouteStep
@@ -67,6 +70,8 @@ from services.views.deploy_history import DeployQueries
 from services.views.live_board import LiveBoard
 from services.views.overview import Overview
 from services.views.system_status import SystemStatus
+
+ImagesPeer = Callable[[ImageFetcher], ImageSource]  # tests: wraps the deploy's image fetcher
 
 HTTP_TIMEOUT = 15.0  # registries, NPM and notification endpoints
 
@@ -110,6 +115,7 @@ class DeployServices:
     control: InstanceControl
     deployer: Deployer
     reconciler: Reconciler
+    rollbacks: Rollbacks  # "Roll back" on a stage (page and API)
 
 
 @dataclass(frozen=True)
@@ -184,10 +190,12 @@ def build_runtime(
     proxies: ProxySource | None = None,
     poller: PollerOptions | None = None,
     hasher: PasswordHasher | None = None,
+    images: ImagesPeer | None = None,
 ) -> Runtime:
     """Open the data directory and the (migrated) database, then build every service once.
 
-    `proxies`, `poller` and `hasher` replace a default peer (tests); the app passes none.
+    `proxies`, `poller` and `hasher` replace a default peer, `images` wraps the deploy's image
+    fetcher (tests); the app passes none.
     """
     redactor = redactor or Redactor()
     key = _open_data_dir(settings, redactor)
@@ -195,7 +203,7 @@ def build_runtime(
     db.migrate()
     stores = build_stores(db=db, box=SecretBox(key=key, on_reveal=redactor.register))
     clients = build_clients(settings=settings, stores=stores, proxies=proxies)
-    services = build_services(settings=settings, stores=stores, clients=clients)
+    services = build_services(settings=settings, stores=stores, clients=clients, images=images)
     return Runtime(
         settings=settings,
         redactor=redactor,
@@ -255,12 +263,15 @@ def build_clients(
     )
 
 
-def build_services(*, settings: Settings, stores: Stores, clients: Clients) -> DeployServices:
+def build_services(
+    *, settings: Settings, stores: Stores, clients: Clients, images: ImagesPeer | None = None
+) -> DeployServices:
     bus = EventBus()
     instances = stores.instances
     installation = stores.settings.installation_id()
     router = Router(instances=instances)
     health = HealthChecker(http=clients.probe_http, engine=clients.engine)
+    fetcher = ImageFetcher(engine=clients.engine, registries=clients.registries)
     control = InstanceControl(
         instances=instances,
         projects=stores.projects,
@@ -278,11 +289,13 @@ def build_services(*, settings: Settings, stores: Stores, clients: Clients) -> D
             projects=stores.projects,
             instances=instances,
             settings=stores.settings,
+            deploys=stores.deploys,
             volume_defaults=settings.volume_root,
             sources=clients.registries,
+            digests=fetcher,
         ),
         pull=PullStep(
-            images=ImageFetcher(engine=clients.engine, registries=clients.registries),
+            images=fetcher if images is None else images(fetcher),
             deploys=stores.deploys,
             instances=instances,
         ),
@@ -292,6 +305,13 @@ def build_services(*, settings: Settings, stores: Stores, clients: Clients) -> D
         route=RouteStep(router=router, instances=instances),
         retire=RetireStep(
             instances=instances, control=control, drain_seconds=settings.drain_seconds
+        ),
+        cleanup=ImageCleanup(
+            engine=clients.engine,
+            projects=stores.projects,
+            instances=instances,
+            deploys=stores.deploys,
+            settings=stores.settings,
         ),
     )
     reconciler = Reconciler(
@@ -309,6 +329,9 @@ def build_services(*, settings: Settings, stores: Stores, clients: Clients) -> D
         control=control,
         deployer=deployer,
         reconciler=reconciler,
+        rollbacks=Rollbacks(
+            projects=stores.projects, deploys=stores.deploys, deployer=deployer, images=fetcher
+        ),
     )
 
 

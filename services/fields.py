@@ -44,6 +44,7 @@ HEALTHCHECK_SECONDS_MAX = 3600  # interval and timeout: more than 0, at most an 
 TAG_PATTERN_MAX = tags.MAX_PATTERN_CHARS
 MAX_INSTANCES_MIN, MAX_INSTANCES_MAX = 1, 100
 POLL_INTERVAL_MIN, POLL_INTERVAL_MAX = 10, 7 * 24 * 3600  # seconds: a registry is not hammered
+ROLLBACK_KEEP_MIN, ROLLBACK_KEEP_MAX = 1, 50  # images per stage: 1 keeps the running one only
 NOTIFICATION_URLS_MAX = 20
 AUTO_CREATE_ALLOW_MAX = 100
 VOLUME_ROOTS_MAX = 50
@@ -175,6 +176,7 @@ SealedNotificationUrls = Annotated[
     list[SealedNotificationUrl], Field(max_length=NOTIFICATION_URLS_MAX)
 ]
 PollInterval = Annotated[int, Field(ge=POLL_INTERVAL_MIN, le=POLL_INTERVAL_MAX)]
+RollbackKeep = Annotated[int, Field(ge=ROLLBACK_KEEP_MIN, le=ROLLBACK_KEEP_MAX)]
 AutoCreateGlob = Annotated[Text, AfterValidator(check.not_blank)]
 AutoCreateAllow = Annotated[list[AutoCreateGlob], Field(max_length=AUTO_CREATE_ALLOW_MAX)]
 VolumeRoot = Annotated[
@@ -201,6 +203,7 @@ class GlobalDefaults:
     network: str = "docker-watcher"
     subdomain_pattern: str = subdomains.DEFAULT_PATTERN
     poll_interval: int = 300
+    rollback_keep: int = 3  # successful digests per stage whose images image clean-up keeps
 
 
 GLOBAL_DEFAULTS = GlobalDefaults()

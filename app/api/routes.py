@@ -16,6 +16,7 @@ from app.api import (
     project_config_routes,
     projects_routes,
     registries_routes,
+    rollback_routes,
     settings_routes,
     webhook_routes,
 )
@@ -33,6 +34,7 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     projects_routes.register(api, admin.project_admin, admin.env_config, admin.volume_config)
     project_config_routes.register(api, admin.env_config, admin.volume_config)
     instances_routes.register(api, admin.instance_admin)
+    rollback_routes.register(api, runtime.services.rollbacks)
     registries_routes.register(api, admin.registry_admin)
     settings_routes.register(api, admin.settings_admin)
     deploys_routes.register(api, admin.deploy_queries)

@@ -26,6 +26,7 @@ class GlobalOut(Out):
     auto_create_allow: list[str]
     volume_roots: list[str]
     named_volumes: list[str]
+    rollback_keep: int
     updated_at: datetime
 
 

@@ -14,7 +14,12 @@ from nicegui import ui
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
 from services.admin.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
-from services.fields import POLL_INTERVAL_MAX, POLL_INTERVAL_MIN
+from services.fields import (
+    POLL_INTERVAL_MAX,
+    POLL_INTERVAL_MIN,
+    ROLLBACK_KEEP_MAX,
+    ROLLBACK_KEEP_MIN,
+)
 
 _INPUT_FIELDS = [f.name for f in dataclasses.fields(GlobalView) if f.name != "updated_at"]
 
@@ -111,6 +116,16 @@ class GlobalSection:
                 step=10,
             )
             self.poll = self._field("poll_interval", poll, "how often registries are asked")
+            keep = ui.number(
+                "Rollback images kept",
+                value=view.rollback_keep,
+                min=ROLLBACK_KEEP_MIN,
+                max=ROLLBACK_KEEP_MAX,
+                step=1,
+            )
+            self.keep = self._field(
+                "rollback_keep", keep, "last successful digests per stage kept on the engine"
+            )
 
     def _field(self, path: str, field: Any, hint: str = "") -> Any:
         field.props("outlined dense").classes("w-full").mark(f"global-{path}")
@@ -147,6 +162,7 @@ class GlobalSection:
             "auto_create_allow": _split_lines(self.allow.value),
             "volume_roots": _split_lines(self.roots.value),
             "named_volumes": _split_lines(self.named.value),
+            "rollback_keep": int(self.keep.value) if self.keep.value is not None else None,
         }
         await self._saver.save(changes, self.errors, self.failure, self.save_button)
 

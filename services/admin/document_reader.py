@@ -74,6 +74,7 @@ def _read_global(session: Session, with_secrets: bool) -> GlobalSeed:
         auto_create_allow=list(row.auto_create_allow),
         volume_roots=list(row.volume_roots),
         named_volumes=list(row.named_volumes),
+        rollback_keep=row.rollback_keep,
         **_secret("webhook_secret", row.webhook_secret_enc, with_secrets),
         # Notification URLs carry tokens: sealed when exporting secrets, else left out.
         **_sealed_urls(row.notification_urls, with_secrets),

@@ -60,6 +60,7 @@ from services.fields import (
     RegistryKind,
     RegistryName,
     RegistryUrl,
+    RollbackKeep,
     SealedNotificationUrls,
     ServerIp,
     SignInMode,
@@ -132,6 +133,7 @@ class GlobalSeed(_Section):
     auto_create_allow: AutoCreateAllow = []
     volume_roots: VolumeRoots = []
     named_volumes: NamedVolumes = []
+    rollback_keep: RollbackKeep = GLOBAL_DEFAULTS.rollback_keep
 
 
 class NpmSeed(_Section):

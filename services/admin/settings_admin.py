@@ -31,6 +31,7 @@ from services.fields import (
     NpmPassword,
     NpmUrl,
     PollInterval,
+    RollbackKeep,
     ServerIp,
     SubdomainPattern,
     VolumeRoots,
@@ -72,6 +73,10 @@ class GlobalInput(InputModel):
     named_volumes: NamedVolumes = Field(
         [], description="globs of Docker volume names projects may mount, e.g. app-*"
     )
+    rollback_keep: RollbackKeep = Field(
+        GLOBAL_DEFAULTS.rollback_keep,
+        description="successful digests per stage whose images image clean-up keeps for rollback",
+    )
 
 
 class NpmInput(InputModel):
@@ -101,6 +106,7 @@ class GlobalView:
     auto_create_allow: tuple[str, ...]
     volume_roots: tuple[str, ...]
     named_volumes: tuple[str, ...]
+    rollback_keep: int
     updated_at: datetime
 
 
@@ -247,6 +253,7 @@ def _global_view(row: GlobalSettings, masks: list[str]) -> GlobalView:
         auto_create_allow=tuple(row.auto_create_allow),
         volume_roots=tuple(row.volume_roots),
         named_volumes=tuple(row.named_volumes),
+        rollback_keep=row.rollback_keep,
         updated_at=row.updated_at,
     )
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from services import log_context
 from services.deploy.check import CheckStep
+from services.deploy.image_cleanup import ImageCleanup
 from services.deploy.job import DeployJob, DeployRequest, HealthFailed, Refused
 from services.deploy.plan import PlanStep, RoutePlan
 from services.deploy.pull import Pulled, PullStep
@@ -65,10 +66,13 @@ class Deployer:
         health: HealthStep,
         route: RouteStep,
         retire: RetireStep,
+        cleanup: ImageCleanup | None = None,
     ) -> None:
+        """`cleanup` removes images nothing needs after each successful deploy (None: keep)."""
         self._records = records
         self._check, self._pull, self._plan = check, pull, plan
         self._start, self._health, self._route, self._retire = start, health, route, retire
+        self._cleanup = cleanup
         self._locks: defaultdict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Deploy]] = set()
         self._pending: dict[DeployRequest, Deploy] = {}  # queued, not started yet
@@ -139,7 +143,10 @@ class Deployer:
             instance = await self._steps(job)
         except StepFailed as failure:
             return await self._records.failed(deploy, report, failure, job)
-        return await self._records.finished(job, instance)
+        finished = await self._records.finished(job, instance)
+        if instance is not None and self._cleanup is not None:
+            await self._cleanup.run(job.project)  # under the stage's lock: nothing pulls here
+        return finished
 
     # the steps, in order -------------------------------------------------------------------
     async def _steps(self, job: DeployJob) -> Instance | None:

@@ -1,22 +1,23 @@
-"""Getting a deploy's image onto the engine: keep the local copy when it is current, else pull.
+"""Getting a deploy's image onto the engine, pinned to the digest the "check" step resolved.
 
-`docker pull` of an image that is already present still logs in to the registry and fetches the
-manifest (Docker Hub counts that GET against its pull limit). The registry client answers the
-same question with one HEAD (not counted, token cached): when the tag's manifest digest equals
-the digest the local `repo:tag` was pulled as, the local image is byte for byte what a pull would
-give, so it is used as is. Any doubt (no local copy, a locally built image without a digest, the
-registry unreachable or refusing) falls back to the real pull, which reports its own errors.
+A tag can move in the registry at any moment, so the deploy names the image by its manifest
+digest (the registry's content address, `repo@sha256:...`, not the local image id) from the
+check on: it is pulled by that digest and the container is started from it. A local copy that
+already carries that repo digest is byte for byte what a pull would give, so it is used as is
+(no `docker pull`: on Docker Hub even a pull of a present image counts against the rate limit).
+
+When the registry could not say the digest at check time (unreachable, refusing), the tag is
+pulled as before and the pull's own error explains why; a successful pull pins the digest it got.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.docker_engine import DockerEngine
 from services.errors import WatcherError
-from services.registry.pool import RegistryPool, Source
+from services.registry.pool import RegistryPool
 from services.store.models import Project
 from services.types import ImageInfo, PullProgress
 
@@ -27,27 +28,56 @@ log = logging.getLogger(__name__)
 class Fetched:
     image: ImageInfo
     pulled: bool  # False: the local copy already had the registry's digest
+    ref: str  # what to start: `repo@sha256:...` once the digest is known, else `repo:tag`
+
+
+def pinned_ref(image: str, digest: str) -> str:
+    """`image@digest`, the reference that cannot move."""
+    return f"{image}@{digest}"
 
 
 class ImageFetcher:
-    """Ensures `project.image:tag` is present and current on the engine."""
+    """Resolves a tag's digest and ensures that exact image is present on the engine."""
 
     def __init__(self, engine: DockerEngine, registries: RegistryPool) -> None:
         self._engine = engine
         self._registries = registries
 
-    async def fetch(self, project: Project, tag: str, progress: PullProgress) -> Fetched:
-        """The image of `project` at `tag`, pulled only when the local copy is missing or stale.
+    async def resolve(self, project: Project, tag: str) -> str | None:
+        """The tag's manifest digest in the project's registry; None when it cannot say (the
+        pull then reports the reason: auth, unknown tag, unreachable)."""
+        try:
+            _, client = await self._registries.client_for(project)
+            return await client.manifest_digest(project.image, tag)
+        except WatcherError as exc:
+            log.debug("registry digest of %s:%s unknown: %s", project.image, tag, exc)
+            return None
+
+    async def fetch(
+        self, project: Project, tag: str, digest: str | None, progress: PullProgress
+    ) -> Fetched:
+        """The image of `project` at `digest` (or at `tag` when no digest is known).
 
         Raises what `DockerEngine.pull` raises (InvalidAuth, NotFound, CannotConnect, ...), and
         ValidationFailed when the project's image name cannot be read.
         """
-        ref = f"{project.image}:{tag}"
-        local, (source, remote) = await asyncio.gather(self._local(ref), self._remote(project, tag))
-        if local is not None and local.digest is not None and local.digest == remote:
-            return Fetched(local, pulled=False)
+        source, _ = await self._registries.client_for(project)
+        if digest is None:
+            image = await self._engine.pull(
+                f"{project.image}:{tag}", auth=source.pull_auth, progress=progress
+            )
+            ref = pinned_ref(project.image, image.digest) if image.digest else image.id
+            return Fetched(image, pulled=True, ref=ref)
+        ref = pinned_ref(project.image, digest)
+        local = await self._local(ref)
+        if local is not None:
+            return Fetched(_with_digest(local, digest), pulled=False, ref=ref)
         image = await self._engine.pull(ref, auth=source.pull_auth, progress=progress)
-        return Fetched(image, pulled=True)
+        return Fetched(_with_digest(image, digest), pulled=True, ref=ref)
+
+    async def present(self, project: Project, digest: str) -> bool:
+        """Whether the engine still holds the image of `digest` (a rollback's target)."""
+        return await self._local(pinned_ref(project.image, digest)) is not None
 
     async def _local(self, ref: str) -> ImageInfo | None:
         try:
@@ -55,13 +85,7 @@ class ImageFetcher:
         except WatcherError:  # absent (NotFound) or the engine failed: the pull says which
             return None
 
-    async def _remote(self, project: Project, tag: str) -> tuple[Source, str | None]:
-        """The project's registry, and the tag's digest there (None when it cannot say)."""
-        source, client = await self._registries.client_for(project)
-        try:
-            return source, await client.manifest_digest(project.image, tag)
-        except WatcherError as exc:  # the pull reports it properly (auth, unknown tag, ...)
-            log.debug(
-                "registry digest of %s:%s unknown before pulling: %s", project.image, tag, exc
-            )
-            return source, None
+
+def _with_digest(image: ImageInfo, digest: str) -> ImageInfo:
+    """The image as named by `digest` (an image can carry several repo digests)."""
+    return image if image.digest == digest else replace(image, digest=digest)

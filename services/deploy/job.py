@@ -34,6 +34,7 @@ class DeployRequest:
     tag: str
     trigger: DeployTrigger = DeployTrigger.MANUAL
     confirmed: bool = False  # a person confirmed it (stages with `confirm: true`)
+    rollback_of: int | None = None  # a rollback: the deploy whose digest and config run again
 
 
 @dataclass
@@ -66,6 +67,7 @@ class DeployJob:
     settings: GlobalSettings
     config: ContainerConfig  # env and mounts, checked before anything is pulled
     report: DeployReport
+    digest: str | None = None  # the registry manifest digest resolved at check: what runs
 
     @property
     def image_ref(self) -> str:

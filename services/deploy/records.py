@@ -39,6 +39,7 @@ class DeployRecords:
             stage_name=request.stage,
             tag=request.tag,
             trigger=request.trigger,
+            rollback_of=request.rollback_of,
         )
         deploy = await asyncio.to_thread(self._deploys.create, row)
         self._bus.publish(Event("deploy.queued", project.id, deploy.id))

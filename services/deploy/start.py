@@ -38,7 +38,7 @@ class StartStep:
     async def run(self, job: DeployJob, pulled: Pulled) -> Started:
         async with job.log.step("start"):
             mounts, instance = await asyncio.to_thread(self._prepare, job, pulled)  # one trip
-            spec = self._container_spec(job, instance, mounts)
+            spec = self._container_spec(job, pulled, instance, mounts)
             job.report.undo.append(self._undo_instance(instance))
             container = await self._engine.create_and_start(spec)
             assert instance.id is not None
@@ -70,8 +70,9 @@ class StartStep:
         return self._instances.update(row.id, container_name=name)
 
     def _container_spec(
-        self, job: DeployJob, instance: Instance, mounts: list[Mount]
+        self, job: DeployJob, pulled: Pulled, instance: Instance, mounts: list[Mount]
     ) -> ContainerSpec:
+        """Started by digest (`pulled.ref`); the tag stays in the labels and the row."""
         assert instance.id is not None
         labels = labels_for(
             job.project.name, job.stage.name, job.request.tag, instance.id, job.deploy.id or 0
@@ -79,7 +80,7 @@ class StartStep:
         labels[LABEL_INSTALLATION] = self._installation
         return ContainerSpec(
             name=instance.container_name,
-            image=job.image_ref,
+            image=pulled.ref,
             env=job.config.env,
             labels=labels,
             network=job.settings.network,

@@ -138,6 +138,23 @@ class DockerEngine:
     def _inspect_image_sync(self, ref: str) -> dict[str, Any]:
         return dict(self._api().inspect_image(ref))
 
+    async def list_images(self, repository: str) -> list[ImageInfo]:
+        """The local images with a tag or digest in `repository` (summaries: ids, repo tags
+        and repo digests; ports, health check and env are not filled in)."""
+        found = await self._call(f"listing images of {repository}", self._images_sync, repository)
+        return [image_info(repository, attrs) for attrs in found]
+
+    def _images_sync(self, repository: str) -> list[dict[str, Any]]:
+        return [dict(item) for item in self._api().images(name=repository)]
+
+    async def remove_image(self, image_id: str) -> None:
+        """Remove an image (never forced): Conflict when a container uses it or another
+        repository references it; NotFound when it is already gone."""
+        await self._call(f"removing image {image_id}", self._remove_image_sync, image_id)
+
+    def _remove_image_sync(self, image_id: str) -> None:
+        self._api().remove_image(image_id, force=False, noprune=False)
+
     # ----- networks -------------------------------------------------------------------------
 
     async def ensure_network(self, name: str) -> str:

@@ -50,6 +50,16 @@ class DeployStore:
             query = query.order_by(col(Deploy.id).desc()).limit(limit)
             return list(session.exec(query).all())
 
+    def succeeded(self, project_id: int, stage_name: str, *, limit: int = 50) -> list[Deploy]:
+        """The stage's successful deploys, newest first (rollback targets, images kept)."""
+        with self._db.session() as session:
+            query = select(Deploy).where(
+                Deploy.project_id == project_id,
+                Deploy.stage_name == stage_name,
+                Deploy.status == DeployStatus.SUCCEEDED,
+            )
+            return list(session.exec(query.order_by(col(Deploy.id).desc()).limit(limit)).all())
+
     def unfinished(self) -> list[Deploy]:
         """Deploys still marked queued or running (after a crash: interrupted ones)."""
         with self._db.session() as session:

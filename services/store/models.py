@@ -70,6 +70,7 @@ class DeployTrigger(StrEnum):
     MANUAL = "manual"
     QUICK = "quick"
     PROMOTE = "promote"
+    ROLLBACK = "rollback"  # a person asked for a stage's previous deploy back
 
 
 class StepStatus(StrEnum):
@@ -115,6 +116,7 @@ class GlobalSettings(SQLModel, table=True):
     auto_create_allow: list[str] = _json_list()
     volume_roots: list[str] = _json_list()
     named_volumes: list[str] = _json_list()  # globs of Docker volume names projects may mount
+    rollback_keep: int = GLOBAL_DEFAULTS.rollback_keep  # successful digests kept per stage
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -249,6 +251,9 @@ class Deploy(SQLModel, table=True):
     step: str | None = None  # the step running now, or the one that failed
     error: str | None = None
     instance_id: int | None = None
+    # What the container was built from (see services/deploy/snapshot.py); secrets as ciphertext.
+    config_snapshot: dict[str, Any] = _json_dict()
+    rollback_of: int | None = None  # the deploy a rollback returns to
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     finished_at: datetime | None = None

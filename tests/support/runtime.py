@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.config import Settings
-from app.wiring import Runtime, build_runtime
+from app.wiring import ImagesPeer, Runtime, build_runtime
 from services.auth.sessions import PasswordHasher
 from services.detect.poll_status import PollerOptions
 from services.notify.notifier import channels_from_urls
@@ -35,6 +35,7 @@ def open_runtime(
     redactor: Redactor | None = None,
     proxies: ProxySource | None = None,
     poller: PollerOptions | None = None,
+    images: ImagesPeer | None = None,
 ) -> Runtime:
     """The app's graph; password hashes at bcrypt's minimum cost (same code path)."""
     return build_runtime(
@@ -43,6 +44,7 @@ def open_runtime(
         proxies=proxies,
         poller=poller,
         hasher=PasswordHasher(rounds=CHEAP_ROUNDS),
+        images=images,
     )
 
 

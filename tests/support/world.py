@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from docker import DockerClient
 
-from app.wiring import DeployServices, Runtime
+from app.wiring import DeployServices, ImagesPeer, Runtime
 from services.deploy.deployer import DeployRequest
 from services.docker_engine import DockerEngine
 from services.npm.proxy import ProxySource
@@ -173,10 +173,11 @@ async def make_world(
     npm: dict[str, Any] | None = None,
     notification_urls: list[str] | None = None,
     redactor: Redactor | None = None,
+    images: ImagesPeer | None = None,
 ) -> AsyncIterator[World]:
     """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
     settings = settings_for(tmp, DW_DRAIN_SECONDS=DRAIN_SECONDS)
-    reopen = partial(open_runtime, settings, redactor=redactor, proxies=proxies)
+    reopen = partial(open_runtime, settings, redactor=redactor, proxies=proxies, images=images)
     runtime = reopen()
     network = f"dw-test-{uuid.uuid4().hex[:8]}"
     try:

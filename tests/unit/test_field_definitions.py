@@ -142,6 +142,7 @@ SETTINGS = [
             "auto_create_allow",
             "volume_roots",
             "named_volumes",
+            "rollback_keep",
         )
     ),
     *((NPM, name) for name in ("url", "email", "certificate_id", "ssl_forced")),
@@ -278,6 +279,7 @@ NUMBERS = {  # a seed setting the number (%s), the error's path, the input model
         STAGE,
     ),
     "poll_interval": ("global: {poll_interval: %s}", "global.poll_interval", GLOBAL),
+    "rollback_keep": ("global: {rollback_keep: %s}", "global.rollback_keep", GLOBAL),
 }
 MUSTS = {"project": {"name": "p", "image": "nginx"}, "stage": {"name": "s"}}
 
