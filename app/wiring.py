@@ -435,6 +435,7 @@ def build_pages(runtime: Runtime) -> PageBundles:
             overview=overview,
             instances=admin.instance_admin,
             quick=runtime.detection.quick,
+            rollbacks=runtime.services.rollbacks,
         ),
         config=ConfigServices(
             projects=admin.project_admin,

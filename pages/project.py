@@ -16,6 +16,7 @@ from pages.components.deps import PageServices
 from pages.components.history import History
 from pages.components.instances import InstanceRows
 from pages.components.live_view import follow
+from pages.components.rollback import RollbackControl
 from pages.layout import frame
 from services.errors import NotFound
 from services.views.live_board import Change, Coalescer
@@ -48,6 +49,7 @@ class _ProjectPage:
         self._host = ui.element("div")  # dialogs live here, out of the refreshed body's reach
         self._rows = InstanceRows(deps, view.id, self._panel, self._host)
         self._dialog = DeployDialog(deps, view.id, self._host)
+        self._rollback = RollbackControl(deps, view.id, self._panel, self._host)
         self._history = History(deps, focus)
         self._reload = Coalescer(self._load)
         self.body()
@@ -82,6 +84,7 @@ class _ProjectPage:
                 ui.label(stage.name).classes("text-lg font-semibold")
                 _stage_badges(stage)
                 ui.space()
+                self._rollback.button(stage)
                 ui.button(
                     "Deploy new version",
                     icon="rocket_launch",

@@ -80,6 +80,7 @@ class DeployOut(Out):
     step: str | None = Field(description="the step running now, or the one that failed")
     error: str | None
     instance_id: int | None
+    rollback_of: int | None = Field(None, description="a rollback: the deploy it returns to")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -47,7 +47,7 @@ class PullStep:
         async with job.log.step("pull"):
             lines: list[str] = []
             fetched = await self._fetch(job, lines)
-            how = "pulled {}" if fetched.pulled else "{} is present: not pulled"
+            how = "pulled {}" if fetched.pulled else "{} is present and current: not pulled"
             await job.log.log(how.format(fetched.ref))
             for line in lines[-MAX_PULL_LINES:]:
                 await job.log.log(line)

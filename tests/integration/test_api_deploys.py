@@ -50,7 +50,7 @@ async def test_deploy_follow_its_log_then_stop_start_restart_and_remove(world: A
     assert finished["status"] == "succeeded" and finished["digest"] == digest, finished["error"]
     messages = [data["message"] for kind, data in events if kind == "log"]
     # pushed from this engine, so the local copy already has the registry's digest
-    assert any(m.endswith(":dev-1 is present and current: not pulled") for m in messages)
+    assert any(m.endswith("@" + digest + " is present and current: not pulled") for m in messages)
     assert {data["name"] for kind, data in events if kind == "step"} >= {"pull", "health"}
 
     (instance,) = (await world.client.get(world.path())).json()

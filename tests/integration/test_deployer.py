@@ -155,7 +155,7 @@ async def test_every_step_is_logged_with_timings(world: World) -> None:
     messages = [line.message for line in world.deploys.log_lines(deploy.id)]
     assert any("healthy after" in m for m in messages)
     # pushed from this engine: the local copy has the registry's digest, so nothing is pulled
-    assert f"{world.project.image}:dev-1 is present and current: not pulled" in messages
+    assert f"{world.project.image}@{deploy.digest} is present and current: not pulled" in messages
 
 
 async def test_missing_local_image_is_pulled(world: World) -> None:
@@ -168,8 +168,8 @@ async def test_missing_local_image_is_pulled(world: World) -> None:
     assert deploy.digest == digest
     assert deploy.id is not None
     messages = [line.message for line in world.deploys.log_lines(deploy.id)]
-    assert f"pulled {world.project.image}:dev-1" in messages
-    world.client.images.get(f"{world.project.image}:dev-1")  # present again
+    assert f"pulled {world.project.image}@{digest}" in messages
+    world.client.images.get(f"{world.project.image}@{digest}")  # present again, by digest
 
 
 async def test_local_tag_pointing_elsewhere_is_pulled_not_trusted(world: World) -> None:
@@ -181,7 +181,8 @@ async def test_local_tag_pointing_elsewhere_is_pulled_not_trusted(world: World) 
 
     assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
     assert deploy.digest == digest and deploy.id is not None
-    assert f"pulled {ref}" in [line.message for line in world.deploys.log_lines(deploy.id)]
+    messages = [line.message for line in world.deploys.log_lines(deploy.id)]
+    assert any(f"{world.project.image}@{digest} is present" in m for m in messages)
     (instance,) = world.live()
     assert (await world.fetch(instance, "/tag.txt")).text.strip() == "from-the-registry"
 

@@ -1,0 +1,71 @@
+""" "Roll back" on a stage: what it would return to, a confirmation, then the rollback.
+
+The confirmation names the deploy, tag and digest it returns to, and says when that image is no
+longer on this host (the rollback then pulls it by digest from the registry). With nothing to
+return to, the page says so in the error banner instead of queuing anything.
+"""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from pages.components import dialogs
+from pages.components.config_widgets import ErrorBanner
+from pages.components.deps import PageServices
+from pages.components.feedback import attempt
+from services.deploy.rollback import RollbackTarget
+from services.views.models import StageView, short_digest
+
+
+class RollbackControl:
+    """One "Roll back" button per stage, its dialogs in the page's dialog host."""
+
+    def __init__(
+        self, deps: PageServices, project_id: int, panel: ErrorBanner, host: ui.element
+    ) -> None:
+        self._deps, self._project_id = deps, project_id
+        self._panel, self._host = panel, host
+
+    def button(self, stage: StageView) -> None:
+        ui.button("Roll back", icon="undo", on_click=lambda: self.ask(stage)).props(
+            "flat no-caps"
+        ).mark(f"rollback-{stage.name}")
+
+    async def ask(self, stage: StageView) -> None:
+        call = self._deps.rollbacks.target(self._project_id, stage.name)
+        found = await attempt(self._panel, "Finding the previous deploy", call)
+        if not found.ok:
+            return
+        target = found.value
+        if target is None:
+            ui.notify(
+                f"Stage {stage.name} has no previous successful deploy to roll back to",
+                type="warning",
+                position="top",
+            )
+            return
+        if not await dialogs.confirm(
+            self._host,
+            f"Roll {stage.name} back to {target.deploy.tag}?",
+            describe(target),
+            ok="Roll back",
+        ):
+            return
+        queued = self._deps.rollbacks.roll_back(self._project_id, stage.name)
+        if (await attempt(self._panel, "Rolling back", queued)).ok:
+            ui.notify(f"Rolling {stage.name} back to {target.deploy.tag}", position="top")
+
+
+def describe(target: RollbackTarget) -> str:
+    """The confirmation's text: what runs again, and where its image comes from."""
+    deploy = target.deploy
+    text = (
+        f"Deploy #{deploy.id} runs again: {deploy.tag} at digest "
+        f"{short_digest(deploy.digest)}, with the env, volumes and health settings it ran with."
+    )
+    if not target.image_present:
+        text += (
+            " Its image is no longer on this host: it will be pulled by digest from the "
+            "registry (the rollback fails if the registry no longer has it)."
+        )
+    return text
