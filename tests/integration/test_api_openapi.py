@@ -25,6 +25,8 @@ PUBLIC_ROUTES = {
     ("post", INSTANCES),
     ("delete", INSTANCES + "/{instance_id}"),
     ("post", INSTANCES + "/{instance_id}/{action}"),
+    ("get", "/api/projects/{project_id}/stages/{stage}/rollback"),
+    ("post", "/api/projects/{project_id}/stages/{stage}/rollback"),
     ("post", "/api/deploy/inspect"),
     ("post", "/api/deploy/quick"),
     ("get", "/api/registries"),
