@@ -73,7 +73,11 @@ class PullStep:
 
     async def already_runs(self, job: DeployJob, pulled: Pulled) -> bool:
         """True (and said in the log) when a healthy instance runs this tag, digest and config:
-        the deploy then has nothing to do."""
+        the deploy then has nothing to do. Never for a rollback: an older instance of that tag
+        may still run beside the current one (max_instances > 1), and the rollback must move the
+        stage's domains back to it, so it deploys anew and replaces that instance."""
+        if job.request.rollback_of is not None:
+            return False
         current = await asyncio.to_thread(self._instances.all, stage_id=job.stage.id)
         same = [
             i

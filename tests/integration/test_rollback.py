@@ -173,3 +173,24 @@ async def test_rollback_pulls_a_removed_image_from_the_registry(world: World) ->
     assert rollback.status == DeployStatus.SUCCEEDED, rollback.error
     (instance,) = world.live("rel")
     assert (await world.fetch(instance, "/tag.txt")).text.strip() == "first"
+
+
+async def test_rollback_redeploys_even_while_the_old_instance_still_runs(world: World) -> None:
+    """dev keeps two instances: dev-1 still runs beside dev-2, and a rollback to it must still
+    deploy (and so take the stage's domains back), not be skipped as "already runs"."""
+    assert world.project.id is not None
+    for tag in ("dev-1", "dev-2"):
+        await world.push(tag, marker=tag)
+        assert (await world.deploy(tag)).status == DeployStatus.SUCCEEDED
+    (old, _) = world.live()
+
+    rollback = await finished(
+        world, await world.services.rollbacks.roll_back(world.project.id, "dev")
+    )
+
+    assert rollback.status == DeployStatus.SUCCEEDED, rollback.error
+    assert sorted((i.tag, i.deploy_id == rollback.id) for i in world.live()) == [
+        ("dev-1", True),
+        ("dev-2", False),
+    ]
+    assert world.instances.find(old.id or 0) is None  # replaced by the rollback's instance
