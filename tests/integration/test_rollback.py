@@ -194,3 +194,27 @@ async def test_rollback_redeploys_even_while_the_old_instance_still_runs(world: 
         ("dev-2", False),
     ]
     assert world.instances.find(old.id or 0) is None  # replaced by the rollback's instance
+
+
+async def test_rollback_says_so_when_the_registry_no_longer_has_the_image(world: World) -> None:
+    assert world.project.id is not None
+    world.settings.update_global(rollback_keep=1)  # the clean-up removes v1's image locally
+    first_digest = await world.push("v1", marker="first")
+    await world.deploy("v1", stage="rel")
+    await world.push("v2", marker="second")
+    await world.deploy("v2", stage="rel")
+    auth = (world.registry.username, world.registry.password)
+    gone = await world.http.delete(
+        f"{world.registry.url}/v2/{world.repo}/manifests/{first_digest}", auth=auth
+    )
+    assert gone.status_code == 202, gone.text
+
+    rollback = await finished(
+        world, await world.services.rollbacks.roll_back(world.project.id, "rel")
+    )
+
+    assert rollback.status == DeployStatus.FAILED and rollback.step == "pull"
+    assert "the registry no longer has it" in (rollback.error or "")
+    (survivor,) = world.live("rel")
+    assert survivor.tag == "v2"
+    assert (await world.fetch(survivor, "/tag.txt")).text.strip() == "second"
