@@ -90,6 +90,7 @@ class _ProjectPage:
                     icon="rocket_launch",
                     on_click=lambda: self._dialog.open(stage),
                 ).props("outline").mark(f"deploy-new-{stage.name}")
+            self._rollback.image_note(stage)
             self._rows.render(stage.instances)
 
     def _waiting(self, waiting: tuple[WaitingTag, ...]) -> None:

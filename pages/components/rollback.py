@@ -14,7 +14,13 @@ from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from services.deploy.rollback import RollbackTarget
+from services.errors import WatcherError
 from services.views.models import StageView, short_digest
+
+GONE = (
+    "its image is no longer on this host and will be pulled by digest from the registry "
+    "(the rollback fails if the registry no longer has it)"
+)
 
 
 class RollbackControl:
@@ -30,6 +36,24 @@ class RollbackControl:
         ui.button("Roll back", icon="undo", on_click=lambda: self.ask(stage)).props(
             "flat no-caps"
         ).mark(f"rollback-{stage.name}")
+
+    def image_note(self, stage: StageView) -> None:
+        """A line under the stage's title, filled in once the engine answered, when the image
+        "Roll back" would run is no longer on this host (it would be pulled from the registry).
+        """
+        note = ui.label().classes("text-xs text-amber-10").mark(f"rollback-image-{stage.name}")
+        note.set_visibility(False)
+
+        async def fill() -> None:
+            try:
+                target = await self._deps.rollbacks.target(self._project_id, stage.name)
+            except WatcherError:  # the engine or the stage is gone: the button says why
+                return
+            if target is not None and not target.image_present and not note.is_deleted:
+                note.set_text(f"Roll back to {target.deploy.tag}: {GONE}")
+                note.set_visibility(True)
+
+        ui.timer(0, fill, once=True)
 
     async def ask(self, stage: StageView) -> None:
         call = self._deps.rollbacks.target(self._project_id, stage.name)
@@ -64,8 +88,5 @@ def describe(target: RollbackTarget) -> str:
         f"{short_digest(deploy.digest)}, with the env, volumes and health settings it ran with."
     )
     if not target.image_present:
-        text += (
-            " Its image is no longer on this host: it will be pulled by digest from the "
-            "registry (the rollback fails if the registry no longer has it)."
-        )
+        text += f" {GONE[0].upper()}{GONE[1:]}."
     return text

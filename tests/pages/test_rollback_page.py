@@ -45,3 +45,15 @@ async def test_roll_back_without_a_previous_deploy_says_so(site: UiSite) -> None
     site.user.find(marker="rollback-dev").click()
     await site.user.should_see("no previous successful deploy")
     assert site.world.deploys.recent() == []
+
+
+async def test_the_stage_says_when_the_rollback_image_is_gone(site: UiSite) -> None:
+    world = site.world
+    world.settings.update_global(rollback_keep=1)  # the clean-up removes v1's image
+    for tag in ("v1", "v2"):
+        await world.push(tag, marker=tag)
+        assert (await world.deploy(tag, stage="rel")).status == DeployStatus.SUCCEEDED
+    await site.user.open(f"/projects/{world.project.id}")
+
+    await site.user.should_see("Roll back to v1: its image is no longer on this host")
+    await site.user.should_not_see(marker="rollback-image-dev")  # visible only when gone
