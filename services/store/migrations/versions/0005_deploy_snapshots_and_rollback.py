@@ -7,7 +7,7 @@ the new value `ROLLBACK` (SQLite keeps the enum as VARCHAR sized to the longest 
 `global_settings.rollback_keep` is how many successful digests per stage image clean-up keeps.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-07 19:40:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
