@@ -66,6 +66,12 @@ class DeployStore:
             query = select(Deploy).where(col(Deploy.status).in_(UNFINISHED))
             return list(session.exec(query).all())
 
+    def cleanup_pending(self) -> list[Deploy]:
+        """Failed deploys whose undo could not finish; the reconciler's clean-up takes these."""
+        with self._db.session() as session:
+            query = select(Deploy).where(col(Deploy.cleanup_pending).is_(True))
+            return list(session.exec(query.order_by(col(Deploy.id))).all())
+
     def start_step(
         self, deploy_id: int, name: str, started_at: datetime | None = None
     ) -> DeployStep:

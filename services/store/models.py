@@ -254,6 +254,9 @@ class Deploy(SQLModel, table=True):
     # What the container was built from (see services/deploy/snapshot.py); secrets as ciphertext.
     config_snapshot: dict[str, Any] = _json_dict()
     rollback_of: int | None = None  # the deploy a rollback returns to
+    # A failed deploy whose undo could not finish (engine or NPM unreachable): its instance rows
+    # stay, with container names and proxy host ids, until the reconciler's clean-up removes them.
+    cleanup_pending: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     finished_at: datetime | None = None
