@@ -17,6 +17,10 @@ from services.store.models import Deploy, DeployTrigger, GlobalSettings, Project
 
 AUTOMATIC_TRIGGERS = (DeployTrigger.WEBHOOK, DeployTrigger.POLL)
 Undo = Callable[[], Awaitable[None]]
+CLEANUP_PENDING = (
+    "clean-up pending: not everything this deploy created could be removed yet; "
+    "it is removed once the Docker Engine and the proxy answer again"
+)
 
 
 class Refused(WatcherError):
@@ -45,15 +49,27 @@ class DeployReport:
     log: DeployRecorder
     undo: list[Undo] = field(default_factory=list)
 
-    async def roll_back(self) -> None:
-        """Undo in reverse order; an undo that fails is logged and the rest still run."""
-        for undo in reversed(self.undo):
+    async def roll_back(self) -> bool:
+        """Undo in reverse order; True when everything this deploy made is gone.
+
+        The first undo that fails stops the rollback and nothing claims it was done: the rest
+        is left for the reconciler's clean-up (`cleanup.py`), which finds it again through the
+        instance rows this deploy made (container names, proxy host ids) and removes hosts
+        before containers. Going on past a failed route undo could remove a container while a
+        proxy host still points at it.
+        """
+        made = bool(self.undo)
+        while self.undo:
+            undo = self.undo.pop()
             try:
                 await undo()
-            except Exception as exc:  # keep undoing the rest; the reconciler finishes the job
+            except Exception as exc:  # the engine or NPM is away: the reconciler finishes it
                 await self.log.log(f"rollback step failed: {exc}", "warning")
-        if self.undo:
+                await self.log.log(CLEANUP_PENDING, "warning")
+                return False
+        if made:
             await self.log.log("rolled back: removed what this deploy created")
+        return True
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A deploy's row from queued to its outcome, and the notification of that outcome.
 
 The outcome is written after the whole step log (the recorder is flushed first), so whoever sees a
-finished deploy also sees every line of it. A failure is logged, rolled back, then recorded.
+finished deploy also sees every line of it. A failure is logged, rolled back, then recorded; a
+rollback that could not finish is recorded as `cleanup_pending` (the reconciler finishes it).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class DeployRecords:
         described = _describe(failure)
         message = job.redact(described) if job is not None else described
         await report.log.log(message, "warning" if refused else "error", step=failure.step)
-        await report.roll_back()
+        cleaned = await report.roll_back()
         status = DeployStatus.REFUSED if refused else DeployStatus.FAILED
         await report.log.flush()
         final = await asyncio.to_thread(
@@ -91,6 +92,7 @@ class DeployRecords:
             status=status,
             step=failure.step,
             error=message,
+            cleanup_pending=not cleaned,
             finished_at=utcnow(),
         )
         report.log.finished(status, message)
