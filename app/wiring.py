@@ -29,6 +29,7 @@ from services.admin.settings_admin import SettingsAdmin
 from services.admin.volume_config import VolumeConfigService
 from services.auth.sessions import AuthService, PasswordHasher
 from services.deploy.check import CheckStep
+from services.deploy.cleanup import PendingCleanup
 from services.deploy.deployer import Deployer
 from services.deploy.health import HealthChecker
 from services.deploy.image_cleanup import ImageCleanup
@@ -114,6 +115,7 @@ class DeployServices:
     health: HealthChecker
     control: InstanceControl
     deployer: Deployer
+    cleanup: PendingCleanup  # failed deploys' undo that an outage cut short
     reconciler: Reconciler
     rollbacks: Rollbacks  # "Roll back" on a stage (page and API)
 
@@ -314,6 +316,13 @@ def build_services(
             settings=stores.settings,
         ),
     )
+    cleanup = PendingCleanup(
+        deploys=stores.deploys,
+        instances=instances,
+        control=control,
+        bus=bus,
+        stage_locks=deployer.exclusive,
+    )
     reconciler = Reconciler(
         instances=instances,
         deploys=stores.deploys,
@@ -321,6 +330,7 @@ def build_services(
         control=control,
         bus=bus,
         installation=installation,
+        cleanup=cleanup,
     )
     return DeployServices(
         bus=bus,
@@ -328,6 +338,7 @@ def build_services(
         health=health,
         control=control,
         deployer=deployer,
+        cleanup=cleanup,
         reconciler=reconciler,
         rollbacks=Rollbacks(
             projects=stores.projects, deploys=stores.deploys, deployer=deployer, images=fetcher

@@ -1,10 +1,12 @@
 """Keeps the database true to the engine.
 
 At start-up: deploys still marked queued/running were interrupted by a crash; what they created is
-removed (container and proxy hosts) and they are finished as failed. Containers carrying our labels
-that no instance row knows are removed. Then every instance's status is read from its container.
+removed (container and proxy hosts) and they are finished as failed. Failed deploys whose undo an
+outage cut short are cleaned up (`cleanup.py`). Containers carrying our labels that no instance
+row knows are removed. Then every instance's status is read from its container.
 While running: the engine's event stream keeps statuses current; after a reconnect the stream
-says "resync" and all statuses are read again.
+says "resync" (dockerd may have restarted, and its restart policies started containers again)
+and the same clean-up as at start-up runs.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from services.deploy.cleanup import PendingCleanup
 from services.docker_engine import DockerEngine
 from services.errors import NotFound, WatcherError
 from services.events import Event, EventBus
@@ -39,6 +43,7 @@ INTERRUPTED = "interrupted: Docker Watcher stopped while this deploy was running
 class ReconcileReport:
     interrupted_deploys: list[int] = field(default_factory=list)
     removed_orphans: list[str] = field(default_factory=list)
+    finished_cleanups: list[int] = field(default_factory=list)  # deploys whose undo finished
     status_changes: dict[int, str] = field(default_factory=dict)
 
 
@@ -68,8 +73,11 @@ class Reconciler:
         control: InstanceControl,
         bus: EventBus,
         installation: str,
+        cleanup: PendingCleanup | None = None,
     ) -> None:
         self._ours = {LABEL_INSTALLATION: installation}
+        self._cleanup = cleanup
+        self._born = utcnow()  # deploys created from now on run in this process
         self._instances = instances
         self._deploys = deploys
         self._engine = engine
@@ -78,9 +86,20 @@ class Reconciler:
 
     async def reconcile_startup(self) -> ReconcileReport:
         """Clean up after an interrupted run, then sync statuses. Call before deploys start."""
+        return await self._reconcile(interrupted_before=None)
+
+    async def resync(self) -> ReconcileReport:
+        """The start-up clean-up again, after the event stream reconnected. Deploys this
+        process queued are alive, so only unfinished ones older than it count as interrupted."""
+        return await self._reconcile(interrupted_before=self._born)
+
+    async def _reconcile(self, *, interrupted_before: datetime | None) -> ReconcileReport:
         report = ReconcileReport()
         for deploy in await asyncio.to_thread(self._deploys.unfinished):
-            await self._finish_interrupted(deploy, report)
+            if interrupted_before is None or deploy.created_at < interrupted_before:
+                await self._finish_interrupted(deploy, report)
+        if self._cleanup is not None:
+            report.finished_cleanups = await self._cleanup.finish_all()
         containers = await self._engine.list_managed(self._ours)
         await self._remove_orphans(containers, report)
         await self._sync(containers, report)
@@ -95,13 +114,15 @@ class Reconciler:
     async def _finish_interrupted(self, deploy: Deploy, report: ReconcileReport) -> None:
         assert deploy.id is not None
         made = [i for i in await asyncio.to_thread(self._instances.all) if i.deploy_id == deploy.id]
+        pending = False
         for instance in made:
             if deploy.step == "retire" and instance.status == InstanceStatus.HEALTHY:
                 continue  # it already serves the stage; only the clean-up of old ones was cut
             assert instance.id is not None
             try:
                 await self._control.remove(instance.id, reassign_default=True)
-            except WatcherError as exc:
+            except WatcherError as exc:  # the rows stay: the pending clean-up finishes it
+                pending = True
                 log.warning(
                     "could not clean up instance %s of deploy %s: %s", instance.id, deploy.id, exc
                 )
@@ -111,6 +132,7 @@ class Reconciler:
             deploy.id,
             status=DeployStatus.FAILED,
             error=INTERRUPTED,
+            cleanup_pending=pending,
             finished_at=utcnow(),
         )
         report.interrupted_deploys.append(deploy.id)
@@ -144,7 +166,7 @@ class Reconciler:
     async def apply(self, event: EngineEvent) -> None:
         """Update the instance an engine event is about (or resync everything)."""
         if event.action == RESYNC_ACTION:
-            await self.sync_statuses()
+            await self.resync()
             return
         instance_id = _instance_id_from_labels(event.labels)
         instance = await asyncio.to_thread(self._instances.find, instance_id or 0)
