@@ -81,6 +81,10 @@ class DeployOut(Out):
     error: str | None
     instance_id: int | None
     rollback_of: int | None = Field(None, description="a rollback: the deploy it returns to")
+    cleanup_pending: bool = Field(
+        description="failed, and what it created is not all removed yet: the engine or the "
+        "proxy did not answer; removed once they answer again"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -57,6 +57,8 @@ class History:
         with ui.row().classes("w-full items-center gap-3 no-wrap"):
             if activity.finished:
                 status.deploy_chip(activity.status).classes("shrink-0")
+                if activity.cleanup_pending:
+                    status.cleanup_pending_chip().classes("shrink-0")
             else:
                 _LiveChip(self._deps.live, activity)
             _summary(activity)

@@ -51,6 +51,13 @@ def light(kind: Light, count: int) -> None:
     row.tooltip(f"{count} instance(s) {kind.value}").mark(f"light-{kind.value}")
 
 
+def cleanup_pending_chip() -> ui.chip:
+    """A failed deploy whose leftovers are not removed yet (the engine or proxy was away)."""
+    chip = ui.chip("clean-up pending", icon="cleaning_services", color="warning")
+    chip.tooltip("What this deploy created is removed once the engine and the proxy answer")
+    return chip.props("dense square outline").mark("deploy-cleanup-pending")
+
+
 def deploy_chip(status: str) -> ui.chip:
     color, icon = DEPLOY_STYLE.get(status, ("grey-7", "help"))
     chip = ui.chip(status, icon=icon, color=color).props("dense square outline")

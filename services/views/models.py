@@ -67,6 +67,7 @@ class Activity:
     error: str | None = None
     finished_at: datetime | None = None
     started_at: datetime | None = None
+    cleanup_pending: bool = False  # failed, and what it created is not all removed yet
 
     @property
     def finished(self) -> bool:
@@ -86,6 +87,7 @@ class Activity:
             deploy.error,
             deploy.finished_at,
             deploy.started_at,
+            deploy.cleanup_pending,
         )
 
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from services.admin.project_admin import ProjectAdmin
-from services.store.models import DeployStatus, InstanceStatus
+from services.store.models import Deploy, DeployStatus, DeployTrigger, InstanceStatus
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.ui_site import UiSite
@@ -203,3 +203,30 @@ async def test_a_hostile_tag_pattern_forced_into_the_database_is_shown_as_text(
     assert select.props["hint"] == f"The registry has no tag matching {hostile}."
     assert not {"innerHTML", "x", "onerror"} & set(select.props)
     await site.user.should_see(f"Registry tags matching {hostile}, newest first.")
+
+
+async def test_a_failed_deploy_with_its_clean_up_pending_says_so_until_it_is_done(
+    site: UiSite,
+) -> None:
+    world = site.world
+    assert world.project.id is not None
+    row = Deploy(
+        project_id=world.project.id,
+        project_name=world.project.name,
+        stage_name="dev",
+        tag="dev-1",
+        trigger=DeployTrigger.MANUAL,
+        status=DeployStatus.FAILED,
+        step="health",
+        error="Docker Engine not reachable",
+        cleanup_pending=True,
+    )
+    deploy = await asyncio.to_thread(world.deploys.create, row)
+    await site.user.open(page_of(world))
+    await site.user.should_see(marker="deploy-failed")
+    await site.user.should_see(marker="deploy-cleanup-pending")
+
+    assert await world.services.cleanup.finish_all() == [deploy.id]  # it left nothing behind
+
+    await site.user.should_not_see(marker="deploy-cleanup-pending", retries=SLOW)
+    await site.user.should_see(marker="deploy-failed")
