@@ -174,9 +174,12 @@ async def make_world(
     notification_urls: list[str] | None = None,
     redactor: Redactor | None = None,
     images: ImagesPeer | None = None,
+    docker_host: str | None = None,
 ) -> AsyncIterator[World]:
-    """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy."""
-    settings = settings_for(tmp, DW_DRAIN_SECONDS=DRAIN_SECONDS)
+    """Build a world; `npm` holds NPM settings (url/email/password) or None for no proxy.
+    `docker_host` points the product at another engine than the shared one (`client`'s)."""
+    engine = {"DOCKER_HOST": docker_host} if docker_host else {}
+    settings = settings_for(tmp, DW_DRAIN_SECONDS=DRAIN_SECONDS, **engine)
     reopen = partial(open_runtime, settings, redactor=redactor, proxies=proxies, images=images)
     runtime = reopen()
     network = f"dw-test-{uuid.uuid4().hex[:8]}"
