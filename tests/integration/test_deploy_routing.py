@@ -10,6 +10,7 @@ import httpx
 import pytest
 from docker import DockerClient
 
+from services.events import Event
 from services.store.models import DeployStatus, InstanceStatus
 from services.types import LABEL_TAG
 from tests.support.npm_emulator import NpmEmulator, docker_resolver
@@ -356,3 +357,40 @@ async def test_new_hosts_get_the_wildcard_and_the_stage_choice_wins(
     assert hosts[default_domain(world)] == stage_choice
     answer = await via_proxy(npm_emulator, default_domain(world))
     assert answer.text.strip().endswith("dev-2")
+
+
+async def test_npm_gone_during_the_undo_leaves_the_clean_up_pending_until_it_is_back(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    await world.push("dev-1")
+    await world.deploy("dev-1")
+    await world.push("dev-2")
+    npm_emulator.fail_next(400, "data must NOT have additional properties", method="PUT")
+
+    def npm_goes_away(event: Event) -> None:  # as the route step's failure is logged
+        if event.kind == "deploy.log" and event.data.get("level") == "error":
+            npm_emulator.down()
+
+    unsubscribe = world.services.bus.subscribe(npm_goes_away)
+    try:
+        failed = await world.deploy("dev-2")
+    finally:
+        unsubscribe()
+
+    assert failed.id is not None and failed.step == "route"
+    lines = [line.message for line in world.deploys.log_lines(failed.id)]
+    assert not any(line.startswith("rolled back") for line in lines), lines
+    assert world.deploys.get(failed.id).cleanup_pending
+    left = next(i for i in world.live() if i.tag == "dev-2")  # with its host, to find it again
+    assert set(left.proxy_host_ids) == {tag_domain(world, "dev-2")}
+
+    npm_emulator.up()
+    assert await world.services.cleanup.finish_all() == [failed.id]  # what the retry runs
+
+    assert [i.tag for i in world.live()] == ["dev-1"]
+    assert [c.labels[LABEL_TAG] for c in world.containers()] == ["dev-1"]
+    assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
+    assert (await via_proxy(npm_emulator, default_domain(world))).text.strip().endswith("dev-1")
+    lines = [line.message for line in world.deploys.log_lines(failed.id)]
+    assert any(line.startswith("clean-up finished") for line in lines), lines
+    assert not world.deploys.get(failed.id).cleanup_pending
