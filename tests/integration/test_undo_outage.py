@@ -111,3 +111,20 @@ async def _cleaned_up(world: World, deploy: Deploy) -> bool:
 def _lines(world: World, deploy: Deploy) -> list[str]:
     assert deploy.id is not None
     return [line.message for line in world.deploys.log_lines(deploy.id)]
+
+
+async def test_a_resync_leaves_a_deploy_of_this_process_running(world: World) -> None:
+    """After a reconnect the start-up clean-up runs again, but a deploy this process is running
+    is alive, not interrupted: it goes on and succeeds."""
+    await world.push("dev-1", variant="slow")  # 3 s before it answers
+    running = asyncio.create_task(world.deploy("dev-1"))
+    await async_wait_until(
+        lambda: _in_health(world), timeout=60, message="the deploy never reached health"
+    )
+
+    report = await world.services.reconciler.resync()
+
+    assert report.interrupted_deploys == [] and report.removed_orphans == []
+    done = await asyncio.wait_for(running, 120)
+    assert done.status == DeployStatus.SUCCEEDED, done.error
+    assert [i.tag for i in world.live()] == ["dev-1"]
