@@ -9,12 +9,14 @@ container the engine's restart policy started again, and says so on the deploy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from docker import DockerClient
 
+from services.errors import CannotConnect
 from services.store.models import Deploy, DeployStatus
 from tests.support.docker_env import async_wait_until
 from tests.support.images import push_test_image
@@ -128,3 +130,36 @@ async def test_a_resync_leaves_a_deploy_of_this_process_running(world: World) ->
     done = await asyncio.wait_for(running, 120)
     assert done.status == DeployStatus.SUCCEEDED, done.error
     assert [i.tag for i in world.live()] == ["dev-1"]
+
+
+async def test_an_interrupted_deploy_met_by_a_stopped_engine_is_cleaned_up_once_it_is_back(
+    outage_world: World, private_engine: PrivateEngine
+) -> None:
+    """The process dies mid-deploy and starts again while the engine is down: the start-up
+    clean-up cannot remove the container, so it stays pending instead of being forgotten."""
+    world = outage_world
+    running = asyncio.create_task(world.deploy("dev-1"))
+    await async_wait_until(
+        lambda: _in_health(world), timeout=60, message="the deploy never reached health"
+    )
+    running.cancel()  # the process dies here: no rollback runs
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    (stuck,) = world.deploys.unfinished()
+    assert stuck.id is not None
+    await asyncio.to_thread(private_engine.stop)
+
+    await world.restart()
+    with pytest.raises(CannotConnect):
+        await world.services.reconciler.reconcile_startup()  # postponed: the engine is down
+    record = world.deploys.get(stuck.id)
+    assert record.status == DeployStatus.FAILED and record.cleanup_pending
+    assert [i.deploy_id for i in world.live()] == [stuck.id]
+
+    await asyncio.to_thread(private_engine.start)
+    report = await world.services.reconciler.reconcile_startup()  # the process's retry
+
+    assert report.finished_cleanups == [stuck.id]
+    assert world.live() == []
+    assert await asyncio.to_thread(private_engine.client.containers.list, all=True) == []
+    assert any(line.startswith("clean-up finished") for line in _lines(world, stuck))
