@@ -49,9 +49,11 @@ async def reconcile_then_follow(runtime: Runtime, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), STATUS_INTERVAL)
             continue
         log.info(
-            "reconciled: %d interrupted deploys cleaned up, %d stray containers removed",
+            "reconciled: %d interrupted deploys cleaned up, %d stray containers removed, "
+            "%d pending clean-ups finished",
             len(report.interrupted_deploys),
             len(report.removed_orphans),
+            len(report.finished_cleanups),
         )
         await reconciler.run(stop)
         return
