@@ -367,7 +367,7 @@ async def test_npm_gone_during_the_undo_leaves_the_clean_up_pending_until_it_is_
     await world.push("dev-2")
     npm_emulator.fail_next(400, "data must NOT have additional properties", method="PUT")
 
-    def npm_goes_away(event: Event) -> None:  # as the route step's failure is logged
+    def npm_goes_away(event: Event) -> None:  # as the failure is logged, before the undo
         if event.kind == "deploy.log" and event.data.get("level") == "error":
             npm_emulator.down()
 
@@ -377,7 +377,7 @@ async def test_npm_gone_during_the_undo_leaves_the_clean_up_pending_until_it_is_
     finally:
         unsubscribe()
 
-    assert failed.id is not None and failed.step == "route"
+    assert failed.id is not None and failed.step == "switch"  # moving the stage default
     lines = [line.message for line in world.deploys.log_lines(failed.id)]
     assert not any(line.startswith("rolled back") for line in lines), lines
     assert world.deploys.get(failed.id).cleanup_pending
