@@ -108,6 +108,8 @@ class ContainerInfo:
     restart_count: int = 0
     ip_by_network: Mapping[str, str] = field(default_factory=dict)
     health_output: str | None = None
+    restart_policy: str = ""  # Docker's name: no, always, unless-stopped, on-failure ("" = no)
+    restart_retries: int = 0  # on-failure's maximum retry count (0: no limit)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", _frozen(self.labels))
@@ -117,6 +119,29 @@ class ContainerInfo:
     def running(self) -> bool:
         """True while the process runs (a restarting or paused container is not serving)."""
         return self.status == "running"
+
+    @property
+    def gone_for_good(self) -> bool:
+        """True when nothing will run this container again without a person starting it anew.
+
+        That is a `dead` container (the engine could not stop or remove it cleanly), or an
+        `exited` one whose restart policy will not restart it: policy `no`, or `on-failure` after
+        a clean exit (code 0) or once its retries are used up. With `always` or
+        `unless-stopped` (our containers' policy) the engine restarts a crashed process, so an
+        `exited` container there was stopped on purpose (`docker stop`, our Stop button): it is
+        stopped, not lost, and may be started again.
+        """
+        if self.status == "dead":
+            return True
+        if self.status != "exited":
+            return False
+        policy = self.restart_policy or "no"
+        if policy == "no":
+            return True
+        if policy == "on-failure":
+            used_up = 0 < self.restart_retries <= self.restart_count
+            return self.exit_code == 0 or used_up
+        return False
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def container_info(attrs: Mapping[str, Any]) -> ContainerInfo:
     health = state.get("Health") or {}
     status = str(state.get("Status", "unknown"))
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    policy = (attrs.get("HostConfig") or {}).get("RestartPolicy") or {}
     return ContainerInfo(
         id=str(attrs["Id"]),
         name=str(attrs.get("Name", "")).lstrip("/"),
@@ -158,6 +159,8 @@ def container_info(attrs: Mapping[str, Any]) -> ContainerInfo:
         restart_count=int(attrs.get("RestartCount") or 0),
         ip_by_network={n: v["IPAddress"] for n, v in networks.items() if v.get("IPAddress")},
         health_output=_last_health_output(health),
+        restart_policy=str(policy.get("Name") or ""),
+        restart_retries=int(policy.get("MaximumRetryCount") or 0),
     )
 
 
