@@ -45,6 +45,7 @@ class InstanceControl:
         self._router = router
         self._proxies = proxies
         self._bus = bus
+        self._removing: set[int] = set()
 
     async def stop(self, instance_id: int) -> Instance:
         """Stop the container; its proxy hosts stay (they answer 502 until it starts again)."""
@@ -68,15 +69,28 @@ class InstanceControl:
         return await self._engine.logs(self._container(instance), tail=tail)
 
     async def remove(self, instance_id: int, *, reassign_default: bool = True) -> None:
-        """Remove container and proxy hosts; data directories are kept.
+        """Remove proxy hosts, then the container; data directories are kept.
 
-        Raises CannotConnect/UpstreamError when NPM or Docker fail; the instance row then stays
-        so the user can retry.
+        Hosts go first so no proxy host ever forwards to a name that no longer resolves. Raises
+        CannotConnect/UpstreamError when NPM or Docker fail; the instance row then stays so the
+        user can retry. While it runs, `removing(instance_id)` is true: the reconciler then
+        knows the container's disappearance is ours, not an outside loss.
         """
+        self._removing.add(instance_id)
+        try:
+            await self._remove(instance_id, reassign_default=reassign_default)
+        finally:
+            self._removing.discard(instance_id)
+
+    def removing(self, instance_id: int) -> bool:
+        """True while `remove` works on this instance."""
+        return instance_id in self._removing
+
+    async def _remove(self, instance_id: int, *, reassign_default: bool) -> None:
         instance = await self._get(instance_id)
         target = await self._proxies.current()
-        if reassign_default:
-            await self._hand_over_default(instance, target)
+        if reassign_default and await self.hand_over_default(instance, target) is not None:
+            instance = await self._get(instance_id)  # the default's host now serves the other
         for domain in list(instance.proxy_host_ids):
             await self._router.release(target, instance, domain)
         try:
@@ -86,22 +100,28 @@ class InstanceControl:
         await asyncio.to_thread(self._instances.delete, instance_id)
         self._bus.publish(Event("instance.removed", instance.project_id, instance_id=instance_id))
 
-    async def _hand_over_default(self, instance: Instance, target: ProxyTarget | None) -> None:
+    async def hand_over_default(
+        self, instance: Instance, target: ProxyTarget | None
+    ) -> Instance | None:
+        """Point the stage's default subdomain, when `instance` holds it, at the newest other
+        healthy instance of the stage; returns that instance (None: nothing was moved)."""
         if target is None:
-            return
+            return None
         project = await asyncio.to_thread(self._projects.get, instance.project_id)
         stage = await asyncio.to_thread(self._projects.get_stage, instance.stage_id)
         settings = await asyncio.to_thread(self._settings.get_global)
         default = naming.default_fqdn(settings, project, stage)
         if default not in instance.proxy_host_ids:
-            return
+            return None
         siblings = await asyncio.to_thread(self._instances.all, stage_id=instance.stage_id)
         healthy = [
             i for i in siblings if i.id != instance.id and i.status == InstanceStatus.HEALTHY
         ]
-        if healthy:
-            staged = target.for_stage(stage.certificate_id)
-            await self._router.point(staged, default, healthy[-1], project.port)
+        if not healthy:
+            return None
+        staged = target.for_stage(stage.certificate_id)
+        await self._router.point(staged, default, healthy[-1], project.port)
+        return healthy[-1]
 
     async def _get(self, instance_id: int) -> Instance:
         return await asyncio.to_thread(self._instances.get, instance_id)
