@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from services.errors import NotFound
 from services.store.base import apply_changes, get_or_raise
 from services.store.db import Database
 from services.store.models import Instance
@@ -44,6 +45,20 @@ class InstanceStore:
     def update(self, instance_id: int, **changes: Any) -> Instance:
         with self._db.session() as session:
             row = get_or_raise(session, Instance, instance_id, "instance")
+            apply_changes(row, changes)
+            session.add(row)
+            return row
+
+    def update_same(self, instance: Instance, **changes: Any) -> Instance:
+        """Update `instance`'s row only while it still is that instance: SQLite gives a deleted
+        row's id to the next row, so a late writer (the reconciler handling a removed
+        container's last events) must not change a newer instance. NotFound otherwise."""
+        assert instance.id is not None
+        with self._db.session() as session:
+            row = get_or_raise(session, Instance, instance.id, "instance")
+            same_name = row.container_name == instance.container_name
+            if not same_name or instance.container_id not in (None, row.container_id):
+                raise NotFound("this instance was deleted meanwhile")
             apply_changes(row, changes)
             session.add(row)
             return row

@@ -89,3 +89,18 @@ def test_a_row_referring_to_a_project_deleted_meanwhile_gives_not_found(db: Stor
     ):
         db.instance(project, "dev")
     assert db.instances.all() == []
+
+
+def test_a_late_write_never_lands_on_the_row_that_reuses_an_id(db: Stores) -> None:
+    """SQLite gives a deleted row's id to the next row; update_same refuses the newer one."""
+    project = db.project()
+    old = db.instance(project, "dev", container_name="web-old-1", container_id="c-old")
+    assert old.id is not None
+    db.instances.delete(old.id)
+    new = db.instance(project, "dev", container_name="web-new-1", container_id="c-new")
+    assert new.id == old.id
+
+    with pytest.raises(NotFound, match="deleted meanwhile"):
+        db.instances.update_same(old, status=InstanceStatus.MISSING)
+    assert db.instances.update_same(new, status=InstanceStatus.STOPPED).status.value == "stopped"
+    assert db.instances.get(new.id).status == InstanceStatus.STOPPED
