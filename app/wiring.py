@@ -35,6 +35,7 @@ from services.deploy.health import HealthChecker
 from services.deploy.image_cleanup import ImageCleanup
 from services.deploy.image_fetch import ImageFetcher
 from services.deploy.instance_control import InstanceControl
+from services.deploy.lost import LostInstances
 from services.deploy.plan import PlanStep
 from services.deploy.pull import ImageSource, PullStep
 from services.deploy.reconciler import Reconciler
@@ -323,11 +324,21 @@ def build_services(
         bus=bus,
         stage_locks=deployer.exclusive,
     )
+    lost = LostInstances(
+        instances=instances,
+        projects=stores.projects,
+        control=control,
+        router=router,
+        proxies=clients.proxies,
+        bus=bus,
+        notifier=clients.notifier,
+    )
     reconciler = Reconciler(
         instances=instances,
         deploys=stores.deploys,
         engine=clients.engine,
         control=control,
+        lost=lost,
         bus=bus,
         installation=installation,
         cleanup=cleanup,

@@ -18,6 +18,7 @@ import asyncio
 
 from services.deploy.instance_control import InstanceControl
 from services.deploy.job import DeployJob, Undo
+from services.deploy.lost import is_lost
 from services.deploy.plan import PlannedRoute, RoutePlan
 from services.deploy.routing import Router
 from services.errors import WatcherError
@@ -106,9 +107,11 @@ class RetireStep:
                 await self._retire_one(job, old)
 
     def _doomed(self, job: DeployJob, instance: Instance) -> list[Instance]:
+        """Same tag, then the oldest beyond max_instances; lost instances (their container is
+        gone for good) do not count, and stay listed until a person removes them."""
         others = [i for i in self._instances.all(stage_id=job.stage.id) if i.id != instance.id]
         replaced = [i for i in others if i.tag == job.request.tag]
-        kept = [i for i in others if i.tag != job.request.tag]
+        kept = [i for i in others if i.tag != job.request.tag and not is_lost(i)]
         excess = max(0, len(kept) + 1 - job.stage.max_instances)
         return replaced + kept[:excess]
 

@@ -20,7 +20,9 @@ from services import log_context
 from services.errors import CannotConnect, Timeout, UpstreamError, ValidationFailed, WatcherError
 from services.urls import redact_url, validate_url
 
-NotificationKind = Literal["deploy_succeeded", "deploy_failed", "tag_waiting", "test"]
+NotificationKind = Literal[
+    "deploy_succeeded", "deploy_failed", "tag_waiting", "instance_lost", "test"
+]
 
 _log = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ _TITLES: dict[str, str] = {
     "deploy_succeeded": "Deployed",
     "deploy_failed": "Deploy failed",
     "tag_waiting": "New tag waiting for deploy",
+    "instance_lost": "Instance lost",
     "test": "Test notification from Docker Watcher",
 }
 
