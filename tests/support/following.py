@@ -62,6 +62,7 @@ async def throwaway(
         detach=True,
         name=name,
         labels=labels,
+        restart_policy={"Name": "unless-stopped"},  # as the start step gives our containers
     )
     return await asyncio.to_thread(
         world.instances.update, row.id, container_id=container.id, container_name=name
