@@ -17,6 +17,7 @@ from pages.components.history import History
 from pages.components.instances import InstanceRows
 from pages.components.live_view import follow
 from pages.components.rollback import RollbackControl
+from pages.components.strategy_text import explained, short_label
 from pages.layout import frame
 from services.errors import NotFound
 from services.views.live_board import Change, Coalescer
@@ -127,8 +128,8 @@ def _header(view: ProjectView) -> None:
 
 
 def _stage_badges(stage: StageView) -> None:
-    def badge(text: str, color: str = "blue-grey-1", fg: str = "blue-grey-9") -> None:
-        ui.badge(text, color=color, text_color=fg).props("rounded")
+    def badge(text: str, color: str = "blue-grey-1", fg: str = "blue-grey-9") -> ui.badge:
+        return ui.badge(text, color=color, text_color=fg).props("rounded")
 
     badge(stage.tag_pattern)
     badge("auto-deploy" if stage.auto_deploy else "manual")
@@ -137,3 +138,5 @@ def _stage_badges(stage: StageView) -> None:
     if stage.confirm:
         badge("asks to confirm", "amber-2", "amber-10")
     badge(f"max {stage.max_instances}")
+    strategy = badge(short_label(stage.strategy), "teal-1", "teal-9").mark(f"strategy-{stage.name}")
+    strategy.tooltip(explained(stage.strategy))

@@ -124,6 +124,20 @@ TagPattern = Annotated[  # its length is part of tags' rule (and of its message)
 ]
 MaxInstances = Annotated[int, Field(ge=MAX_INSTANCES_MIN, le=MAX_INSTANCES_MAX)]
 StageSubdomain = Annotated[str, AfterValidator(check.subdomain_label), Documented(LABEL)]
+Strategy = Literal["blue_green", "stop_first"]
+# What each strategy does, in the words the stage form's tooltip and the deploy log use.
+STRATEGY_EXPLAINED: dict[str, str] = {
+    "blue_green": (
+        "start the new instance beside the old one, move the domains once it is healthy, "
+        "let in-flight requests drain, then remove the old one (no downtime)"
+    ),
+    "stop_first": (
+        "stop the instances the new one replaces, then start it: the two never run together "
+        "(for data only one process may open, such as SQLite); a new one that fails to start "
+        "or to become healthy is removed and the old one is started again with its domains "
+        "(a short outage while it swaps)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,8 @@ class StageDefaults:
     NPM settings' certificate, then to a valid one NPM holds for each name (exact, then wildcard).
     A custom `subdomain` is one DNS label everywhere (a seed accepted dotted names, which no
     deploy could route: a wildcard record covers one level).
+    `strategy` replaced a `blue_green` switch that no deploy ever read: every deploy was
+    blue-green, so that stays the default (`STRATEGY_EXPLAINED` says what each one does).
     """
 
     tag_pattern: str = "*"
@@ -147,7 +163,7 @@ class StageDefaults:
     confirm: bool = False
     promote_from: str | None = None
     subdomain: str | None = None
-    blue_green: bool = False
+    strategy: Strategy = "blue_green"
     certificate_id: int | None = None  # None: the settings' choice, else automatic
 
 

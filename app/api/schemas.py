@@ -13,7 +13,13 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.fields import MAX_ID
-from services.store.models import DeployStatus, DeployTrigger, InstanceStatus, StepStatus
+from services.store.models import (
+    DeployStatus,
+    DeployStrategy,
+    DeployTrigger,
+    InstanceStatus,
+    StepStatus,
+)
 
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
 StagePath = Annotated[str, Path(min_length=1, max_length=64, description="stage name")]
@@ -48,7 +54,7 @@ class StageOut(Out):
     confirm: bool
     promote_from: str | None
     subdomain: str | None
-    blue_green: bool
+    strategy: DeployStrategy
     certificate_id: int | None
     position: int
 

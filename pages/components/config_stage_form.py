@@ -7,6 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
+from pages.components import strategy_text
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy
 from services import subdomains
 from services.admin.project_admin import ProjectAdmin
@@ -88,6 +89,11 @@ class StageDialog:
                 ui.number("NPM certificate id", value=stage.certificate_id, min=1, precision=0),
             )
             self.certificate.props('hint="empty: the settings\' one, else a matching one"')
+            self.strategy = self._add(
+                "strategy",
+                ui.select(strategy_text.LABELS, value=str(stage.strategy), label="Strategy"),
+            )
+            self.strategy.tooltip(strategy_text.TOOLTIP)
         self._switches(stage)
         for field in (self.name, self.subdomain):
             field.on_value_change(self._update_preview)
@@ -96,11 +102,8 @@ class StageDialog:
         with ui.row().classes("gap-4"):
             self.auto = ui.switch("Deploy new tags automatically", value=stage.auto_deploy)
             self.confirm = ui.switch("Ask before each deploy", value=stage.confirm)
-            self.blue_green = ui.switch("Blue-green", value=stage.blue_green)
         self.auto.mark("stage-auto")
         self.confirm.mark("stage-confirm")
-        self.blue_green.mark("stage-blue-green")
-        self.blue_green.tooltip("Start the new instance beside the old, switch when healthy")
 
     def _add(self, path: str, field: Any) -> Any:
         field.props("outlined dense").classes("w-full").mark(f"stage-{path}")
@@ -120,8 +123,8 @@ class StageDialog:
             "subdomain": (self.subdomain.value or "").strip(),
             "auto_deploy": bool(self.auto.value),
             "confirm": bool(self.confirm.value),
-            "blue_green": bool(self.blue_green.value),
             "certificate_id": int(self.certificate.value) if self.certificate.value else None,
+            "strategy": self.strategy.value,
         }
         try:
             return StageInput.parse(values)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from pages.components import strategy_text
 from pages.components.config_stage_form import Naming, StageDialog
 from pages.components.config_widgets import ErrorBanner, confirm
 from services.admin.project_admin import ProjectAdmin, StageDetail
@@ -83,8 +84,7 @@ def _chips(detail: StageDetail) -> list[tuple[str, str]]:
     if stage.promote_from:
         chips.append((f"promotes from {stage.promote_from}", "primary"))
     chips.append((f"max {stage.max_instances}", "grey"))
-    if stage.blue_green or stage.max_instances == 1:
-        chips.append(("blue-green", "primary"))
+    chips.append((strategy_text.short_label(stage.strategy), "primary"))
     chips.append((f"{len(detail.instances)} instance(s)", "grey"))
     return chips
 

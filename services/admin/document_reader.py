@@ -27,6 +27,7 @@ from services.admin.seed_format import (
 from services.store.models import (
     AuthMode,
     AuthSettings,
+    DeployStrategy,
     EnvVar,
     GlobalSettings,
     NpmSettings,
@@ -134,7 +135,7 @@ def _read_project(
 def _read_stage(row: Stage, env_rows: list[EnvVar], mounts: Any, with_secrets: bool) -> StageSeed:
     fields = {n: getattr(row, n) for n in StageSeed.model_fields.keys() - {"env", "volumes"}}
     return StageSeed.model_construct(
-        **fields,
+        **fields | {"strategy": DeployStrategy(row.strategy).value},  # YAML writes plain text
         env=_read_env(env_rows, row.id, with_secrets),
         volumes=_read_volumes(mounts, row.id),
     )

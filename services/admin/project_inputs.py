@@ -27,6 +27,7 @@ from services.fields import (
     RowId,
     StageName,
     StageSubdomain,
+    Strategy,
     TagPattern,
 )
 
@@ -69,8 +70,10 @@ class StageInput(InputModel):
         STAGE_DEFAULTS.subdomain,
         description="custom subdomain label (e.g. launcher) instead of the pattern",
     )
-    blue_green: bool = Field(
-        STAGE_DEFAULTS.blue_green, description="blue-green even with max_instances > 1"
+    strategy: Strategy = Field(
+        STAGE_DEFAULTS.strategy,
+        description="blue_green: start the new instance beside the old one and switch once it "
+        "is healthy; stop_first: stop the instances it replaces first (never two at once)",
     )
     certificate_id: CertificateId | None = Field(
         STAGE_DEFAULTS.certificate_id,

@@ -66,6 +66,7 @@ from services.fields import (
     SignInMode,
     StageName,
     StageSubdomain,
+    Strategy,
     SubdomainPattern,
     TagPattern,
     Username,
@@ -208,10 +209,21 @@ class StageSeed(_Section):
     confirm: bool = STAGE_DEFAULTS.confirm
     promote_from: StageName | None = STAGE_DEFAULTS.promote_from
     subdomain: StageSubdomain | None = STAGE_DEFAULTS.subdomain
-    blue_green: bool = STAGE_DEFAULTS.blue_green
+    strategy: Strategy = STAGE_DEFAULTS.strategy
     certificate_id: CertificateId | None = STAGE_DEFAULTS.certificate_id
     env: Annotated[dict[EnvKey, EnvEntry | None], AfterValidator(_env_scope)] = {}
     volumes: list[VolumeSeed] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_blue_green(cls, data: object) -> object:
+        """Older exports carry `blue_green: true/false`, a switch no deploy ever read (every
+        deploy was blue-green): it is accepted and means nothing, `strategy` decides."""
+        if not isinstance(data, dict) or "blue_green" not in data:
+            return data
+        if not isinstance(data["blue_green"], bool):
+            raise check.fail("blue_green (replaced by strategy) must be true or false")
+        return {key: value for key, value in data.items() if key != "blue_green"}
 
 
 class ProjectSeed(_Section):

@@ -46,6 +46,13 @@ class RegistryType(StrEnum):
     GENERIC = "generic"
 
 
+class DeployStrategy(StrEnum):
+    """How a stage replaces an instance (`services.fields.STRATEGY_EXPLAINED` says how)."""
+
+    BLUE_GREEN = "blue_green"
+    STOP_FIRST = "stop_first"
+
+
 class InstanceStatus(StrEnum):
     STARTING = "starting"
     HEALTHY = "healthy"
@@ -175,7 +182,7 @@ class Stage(SQLModel, table=True):
     confirm: bool = STAGE_DEFAULTS.confirm
     promote_from: str | None = STAGE_DEFAULTS.promote_from
     subdomain: str | None = STAGE_DEFAULTS.subdomain
-    blue_green: bool = STAGE_DEFAULTS.blue_green  # forced blue-green even with max_instances > 1
+    strategy: DeployStrategy = DeployStrategy(STAGE_DEFAULTS.strategy)
     certificate_id: int | None = STAGE_DEFAULTS.certificate_id  # NPM certificate for new hosts
     position: int = 0
 

@@ -159,6 +159,7 @@ class StageView:
     confirm: bool
     promote_from: str | None
     max_instances: int
+    strategy: str  # how its deploys replace an instance: blue_green or stop_first
     instances: tuple[InstanceView, ...]
 
 

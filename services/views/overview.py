@@ -168,6 +168,7 @@ def _stage_view(stage: Stage, instances: Sequence[Instance], stale: set[int | No
         stage.confirm,
         stage.promote_from,
         stage.max_instances,
+        str(stage.strategy),
         tuple(InstanceView.of(i, stage.name, i.id in stale) for i in reversed(own)),
     )
 

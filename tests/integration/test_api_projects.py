@@ -221,3 +221,16 @@ async def test_a_tag_pattern_holds_only_glob_characters(client: httpx.AsyncClien
     for number, pattern in enumerate(("dev-*", "v[0-9].*", "[!x]?_1.2", "*")):
         added = await client.post(base, json={"name": f"s{number}", "tag_pattern": pattern})
         assert added.status_code == 201, added.text
+
+
+async def test_a_stage_takes_its_strategy_and_says_it(client: httpx.AsyncClient) -> None:
+    base = f"/api/projects/{(await create(client))['id']}/stages"
+
+    added = await client.post(base, json={"name": "dev"})
+    assert added.status_code == 201 and added.json()["strategy"] == "blue_green"
+    changed = await client.put(f"{base}/dev", json={"name": "dev", "strategy": "stop_first"})
+    assert changed.status_code == 200 and changed.json()["strategy"] == "stop_first"
+    wrong = await client.put(f"{base}/dev", json={"name": "dev", "strategy": "rolling"})
+    assert "strategy" in errors(wrong, 422)
+    legacy = await client.put(f"{base}/dev", json={"name": "dev", "blue_green": True})
+    assert errors(legacy, 422) == {"blue_green": "unknown key"}  # only old exports carry it

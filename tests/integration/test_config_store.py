@@ -18,6 +18,7 @@ from services.store.db import Database
 from services.store.models import (
     AppState,
     AuthSettings,
+    DeployStrategy,
     EnvVar,
     GlobalSettings,
     NpmSettings,
@@ -80,7 +81,7 @@ def test_example_seed_imports_cleanly(store: ConfigStore, db: Database) -> None:
         npm = session.get(NpmSettings, 1)
     assert app.name == "web-app-launcher" and app.registry_id == registry.id and app.port == 3000
     assert [s.name for s in stages] == ["dev", "rel", "prod"]
-    assert stages[2].promote_from == "rel" and stages[2].blue_green
+    assert stages[2].promote_from == "rel" and stages[2].strategy == DeployStrategy.BLUE_GREEN
     assert npm is not None and npm.password_enc is not None and npm.password_enc.startswith("v1:")
     assert registry.token_enc is not None
     assert SecretBox(KEY).decrypt(registry.token_enc, "registry.token") == "gitea-token-here"

@@ -225,3 +225,30 @@ async def test_a_tag_pattern_with_a_quote_is_refused_at_save(config_site: Config
 
     assert "may contain only" in (error_of(site, "stage-tag_pattern") or "")
     assert site.stores.projects.stage_by_name(project.id, "dev").tag_pattern == "dev-*"
+
+
+async def test_the_stage_form_offers_each_strategy_explained_and_saves_stop_first(
+    config_site: ConfigSite,
+) -> None:
+    site = config_site
+    project = make_project(site)
+    assert project.id is not None
+    await site.user.open(f"/projects/{project.id}/settings")
+    await site.user.should_see("blue-green")  # the stage's chip: the default
+    site.user.find(marker="stage-edit-dev").click()
+    await site.user.should_see(marker="stage-save")
+    field = element(site, "stage-strategy")
+    assert isinstance(field, ui.select)
+    assert field.value == fields.STAGE_DEFAULTS.strategy == "blue_green"
+    assert set(field.options) == {"blue_green", "stop_first"}
+    tooltips = site.user.find(kind=ui.tooltip).elements
+    (tooltip,) = [t for t in tooltips if t.props.get("target") == f"#{field.html_id}"]
+    assert isinstance(tooltip, ui.tooltip)
+    for explanation in fields.STRATEGY_EXPLAINED.values():
+        assert explanation in tooltip.text
+
+    field.value = "stop_first"
+    site.user.find(marker="stage-save").click()
+    await site.user.should_see("Stage saved.")
+    assert site.stores.projects.stage_by_name(project.id, "dev").strategy == "stop_first"
+    await site.user.should_see("stop first")

@@ -7,7 +7,13 @@ import asyncio
 from typing import Any
 
 from services.admin.project_admin import ProjectAdmin
-from services.store.models import Deploy, DeployStatus, DeployTrigger, InstanceStatus
+from services.store.models import (
+    Deploy,
+    DeployStatus,
+    DeployStrategy,
+    DeployTrigger,
+    InstanceStatus,
+)
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.ui_site import UiSite
@@ -230,3 +236,16 @@ async def test_a_failed_deploy_with_its_clean_up_pending_says_so_until_it_is_don
 
     await site.user.should_not_see(marker="deploy-cleanup-pending", retries=SLOW)
     await site.user.should_see(marker="deploy-failed")
+
+
+async def test_each_stage_shows_its_strategy(site: UiSite) -> None:
+    world = site.world
+    rel = world.stage("rel")
+    assert rel.id is not None
+    await asyncio.to_thread(world.projects.update_stage, rel.id, strategy=DeployStrategy.STOP_FIRST)
+    await site.user.open(page_of(world))
+    await site.user.should_see(marker="strategy-rel")
+
+    assert the(site, "strategy-dev").text == "blue-green"
+    assert the(site, "strategy-rel").text == "stop first"
+    assert the(site, "strategy-prod").text == "blue-green"

@@ -127,7 +127,7 @@ SETTINGS = [
             "confirm",
             "promote_from",
             "subdomain",
-            "blue_green",
+            "strategy",
         )
     ),
     *(
