@@ -43,6 +43,7 @@ from services.deploy.records import DeployRecords
 from services.deploy.rollback import Rollbacks
 from services.deploy.routing import Router
 from services.deploy.start import HealthStep, StartStep
+from services.deploy.strategies import StopStep
 from services.deploy.switch import RetireStep, RouteStep
 from services.detect.auto_create import AutoCreator
 from services.detect.intake import Intake, IntakeStores
@@ -303,6 +304,7 @@ def build_services(
             instances=instances,
         ),
         plan=PlanStep(proxies=clients.proxies, instances=instances),
+        stop=StopStep(instances=instances, engine=clients.engine, control=control),
         start=StartStep(engine=clients.engine, instances=instances, installation=installation),
         health=HealthStep(checker=health, instances=instances, in_network=settings.in_network),
         route=RouteStep(router=router, instances=instances),

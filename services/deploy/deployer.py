@@ -1,4 +1,4 @@
-"""The deploy flow: check → pull ‖ plan → start → health ‖ route → switch → retire.
+"""The deploy flow: check → pull ‖ plan → (stop) → start → health ‖ route → switch → retire.
 
 Each step is an object built with only what it uses; the deployer runs them in order and hands
 each one's result to the next:
@@ -6,6 +6,7 @@ each one's result to the next:
     check   check.py    the stage's rules, env and mounts        → DeployJob (frozen)
     pull    pull.py     the image on the engine                  → Pulled
     plan    plan.py     the domains, what NPM serves them with   → RoutePlan
+    stop    strategies.py  stop_first only: the replaced instances stopped first
     start   start.py    the instance row and its container       → Started
     health  start.py    the gate: healthy or HealthFailed        → the healthy Instance
     route   switch.py   new domains onto the starting instance   (beside health)
@@ -19,6 +20,10 @@ project/stage serialises every trigger (webhook, poller, UI, API); other stages 
 concurrently. A request identical to one still
 waiting for that lock is merged into it (`enqueue`), so a burst of requests for one tag queues
 one deploy, not one per request.
+
+The stage's strategy (strategies.py) decides whether the replaced instances are stopped before
+the new one starts (stop_first) or serve until it is healthy (blue_green); the log's first line
+after pull and plan says which one ran.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from services.deploy.pull import Pulled, PullStep
 from services.deploy.records import DeployRecords
 from services.deploy.start import HealthStep, Started, StartStep
 from services.deploy.step_log import StepFailed
+from services.deploy.strategies import StopStep, strategy_line
 from services.deploy.switch import RetireStep, RouteStep
-from services.store.models import Deploy, Instance
+from services.store.models import Deploy, DeployStrategy, Instance
 
 __all__ = ["DeployRequest", "Deployer", "HealthFailed", "Queued", "Refused"]
 
@@ -62,6 +68,7 @@ class Deployer:
         check: CheckStep,
         pull: PullStep,
         plan: PlanStep,
+        stop: StopStep,
         start: StartStep,
         health: HealthStep,
         route: RouteStep,
@@ -70,7 +77,7 @@ class Deployer:
     ) -> None:
         """`cleanup` removes images nothing needs after each successful deploy (None: keep)."""
         self._records = records
-        self._check, self._pull, self._plan = check, pull, plan
+        self._check, self._pull, self._plan, self._stop = check, pull, plan, stop
         self._start, self._health, self._route, self._retire = start, health, route, retire
         self._cleanup = cleanup
         self._locks: defaultdict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -155,6 +162,10 @@ class Deployer:
         if prepared is None:
             return None
         pulled, plan = prepared
+        if job.stage.strategy == DeployStrategy.STOP_FIRST:
+            await self._stop.run(job)  # logs the strategy line inside its step
+        else:
+            await job.log.log(strategy_line(job), step="start")
         started = await self._start.run(job, pulled)
         healthy = await self._healthy_and_routed(job, pulled, plan, started)
         moved = await self._route.run(job, plan, healthy)

@@ -9,7 +9,7 @@ instance is healthy ("switch", `RouteStep.run`).
 
 Each domain moved is pushed on the report's undo stack with the instance it came from, so a
 failure moves it back. Old instances that lost a domain keep serving for `drain_seconds`
-(blue-green).
+(blue_green; a stop_first deploy stopped them before it started, so there is nothing to drain).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from services.deploy.routing import Router
 from services.errors import WatcherError
 from services.npm.proxy import ProxyTarget
 from services.store.instances import InstanceStore
-from services.store.models import Instance
+from services.store.models import DeployStrategy, Instance
 
 Moved = frozenset[int]  # ids of the instances that lost a domain to the new one
 
@@ -87,8 +87,23 @@ class RouteStep:
         return undo
 
 
+def replaced_instances(
+    job: DeployJob, stage_instances: list[Instance], new: Instance | None = None
+) -> list[Instance]:
+    """The instances a deploy replaces: the stage's instance of the same tag, and the oldest
+    others over `max_instances` (the new one counted). `stage_instances` oldest first; `new` is
+    left out once it exists (the stop_first "stop" step asks before it does). Lost instances
+    (their container is gone for good) do not count, and stay listed until a person removes
+    them."""
+    others = [i for i in stage_instances if new is None or i.id != new.id]
+    replaced = [i for i in others if i.tag == job.request.tag]
+    kept = [i for i in others if i.tag != job.request.tag and not is_lost(i)]
+    excess = max(0, len(kept) + 1 - job.stage.max_instances)
+    return replaced + kept[:excess]
+
+
 class RetireStep:
-    """Removes the instances the new one replaces: the same tag, and the oldest over the limit."""
+    """Removes the instances the new one replaces (`replaced_instances`)."""
 
     def __init__(
         self, instances: InstanceStore, control: InstanceControl, *, drain_seconds: float
@@ -100,20 +115,16 @@ class RetireStep:
     async def run(self, job: DeployJob, instance: Instance, moved: Moved) -> None:
         async with job.log.step("retire"):
             doomed = await asyncio.to_thread(self._doomed, job, instance)
-            if any(i.id in moved for i in doomed) and self._drain > 0:
+            draining = job.stage.strategy == DeployStrategy.BLUE_GREEN
+            if draining and any(i.id in moved for i in doomed) and self._drain > 0:
                 await job.log.log(f"waiting {self._drain:.1f}s for in-flight requests")
                 await asyncio.sleep(self._drain)
             for old in doomed:
                 await self._retire_one(job, old)
 
     def _doomed(self, job: DeployJob, instance: Instance) -> list[Instance]:
-        """Same tag, then the oldest beyond max_instances; lost instances (their container is
-        gone for good) do not count, and stay listed until a person removes them."""
-        others = [i for i in self._instances.all(stage_id=job.stage.id) if i.id != instance.id]
-        replaced = [i for i in others if i.tag == job.request.tag]
-        kept = [i for i in others if i.tag != job.request.tag and not is_lost(i)]
-        excess = max(0, len(kept) + 1 - job.stage.max_instances)
-        return replaced + kept[:excess]
+        """Same tag, then the oldest beyond max_instances (see `replaced_instances`)."""
+        return replaced_instances(job, self._instances.all(stage_id=job.stage.id), instance)
 
     async def _retire_one(self, job: DeployJob, old: Instance) -> None:
         assert old.id is not None
