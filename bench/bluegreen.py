@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,13 +30,14 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.threads import use_io_threads
-from bench.deploy_latency import remove_images, wait_http
+from bench.deploy_latency import wait_http
+from bench.harness import run_bench
 from bench.load import Answer, Load, longest_gap
 from bench.npm_api import NpmApi
-from bench.npm_process import NpmAddress, NpmProcess
+from bench.npm_process import NpmAddress, NpmProcess, NpmStats
 from services import naming
 from services.store.models import DeployStatus
-from tests.support.registry_server import RegistryServer, basic_auth_config, run_registry
+from tests.support.registry_server import RegistryServer
 from tests.support.world import DOMAIN, DRAIN_SECONDS, World, make_world
 
 SWAPS = 5
@@ -53,6 +53,19 @@ class Phase:
     reloads: int
     host_writes: int
     swaps: int
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        answers: list[Answer],
+        window: tuple[float, float],
+        before: NpmStats,
+        after: NpmStats,
+    ) -> Phase:
+        """A phase of SWAPS swaps from its load's answers and the emulator's counters."""
+        reloads, writes = after.reloads - before.reloads, after.host_writes - before.host_writes
+        return cls(name, answers, *window, reloads, writes, SWAPS)
 
 
 async def product_phase(world: World, emulator: NpmProcess, npm: NpmAddress) -> Phase:
@@ -72,15 +85,7 @@ async def product_phase(world: World, emulator: NpmProcess, npm: NpmAddress) -> 
             await deploy_ok(world, tag)
         end, after = time.monotonic(), emulator.stats()
         await asyncio.sleep(SETTLE)
-    return Phase(
-        "product blue-green",
-        load.answers,
-        start,
-        end,
-        after.reloads - before.reloads,
-        after.host_writes - before.host_writes,
-        SWAPS,
-    )
+    return Phase.of("product blue-green", load.answers, (start, end), before, after)
 
 
 async def deploy_ok(world: World, tag: str) -> None:
@@ -116,15 +121,7 @@ def naive_phase(
             api.delete_host(host_id)
     finally:
         current.remove(force=True)
-    return Phase(
-        "naive stop-then-start",
-        load.answers,
-        start,
-        end,
-        after.reloads - before.reloads,
-        after.host_writes - before.host_writes,
-        SWAPS,
-    )
+    return Phase.of("naive stop-then-start", load.answers, (start, end), before, after)
 
 
 def report(phase: Phase) -> None:
@@ -162,16 +159,7 @@ async def measure(client: docker.DockerClient, registry: RegistryServer, tmp: Pa
 
 
 def main() -> None:
-    client = docker.from_env()
-    with tempfile.TemporaryDirectory(prefix="dw-bench-") as tmp:
-        workdir = Path(tmp)
-        username, password = "bench", secrets.token_urlsafe(12)
-        with run_registry(workdir, basic_auth_config(workdir, username, password)) as url:
-            registry = RegistryServer(url, url.removeprefix("http://"), username, password)
-            try:
-                asyncio.run(measure(client, registry, workdir / "world"))
-            finally:
-                remove_images(client, registry.host)
+    run_bench(measure)
 
 
 if __name__ == "__main__":

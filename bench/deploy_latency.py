@@ -43,7 +43,6 @@ import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +54,7 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.threads import use_io_threads
+from bench.harness import run_bench
 from bench.npm_api import NpmApi
 from bench.npm_process import NpmProcess
 from services import naming
@@ -65,8 +65,6 @@ from services.types import LABEL_PROJECT
 from tests.support.images import push_test_image
 from tests.support.registry_server import (
     RegistryServer,
-    basic_auth_config,
-    run_registry,
 )
 from tests.support.world import DOMAIN, World, make_world
 
@@ -338,23 +336,7 @@ def report_burst(bare: float, product: float) -> None:
 
 
 def main() -> None:
-    client = docker.from_env()
-    with tempfile.TemporaryDirectory(prefix="dw-bench-") as tmp:
-        workdir = Path(tmp)
-        username, password = "bench", secrets.token_urlsafe(12)
-        with run_registry(workdir, basic_auth_config(workdir, username, password)) as url:
-            registry = RegistryServer(url, url.removeprefix("http://"), username, password)
-            try:
-                asyncio.run(measure(client, registry, workdir / "world"))
-            finally:
-                remove_images(client, registry.host)
-
-
-def remove_images(client: docker.DockerClient, host: str) -> None:
-    """Every local image of the bench's registry (the name filter misses nested repositories)."""
-    for image in client.images.list():
-        if any(tag.startswith(f"{host}/") for tag in image.tags):
-            client.images.remove(image.id, force=True)
+    run_bench(measure)
 
 
 if __name__ == "__main__":
