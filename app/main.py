@@ -29,7 +29,7 @@ from services.store.users import UserStore
 
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 10.0
-CLEANUP_RETRY = 30.0  # pending clean-ups retried this often (NPM coming back sends no event)
+CLEANUP_RETRY = 30.0  # pending clean-ups and lost hosts retried this often (NPM sends no event)
 DEPLOY_DRAIN_TIMEOUT = 120.0  # SIGTERM: running deploys get this long to finish
 BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
@@ -77,6 +77,8 @@ def create_app(runtime: Runtime) -> None:
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")
         cleanup = runtime.services.cleanup.run(stop, CLEANUP_RETRY)
         background_tasks.create(cleanup, name="pending clean-ups")
+        recheck = runtime.services.reconciler.recheck(stop, CLEANUP_RETRY)
+        background_tasks.create(recheck, name="status recheck")
         background_tasks.create(pages.sessions.run(stop), name="page sessions")
         log.info(
             "Docker Watcher listening on http://%s:%s", runtime.settings.host, runtime.settings.port

@@ -21,7 +21,8 @@ holding its id, which has no state for "ours but serving nobody". The next deplo
 creates fresh hosts.
 
 When NPM cannot be reached, the hosts stay on the row and are released again at the next
-resync (`settle` with `newly=False`); the person is told once.
+status check (`Reconciler.recheck` every 30 s, or a resync: `settle` with `newly=False`); the
+person is told once.
 """
 
 from __future__ import annotations

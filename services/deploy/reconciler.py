@@ -140,10 +140,20 @@ class Reconciler:
         return report
 
     async def sync_statuses(self) -> ReconcileReport:
-        """Read every instance's status from the engine (after an events reconnect)."""
+        """Read every instance's status from the engine (after an events reconnect); a lost
+        instance whose hosts NPM could not delete before is settled again."""
         report = ReconcileReport()
         await self._sync(await self._engine.list_managed(self._ours), report)
         return report
+
+    async def recheck(self, stop: asyncio.Event, interval: float) -> None:
+        """Read every status again each `interval` seconds until `stop` is set: NPM coming
+        back sends no event, and a lost instance's hosts must not outlive an NPM outage."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if not stop.is_set():
+                await guarded("the periodic status check", self.sync_statuses())
 
     async def _finish_interrupted(self, deploy: Deploy, report: ReconcileReport) -> None:
         assert deploy.id is not None

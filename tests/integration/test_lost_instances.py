@@ -99,6 +99,37 @@ async def test_lost_without_a_healthy_sibling_deletes_every_host(
     assert world.instances.get(only.id or 0).status == InstanceStatus.MISSING
 
 
+async def test_hosts_npm_could_not_delete_go_at_the_next_status_check(
+    world: World, npm_emulator: NpmEmulator
+) -> None:
+    await _deployed(world, "dev-1")
+    (only,) = world.live()
+    npm_emulator.down()
+    async with following(world):
+        await asyncio.to_thread(world.client.containers.get(only.container_id).remove, force=True)
+
+        async def noted() -> bool:
+            return "could not delete" in (world.instances.get(only.id or 0).error or "")
+
+        await async_wait_until(noted, timeout=10, message="the failed host deletion was not noted")
+    npm_emulator.up()
+    assert domains(npm_emulator) == {default_domain(world), tag_domain(world, "dev-1")}
+
+    stop = asyncio.Event()
+    recheck = asyncio.create_task(world.services.reconciler.recheck(stop, interval=0.2))
+    try:
+
+        async def gone() -> bool:
+            return domains(npm_emulator) == set()
+
+        await async_wait_until(gone, timeout=10, message="the periodic check left the hosts")
+    finally:
+        stop.set()
+        await recheck
+    lost = world.instances.get(only.id or 0)
+    assert lost.status == InstanceStatus.MISSING and lost.proxy_host_ids == {}
+
+
 async def test_removing_the_default_holder_keeps_the_default_on_its_sibling(
     world: World, npm_emulator: NpmEmulator
 ) -> None:
