@@ -87,11 +87,15 @@ class PendingCleanup:
             async with self._locked(deploy):
                 for instance in made:
                     await self._remove(instance)
+                restarted = await self._control.start_stopped_by(deploy.id)  # stop_first
         except WatcherError as exc:
             log.warning("clean-up of deploy #%s is still pending: %s", deploy.id, exc)
             return False
         names = ", ".join(i.container_name for i in made if i.container_name)
         line = f"{CLEANUP_DONE} ({names})" if names else CLEANUP_DONE
+        if restarted:
+            again = ", ".join(i.container_name for i in restarted)
+            line += f"; started again what it had stopped ({again})"
         await asyncio.to_thread(self._deploys.log, deploy.id, CLEANUP_STEP, line)
         final = await asyncio.to_thread(self._deploys.update, deploy.id, cleanup_pending=False)
         log.info("deploy #%s: %s", deploy.id, line)

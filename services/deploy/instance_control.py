@@ -47,17 +47,38 @@ class InstanceControl:
         self._bus = bus
         self._removing: set[int] = set()
 
-    async def stop(self, instance_id: int) -> Instance:
-        """Stop the container; its proxy hosts stay (they answer 502 until it starts again)."""
+    async def stop(self, instance_id: int, *, by_deploy: int | None = None) -> Instance:
+        """Stop the container; its proxy hosts stay (they answer 502 until it starts again).
+
+        `by_deploy`: a stop_first deploy stopping what it replaces; marked on the row first, so
+        a clean-up after that deploy failed or was cut short knows to start it again
+        (`start_stopped_by`).
+        """
         instance = await self._get(instance_id)
+        if by_deploy is not None:
+            await self._set(instance_id, stopped_by_deploy=by_deploy)
         await self._engine.stop(self._container(instance))
         return await self._set(instance_id, status=InstanceStatus.STOPPED, stopped_at=utcnow())
+
+    async def start_stopped_by(self, deploy_id: int) -> list[Instance]:
+        """Start again the instances a stop_first deploy stopped (it failed or was cut short)."""
+        stopped = [
+            i
+            for i in await asyncio.to_thread(self._instances.all)
+            if i.stopped_by_deploy == deploy_id and i.id is not None
+        ]
+        return [await self.start(i.id) for i in stopped if i.id is not None]
 
     async def start(self, instance_id: int) -> Instance:
         """Start the container again; the reconciler's health events settle its status."""
         instance = await self._get(instance_id)
         await self._engine.start(self._container(instance))
-        return await self._set(instance_id, status=InstanceStatus.STARTING, started_at=utcnow())
+        return await self._set(
+            instance_id,
+            status=InstanceStatus.STARTING,
+            started_at=utcnow(),
+            stopped_by_deploy=None,
+        )
 
     async def restart(self, instance_id: int) -> Instance:
         instance = await self._get(instance_id)

@@ -158,10 +158,11 @@ class Reconciler:
     async def _finish_interrupted(self, deploy: Deploy, report: ReconcileReport) -> None:
         assert deploy.id is not None
         made = [i for i in await asyncio.to_thread(self._instances.all) if i.deploy_id == deploy.id]
-        pending = False
+        pending = serving = False
         for instance in made:
             if deploy.step == "retire" and instance.status == InstanceStatus.HEALTHY:
-                continue  # it already serves the stage; only the clean-up of old ones was cut
+                serving = True  # it already serves the stage; only the retire of old ones was cut
+                continue
             assert instance.id is not None
             try:
                 await self._control.remove(instance.id, reassign_default=True)
@@ -170,6 +171,8 @@ class Reconciler:
                 log.warning(
                     "could not clean up instance %s of deploy %s: %s", instance.id, deploy.id, exc
                 )
+        if not pending and not serving:
+            pending = not await self._start_stopped(deploy.id)
         await asyncio.to_thread(self._deploys.log, deploy.id, "reconcile", INTERRUPTED, "error")
         await asyncio.to_thread(
             self._deploys.update,
@@ -188,6 +191,16 @@ class Reconciler:
                 data={"status": DeployStatus.FAILED.value, "error": INTERRUPTED},
             )
         )
+
+    async def _start_stopped(self, deploy_id: int) -> bool:
+        """What an interrupted stop_first deploy stopped runs again; False when it cannot yet
+        (the pending clean-up tries again)."""
+        try:
+            await self._control.start_stopped_by(deploy_id)
+        except WatcherError as exc:
+            log.warning("could not start again what deploy %s stopped: %s", deploy_id, exc)
+            return False
+        return True
 
     async def _remove_orphans(
         self, containers: list[ContainerInfo], report: ReconcileReport

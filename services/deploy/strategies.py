@@ -81,7 +81,7 @@ class StopStep:
     async def _stop(self, job: DeployJob, old: Instance) -> None:
         assert old.id is not None
         job.report.undo.append(self._undo_stop(job, old))
-        await self._control.stop(old.id)
+        await self._control.stop(old.id, by_deploy=job.deploy.id)
         await job.log.log(
             f"stopped {old.container_name} ({old.tag}); it keeps its domains until the new "
             "instance is healthy"

@@ -238,6 +238,8 @@ class Instance(SQLModel, table=True):
     started_at: datetime | None = None
     healthy_at: datetime | None = None
     stopped_at: datetime | None = None
+    # The stop_first deploy that stopped it: started again if that deploy ends without it.
+    stopped_by_deploy: int | None = None
 
 
 class Deploy(SQLModel, table=True):

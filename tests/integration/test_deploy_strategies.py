@@ -5,6 +5,7 @@ which containers ran at the same time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -224,3 +225,32 @@ async def test_stop_first_starts_the_old_instance_again_when_the_new_one_fails(
     )
     forwards = {h["forward_host"] for h in npm_emulator.live_hosts()}
     assert forwards == {old.container_name}
+
+
+async def test_a_stop_first_deploy_cut_short_starts_the_old_instance_at_the_next_start(
+    world: World,
+) -> None:
+    """The process dies after "stop" (no undo runs): the reconciler starts the old one again."""
+    use_strategy(world, DeployStrategy.STOP_FIRST)
+    assert (await deployed(world, "v1.0.0")).status == DeployStatus.SUCCEEDED
+    (old,) = world.live(STAGE)
+    await world.push("v1.1.0", variant="slow")  # 3 s before it answers: time to "crash"
+    task = asyncio.create_task(world.deploy("v1.1.0", stage=STAGE))
+
+    async def new_one_started() -> bool:
+        return any(i.tag == "v1.1.0" and i.container_id for i in world.live(STAGE))
+
+    await async_wait_until(new_one_started, timeout=60, message="the new one never started")
+    task.cancel()  # the process dies here: no undo runs
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert world.instances.get(old.id or 0).stopped_by_deploy is not None
+
+    await world.restart()
+    report = await world.services.reconciler.reconcile_startup()
+
+    assert len(report.interrupted_deploys) == 1
+    (survivor,) = world.live(STAGE)
+    assert survivor.id == old.id and survivor.stopped_by_deploy is None
+    (container,) = world.containers()
+    assert container.labels[LABEL_TAG] == "v1.0.0" and container.status == "running"
