@@ -9,7 +9,10 @@
                  two never run together (an app whose data only one process may open, such as
                  SQLite). The stopped ones keep their domains: if the new one fails (start,
                  health or route), the undo stack removes it and starts them again, and they
-                 serve as before. The stage answers 502 while the swap runs.
+                 serve as before. The stage answers 502 while the swap runs. A stopped
+                 instance is marked with the deploy (`stopped_by_deploy`): when the process
+                 dies mid-deploy or the undo cannot finish (an outage), the reconciler's
+                 clean-up starts it again.
 
 Which instances a deploy replaces is one rule for both (`switch.replaced_instances`): the
 stage's instance of the same tag, and the oldest others over `max_instances` (the new one
