@@ -19,6 +19,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from services import tags
 from services.deploy import container_config
+from services.deploy.lost import is_lost
 from services.errors import NotFound
 from services.store.db import Database
 from services.store.deploys import DeployStore
@@ -176,8 +177,9 @@ def _stage_view(stage: Stage, instances: Sequence[Instance], stale: set[int | No
 def waiting_tags(
     seen: Iterable[SeenTag], stages: Sequence[Stage], instances: Sequence[Instance]
 ) -> list[WaitingTag]:
-    """Available tags and the manual stages they could go to, minus stages already running them."""
-    running = {(i.stage_id, i.tag) for i in instances}
+    """Available tags and the manual stages they could go to, minus stages already running them
+    (a lost instance runs nothing: its tag may be deployed again)."""
+    running = {(i.stage_id, i.tag) for i in instances if not is_lost(i)}
     waiting = []
     for row in seen:
         names = tuple(
