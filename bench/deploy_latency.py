@@ -62,7 +62,7 @@ from services.deploy.deployer import DeployRequest
 from services.events import Event
 from services.store.models import DeployStatus, Project
 from services.types import LABEL_PROJECT
-from tests.support.images import push_test_image
+from tests.support.images import push_same_image, push_test_image
 from tests.support.registry_server import (
     RegistryServer,
 )
@@ -178,8 +178,9 @@ async def measure(client: docker.DockerClient, registry: RegistryServer, tmp: Pa
             )
             world.project = world.projects.update(world.project.id or 0, healthcheck_interval=1.0)
             tags = [f"b{i}" for i in range(ROUNDS + 1)]
-            for tag in tags:  # one image, several tags: the same digest everywhere
-                await world.push(tag, marker="same-content")
+            await asyncio.to_thread(  # one image, several tags: the same digest everywhere
+                push_same_image, client, world.registry, world.repo, tags
+            )
             await world.engine.ensure_network(world.network)
             image = f"{world.project.image}:{tags[0]}"
             client.images.pull(

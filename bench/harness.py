@@ -33,5 +33,6 @@ def run_bench(measure: Measure) -> None:
 def remove_images(client: docker.DockerClient, host: str) -> None:
     """Every local image of the bench's registry (the name filter misses nested repositories)."""
     for image in client.images.list():
-        if any(tag.startswith(f"{host}/") for tag in image.tags):
+        names = image.tags + list(image.attrs.get("RepoDigests") or [])  # pulled by digest too
+        if any(name.startswith(f"{host}/") for name in names):
             client.images.remove(image.id, force=True)

@@ -61,19 +61,22 @@ class ImageFetcher:
         Raises what `DockerEngine.pull` raises (InvalidAuth, NotFound, CannotConnect, ...), and
         ValidationFailed when the project's image name cannot be read.
         """
-        source, _ = await self._registries.client_for(project)
         if digest is None:
-            image = await self._engine.pull(
-                f"{project.image}:{tag}", auth=source.pull_auth, progress=progress
-            )
+            auth = await self._pull_auth(project)
+            image = await self._engine.pull(f"{project.image}:{tag}", auth=auth, progress=progress)
             ref = pinned_ref(project.image, image.digest) if image.digest else image.id
             return Fetched(image, pulled=True, ref=ref)
         ref = pinned_ref(project.image, digest)
         local = await self._local(ref)
-        if local is not None:
+        if local is not None:  # no registry needed at all
             return Fetched(_with_digest(local, digest), pulled=False, ref=ref)
-        image = await self._engine.pull(ref, auth=source.pull_auth, progress=progress)
+        auth = await self._pull_auth(project)
+        image = await self._engine.pull(ref, auth=auth, progress=progress)
         return Fetched(_with_digest(image, digest), pulled=True, ref=ref)
+
+    async def _pull_auth(self, project: Project) -> tuple[str, str] | None:
+        source, _ = await self._registries.client_for(project)
+        return source.pull_auth
 
     async def present(self, project: Project, digest: str) -> bool:
         """Whether the engine still holds the image of `digest` (a rollback's target)."""

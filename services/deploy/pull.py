@@ -53,7 +53,8 @@ class PullStep:
                 await job.log.log(line)
             digest = fetched.image.digest or fetched.image.id
             assert job.deploy.id is not None
-            await asyncio.to_thread(self._deploys.update, job.deploy.id, digest=digest)
+            if digest != job.digest:  # check recorded the digest it resolved
+                await asyncio.to_thread(self._deploys.update, job.deploy.id, digest=digest)
             await job.log.log(f"image ready: {digest}")
         return Pulled(fetched.image, digest, fetched.ref)
 

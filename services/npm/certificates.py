@@ -15,6 +15,9 @@ from services.npm.values import NO_MATCH, Certificate
 
 CERTIFICATES_PATH = "/api/nginx/certificates"
 EXPIRING_WITHIN = timedelta(days=14)
+# New hosts pick from a list at most this old: one listing serves a burst of deploys, and a
+# certificate added in NPM is used within a minute (every full listing refreshes it).
+LIST_REUSED_FOR = timedelta(seconds=60)
 
 
 def best_covering(
@@ -65,20 +68,27 @@ class Certificates:
     def __init__(self, session: NpmSession, clock: Callable[[], datetime]) -> None:
         self._session = session
         self._clock = clock
+        self._listed: tuple[datetime, list[Certificate]] | None = None
 
     async def all(self) -> list[Certificate]:
-        """Every certificate NPM holds."""
+        """Every certificate NPM holds (asked now)."""
         resp = await self._session.request("GET", CERTIFICATES_PATH)
         if resp.status_code != 200:
             self._session.raise_for(resp, "list certificates")
         data = self._session.json(resp)
         if not isinstance(data, list):
             raise UpstreamError("NPM listed certificates as something other than a list")
-        return [Certificate.from_api(item) for item in data if isinstance(item, dict)]
+        listed = [Certificate.from_api(item) for item in data if isinstance(item, dict)]
+        self._listed = (self._clock(), listed)
+        return listed
 
     async def covering(self, fqdn: str) -> Certificate | None:
-        """The certificate to attach to a new host for `fqdn` (see `best_covering`)."""
-        return best_covering(await self.all(), fqdn, self._clock())
+        """The certificate to attach to a new host for `fqdn` (see `best_covering`); from a
+        listing up to `LIST_REUSED_FOR` old (a deploy's route step is on its critical path)."""
+        now = self._clock()
+        if self._listed is not None and now - self._listed[0] < LIST_REUSED_FOR:
+            return best_covering(self._listed[1], fqdn, now)
+        return best_covering(await self.all(), fqdn, now)
 
     async def wildcard_for(self, domain: str) -> Certificate | None:
         """A valid certificate for `*.<domain>`, the one expiring last; None when there is none."""

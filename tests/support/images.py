@@ -173,6 +173,22 @@ def push_test_image(
     return _digest_from_push(f"{repository}:{tag}", stream)
 
 
+def push_same_image(
+    client: DockerClient, registry: RegistryAccess, repo: str, tags: list[str]
+) -> str:
+    """Build one image and push it under every tag in `tags`: one manifest digest for all (a
+    build per tag would differ in its creation time). Returns that digest."""
+    repository = f"{registry.host}/{repo}"
+    digest = push_test_image(client, registry, repo, tags[0], marker="same-content")
+    image = client.images.get(f"{repository}:{tags[0]}")
+    for tag in tags[1:]:
+        image.tag(repository, tag)
+        stream = client.images.push(repository, tag=tag, stream=True, decode=True)
+        if _digest_from_push(f"{repository}:{tag}", stream) != digest:
+            raise PushError(f"{repository}:{tag} got another digest than {tags[0]}")
+    return digest
+
+
 def _digest_from_push(ref: str, stream: Any) -> str:
     """Consume the whole push stream; return the manifest digest or raise its error."""
     digest = None
