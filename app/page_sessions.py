@@ -124,7 +124,10 @@ class PageSessions:
             environ = self._sio.get_environ(sid) if self._sio else None
             if client is None or not self._may_attach(client, self._presented(environ or {})):
                 return False  # NiceGUI's page script reloads
-            return await handshake(sid, data)
+            attached = await handshake(sid, data)
+            if attached and not self._holds(client):
+                self._end(client.id)  # the session ended while this socket was attaching
+            return attached
 
         return on_handshake
 
@@ -190,20 +193,28 @@ class PageSessions:
             return None
 
     def _end(self, client_id: str) -> None:
+        """Close the page's sockets. A page with none attached yet is not marked: a socket
+        still attaching is ended by the handshake guard, and the next sweep looks again."""
         if client_id in self._ending or self._sio is None:
             return
-        self._ending.add(client_id)
         sockets = [sid for sid, _ in self._sio.manager.get_participants(NAMESPACE, client_id)]
-        background_tasks.create(self._close(sockets), name="end a signed-out page")
+        if not sockets:
+            return
+        self._ending.add(client_id)
+        background_tasks.create(self._close(sockets, client_id), name="end a signed-out page")
 
-    async def _close(self, sockets: Iterable[str]) -> None:
+    async def _close(self, sockets: Iterable[str], client_id: str | None = None) -> None:
         """Send the browser to the login page first, so it does not sit waiting for a server
         that closed on it. (Not a reload: the tab that posted the sign-out is already on its
         way to the login page, and a reload would race that navigation.)"""
         assert self._sio is not None
-        for sid in sockets:
-            await self._sio.emit("open", TO_LOGIN, to=sid)
-            await self._sio.disconnect(sid)
+        try:
+            for sid in sockets:
+                await self._sio.emit("open", TO_LOGIN, to=sid)
+                await self._sio.disconnect(sid)
+        finally:
+            if client_id is not None:  # a socket attached later is closed by the next sweep
+                self._ending.discard(client_id)
 
     def _forget(self, client: Client) -> None:
         self._moved.pop(client.id, None)
