@@ -72,6 +72,17 @@ def presented_token(conn: HTTPConnection) -> str | None:
     return bearer_token(conn) or conn.cookies.get(session_cookie_name(conn)) or None
 
 
+def presented_principal(auth: AuthService, conn: HTTPConnection) -> Principal | None:
+    """The valid session a request (or a socket's handshake request) carries, or None."""
+    token = presented_token(conn)
+    if token is None:
+        return None
+    try:
+        return auth.verify(token)
+    except InvalidAuth:
+        return None
+
+
 def current_principal(request: Request) -> Principal | None:
     """Who the guard let through for this request (None on public paths)."""
     return principal_in(request.state)
@@ -132,13 +143,7 @@ class AuthGuard:
             await self._refusal(conn)(scope, receive, send)
 
     def _principal(self, conn: HTTPConnection) -> Principal | None:
-        token = presented_token(conn)
-        if token is None:
-            return None
-        try:
-            return self._auth.verify(token)
-        except InvalidAuth:
-            return None
+        return presented_principal(self._auth, conn)
 
     def _refusal(self, conn: HTTPConnection) -> Response:
         is_api = route_path(conn.scope).startswith("/api/")

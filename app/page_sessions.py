@@ -30,9 +30,8 @@ from nicegui import Client, background_tasks
 from nicegui import app as nicegui_app
 from starlette.requests import HTTPConnection
 
-from app.auth_guard import LOGIN_PATH, is_public, presented_token, route_path
+from app.auth_guard import LOGIN_PATH, is_public, presented_principal, route_path
 from services.auth.sessions import AuthService, Principal, principal_in
-from services.errors import InvalidAuth
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +183,11 @@ class PageSessions:
     def _presented(self, environ: Environ) -> Principal | None:
         """The session the socket's own request carries, verified like any request's."""
         scope = environ.get("asgi.scope")
-        token = presented_token(HTTPConnection(scope)) if isinstance(scope, dict) else None
-        if token is None:
-            return None
-        try:
-            return self._auth.verify(token)
-        except InvalidAuth:
-            return None
+        return (
+            presented_principal(self._auth, HTTPConnection(scope))
+            if isinstance(scope, dict)
+            else None
+        )
 
     def _end(self, client_id: str) -> None:
         """Close the page's sockets. A page with none attached yet is not marked: a socket

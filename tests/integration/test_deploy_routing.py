@@ -13,9 +13,9 @@ from docker import DockerClient
 from services.events import Event
 from services.store.models import DeployStatus, InstanceStatus
 from services.types import LABEL_TAG
-from tests.support.npm_emulator import NpmEmulator, docker_resolver
+from tests.support.npm_emulator import NpmEmulator
 from tests.support.registry_server import RegistryServer
-from tests.support.world import DOMAIN, World, make_world
+from tests.support.world import DOMAIN, World, make_routed_world
 
 pytest_plugins = ["tests.support.npm_fixtures"]
 
@@ -27,9 +27,7 @@ async def world(
     tmp_path: Path,
     npm_emulator: NpmEmulator,
 ) -> AsyncIterator[World]:
-    npm = {"url": npm_emulator.url, "email": npm_emulator.email, "password": npm_emulator.password}
-    async with make_world(docker_client, registry, tmp_path, npm=npm) as built:
-        npm_emulator.resolve = docker_resolver(docker_client, built.network)
+    async with make_routed_world(docker_client, registry, tmp_path, npm_emulator) as built:
         yield built
 
 

@@ -14,10 +14,10 @@ from services.events import Event
 from services.store.models import DeployStatus, InstanceStatus
 from tests.support.docker_env import async_wait_until
 from tests.support.following import following
-from tests.support.npm_emulator import NpmEmulator, docker_resolver
+from tests.support.npm_emulator import NpmEmulator
 from tests.support.receiver import FakeReceiver
 from tests.support.registry_server import RegistryServer
-from tests.support.world import World, make_world
+from tests.support.world import World, make_routed_world
 
 from .test_deploy_routing import default_domain, domains, tag_domain, via_proxy
 
@@ -32,11 +32,9 @@ async def world(
     npm_emulator: NpmEmulator,
     receiver: FakeReceiver,
 ) -> AsyncIterator[World]:
-    npm = {"url": npm_emulator.url, "email": npm_emulator.email, "password": npm_emulator.password}
-    async with make_world(
-        docker_client, registry, tmp_path, npm=npm, notification_urls=[receiver.url]
+    async with make_routed_world(
+        docker_client, registry, tmp_path, npm_emulator, notification_urls=[receiver.url]
     ) as built:
-        npm_emulator.resolve = docker_resolver(docker_client, built.network)
         yield built
 
 

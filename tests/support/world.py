@@ -34,6 +34,7 @@ from services.store.registries import RegistryStore
 from services.store.settings_store import SettingsStore
 from services.types import LABEL_PROJECT
 from tests.support.images import RegistryAccess, push_test_image
+from tests.support.npm_emulator import NpmEmulator, docker_resolver
 from tests.support.runtime import notify_to, open_runtime, settings_for
 
 DOMAIN = "test.example"
@@ -230,6 +231,18 @@ async def _teardown(world: World) -> None:
         container.remove(force=True, v=True)
     for network in world.client.networks.list(names=[world.network]):
         network.remove()
+
+
+@asynccontextmanager
+async def make_routed_world(
+    client: DockerClient, registry: RegistryAccess, tmp: Path, npm: NpmEmulator, **options: Any
+) -> AsyncIterator[World]:
+    """A world whose deploys are routed through the NPM emulator `npm` (its nginx resolves
+    container names on the world's network)."""
+    settings = {"url": npm.url, "email": npm.email, "password": npm.password}
+    async with make_world(client, registry, tmp, npm=settings, **options) as built:
+        npm.resolve = docker_resolver(client, built.network)
+        yield built
 
 
 def manual(**kwargs: Any) -> dict[str, Any]:
