@@ -16,7 +16,7 @@ from urllib.parse import quote
 from nicegui.version import __version__ as nicegui_version
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import error_response
 from services.auth.sessions import AuthService, Principal, principal_in
@@ -129,6 +129,9 @@ class AuthGuard:
         self._auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and route_path(scope) == LOGIN_PATH:
+            await self._app(scope, receive, self._clearing_stale_cookie(scope, send))
+            return
         if scope["type"] not in {"http", "websocket"} or is_public(route_path(scope)):
             await self._app(scope, receive, send)
             return
@@ -141,6 +144,24 @@ class AuthGuard:
             await send({"type": "websocket.close", "code": 1008, "reason": NOT_SIGNED_IN})
         else:
             await self._refusal(conn)(scope, receive, send)
+
+    def _clearing_stale_cookie(self, scope: Scope, send: Send) -> Send:
+        """The login page clears a session cookie that no longer verifies. A page sent there
+        by its socket (its session just ended) may have cut short the sign-out response that
+        would have cleared it."""
+        conn = HTTPConnection(scope)
+        if session_cookie_name(conn) not in conn.cookies or self._principal(conn) is not None:
+            return send
+        clearing = Response()
+        clear_session_cookie(clearing, secure=is_https(conn))
+        cookie_headers = [(k, v) for k, v in clearing.raw_headers if k == b"set-cookie"]
+
+        async def send_clearing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cookie_headers]}
+            await send(message)
+
+        return send_clearing
 
     def _principal(self, conn: HTTPConnection) -> Principal | None:
         return presented_principal(self._auth, conn)

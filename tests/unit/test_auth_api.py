@@ -33,6 +33,10 @@ def build_api(auth: AuthService) -> FastAPI:
     async def page() -> HTMLResponse:
         return HTMLResponse("<p>projects</p>")
 
+    @api.get("/login")
+    async def login_page() -> HTMLResponse:
+        return HTMLResponse("<p>sign in</p>")
+
     @api.get("/healthz")
     @api.post("/api/webhook/{secret}")
     @api.get("/api/auth/oidc/login")
@@ -205,6 +209,24 @@ async def test_logout_form_from_a_browser_goes_to_the_login_page(
     response = await client.post("/api/auth/logout", headers={"Accept": "text/html"})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert (await client.get("/api/whoami")).status_code == 401
+
+
+async def test_the_login_page_clears_a_cookie_whose_session_ended_and_keeps_a_live_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """A page sent to the login by its socket may have cut short the sign-out response."""
+    token = (await client.post("/api/auth/login", json=LOGIN)).json()["token"]
+    kept = await client.get("/login")
+    assert kept.status_code == 200 and "set-cookie" not in kept.headers
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/auth/logout", headers=bearer)).status_code == 200
+    client.cookies.set(
+        SESSION_COOKIE, token, domain="dw.test"
+    )  # as if the logout response never arrived
+    cleared = await client.get("/login")
+    assert cleared.status_code == 200 and cleared.text == "<p>sign in</p>"
+    assert cleared.headers["set-cookie"].startswith(f'{SESSION_COOKIE}=""; ')
+    assert SESSION_COOKIE not in client.cookies
 
 
 async def test_login_page_ticket_sets_the_cookie_once(
