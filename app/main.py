@@ -25,6 +25,7 @@ from app.web_security import add_web_security
 from app.wiring import Runtime, build_pages, build_runtime
 from services.errors import ConfigError, WatcherError
 from services.redaction import Redactor
+from services.store.models import Role
 from services.store.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def ensure_admin(users: UserStore, admin_password: str | None, redactor: Redacto
     if len(password.encode()) > BCRYPT_MAX_BYTES:
         raise ConfigError(f"ADMIN_PASSWORD is too long: at most {BCRYPT_MAX_BYTES} bytes")
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
-    users.create(username="admin", password_hash=hashed, is_admin=True)
+    users.create(username="admin", password_hash=hashed, role=Role.ADMIN)
     if admin_password:
         log.info("created the administrator 'admin' with the password from ADMIN_PASSWORD")
         return

@@ -220,6 +220,7 @@ class GlobalDefaults:
     subdomain_pattern: str = subdomains.DEFAULT_PATTERN
     poll_interval: int = 300
     rollback_keep: int = 3  # successful digests per stage whose images image clean-up keeps
+    audit_retention_days: int = 365  # audit rows older than this are purged
 
 
 GLOBAL_DEFAULTS = GlobalDefaults()
@@ -283,6 +284,10 @@ class AuthDefaults:
 
     mode: SignInMode = "local"
     oidc_scopes: str = "openid email profile"
+    oidc_display_name: str = "OIDC"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_default_role: str = ""  # no group matched: refused
 
 
 AUTH_DEFAULTS = AuthDefaults()

@@ -22,7 +22,7 @@ import jwt
 
 from services.auth.limits import ExpiringMap, SignInLimits
 from services.errors import InvalidAuth, ValidationFailed
-from services.store.models import RevokedToken, User, utcnow
+from services.store.models import RevokedToken, Role, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ FAILED = "invalid username or password"  # the one message for every failed sign
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt>=5: refuses) anything longer
 _ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["sub", "name", "iat", "exp", "jti"]
+_REQUIRED_CLAIMS = ["sub", "name", "role", "iat", "exp", "jti"]
 
 
 class IssuedToken(NamedTuple):
@@ -48,6 +48,7 @@ class Principal:
 
     user_id: int
     username: str
+    role: Role  # fixed for the session: a role change ends the user's sessions
     token_id: str
     issued_at: datetime
     expires_at: datetime
@@ -211,6 +212,7 @@ class AuthService:
         claims = {
             "sub": str(user.id),
             "name": user.username,
+            "role": Role(user.role).value,
             "iat": issued,
             "exp": expires,
             "jti": secrets.token_urlsafe(16),
@@ -231,6 +233,7 @@ class AuthService:
             principal = Principal(
                 user_id=int(claims["sub"]),
                 username=str(claims["name"]),
+                role=Role(claims["role"]),
                 token_id=str(claims["jti"]),
                 issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC),
                 expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),

@@ -98,6 +98,30 @@ class AuthMode(StrEnum):
     BOTH = "both"
 
 
+class Role(StrEnum):
+    """What a signed-in person may do: admin everything; deployer deploys, promotes and
+    stops/starts/restarts and sees configuration; viewer only reads."""
+
+    ADMIN = "admin"
+    DEPLOYER = "deployer"
+    VIEWER = "viewer"
+
+
+class ActorKind(StrEnum):
+    """Who did something: a person, or the product acting on its own."""
+
+    USER = "user"
+    WEBHOOK = "webhook"
+    POLLER = "poller"
+    SYSTEM = "system"
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # tried and did not work (a deploy that failed, a wrong password)
+    REFUSED = "refused"  # not allowed (a role without the right, a person outside allow-lists)
+
+
 class AppState(SQLModel, table=True):
     """Small key/value facts about the installation (e.g. when the seed was imported)."""
 
@@ -124,6 +148,7 @@ class GlobalSettings(SQLModel, table=True):
     volume_roots: list[str] = _json_list()
     named_volumes: list[str] = _json_list()  # globs of Docker volume names projects may mount
     rollback_keep: int = GLOBAL_DEFAULTS.rollback_keep  # successful digests kept per stage
+    audit_retention_days: int = GLOBAL_DEFAULTS.audit_retention_days
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -266,6 +291,8 @@ class Deploy(SQLModel, table=True):
     # A failed deploy whose undo could not finish (engine or NPM unreachable): its instance rows
     # stay, with container names and proxy host ids, until the reconciler's clean-up removes them.
     cleanup_pending: bool = False
+    # Who asked for it: a username, or "webhook" / "poller" / "system".
+    actor: str = Field(default="", max_length=150)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -302,7 +329,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = None  # None for OIDC-only users
     email: str | None = None
     oidc_subject: str | None = Field(default=None, index=True)
-    is_admin: bool = False
+    oidc_issuer: str | None = None  # with oidc_subject: the provider's identity of this user
+    role: Role = Role.VIEWER
+    disabled: bool = False  # may not sign in; sessions ended when set
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
     # Epoch seconds: session tokens issued earlier are void (set by a password change).
@@ -330,8 +359,40 @@ class AuthSettings(SQLModel, table=True):
     oidc_client_id: str = ""
     oidc_client_secret_enc: str | None = None
     oidc_scopes: str = AUTH_DEFAULTS.oidc_scopes
-    allowed_users: list[str] = _json_list()
-    allowed_groups: list[str] = _json_list()
+    oidc_display_name: str = AUTH_DEFAULTS.oidc_display_name  # "Sign in with <name>"
+    oidc_username_claim: str = AUTH_DEFAULTS.oidc_username_claim
+    oidc_groups_claim: str = AUTH_DEFAULTS.oidc_groups_claim
+    allowed_users: list[str] = _json_list()  # usernames or emails; empty: anyone
+    allowed_groups: list[str] = _json_list()  # empty: any group
+    allowed_email_domains: list[str] = _json_list()  # e.g. "example.com"
+    require_verified_email: bool = True  # for emails allowed by domain
+    oidc_role_map: dict[str, str] = _json_dict()  # provider group -> Role value
+    oidc_default_role: str = AUTH_DEFAULTS.oidc_default_role  # "" : no group matched -> refused
+    # The address people reach us at (e.g. https://deploy.example.com), for the redirect URI;
+    # empty: taken from the request (trusted forwarded headers).
+    public_url: str = ""
+
+
+class AuditEvent(SQLModel, table=True):
+    """One thing someone (or the product itself) did, append-only: never updated, only purged
+    after the retention period."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(index=True, max_length=150)  # username, or webhook/poller/system
+    actor_kind: ActorKind = ActorKind.USER
+    action: str = Field(index=True, max_length=64)  # e.g. sign_in, deploy, stop, config_change
+    outcome: AuditOutcome = AuditOutcome.OK
+    project_name: str | None = Field(default=None, index=True)
+    stage_name: str | None = None
+    instance_id: int | None = None
+    target: str = ""  # what else was acted on: a setting section, a username, a registry
+    # Facts that help later (digest, tag, names of changed fields): never a secret value.
+    detail: dict[str, Any] = _json_dict()
+    address: str = ""  # the client address, when a request caused it
+    message: str = ""  # why it failed or was refused
 
 
 class SeenTag(SQLModel, table=True):

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from services.auth.sessions import AuthService
 from services.errors import InvalidAuth
 from services.store.db import Database
+from services.store.models import Role
 from services.store.sessions import SessionLedger
 from services.store.users import UserStore
 from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeClock, SpyHasher
@@ -27,7 +28,7 @@ class Installation:
         self.hasher = SpyHasher()
         self.users = UserStore(self.db)
         self.users.create(
-            username="admin", password_hash=self.hasher.hash(ADMIN_PASSWORD), is_admin=True
+            username="admin", password_hash=self.hasher.hash(ADMIN_PASSWORD), role=Role.ADMIN
         )
 
     def start(self) -> AuthService:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.auth.sessions import AuthService, PasswordHasher
-from services.store.models import User
+from services.store.models import Role, User
 
 JWT_KEY = bytes(range(32))
 ADMIN_PASSWORD = "correct horse battery"
@@ -71,6 +71,13 @@ def make_auth(
     """A service over the given users (default: admin with ADMIN_PASSWORD)."""
     hasher = hasher or SpyHasher()
     if not users:
-        users = (User(id=1, username="admin", password_hash=hasher.hash(ADMIN_PASSWORD)),)
+        users = (
+            User(
+                id=1,
+                username="admin",
+                password_hash=hasher.hash(ADMIN_PASSWORD),
+                role=Role.ADMIN,
+            ),
+        )
     store, clock = FakeUsers(*users), clock or FakeClock()
     return AuthService(store, JWT_KEY, clock=clock, hasher=hasher), store, clock, hasher

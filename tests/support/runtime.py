@@ -19,7 +19,7 @@ from services.notify.notifier import channels_from_urls
 from services.npm.proxy import ProxySource
 from services.redaction import Redactor
 from services.secrets import generate_key_hex
-from services.store.models import User
+from services.store.models import Role, User
 from tests.support.auth_fakes import ADMIN_PASSWORD, CHEAP_ROUNDS
 
 
@@ -61,7 +61,7 @@ async def running(data_dir: Path, **env: str) -> AsyncIterator[Runtime]:
 def add_admin(runtime: Runtime, password: str = ADMIN_PASSWORD) -> User:
     """The administrator `admin` with `password` (the process creates it at first launch)."""
     hashed = PasswordHasher(rounds=CHEAP_ROUNDS).hash(password)
-    return runtime.stores.users.create(username="admin", password_hash=hashed, is_admin=True)
+    return runtime.stores.users.create(username="admin", password_hash=hashed, role=Role.ADMIN)
 
 
 def notify_to(runtime: Runtime, urls: list[str]) -> None:

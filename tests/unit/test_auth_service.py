@@ -13,7 +13,7 @@ import pytest
 from services.auth.limits import SignInBrake, SignInLimits
 from services.auth.sessions import FAILED, AuthService, Principal, safe_next
 from services.errors import InvalidAuth, RateLimited, ValidationFailed
-from services.store.models import User
+from services.store.models import Role, User
 from tests.support.auth_fakes import ADMIN_PASSWORD, JWT_KEY, FakeUsers, SpyHasher, make_auth
 
 
@@ -92,8 +92,10 @@ async def test_tampered_foreign_or_unsigned_tokens_are_refused() -> None:
     auth, _, clock, _ = make_auth()
     token = (await auth.login("admin", ADMIN_PASSWORD)).token
     now = int(clock.now.timestamp())
-    claims = {"sub": "1", "name": "admin", "iat": now, "exp": now + 60, "jti": "x"}
+    claims = {"sub": "1", "name": "admin", "role": "admin", "iat": now, "exp": now + 60, "jti": "x"}
     forged = [
+        jwt.encode({**claims, "role": "root"}, JWT_KEY, algorithm="HS256"),
+        jwt.encode({k: v for k, v in claims.items() if k != "role"}, JWT_KEY, algorithm="HS256"),
         _tamper(token),
         jwt.encode(claims, b"another key of thirty-two bytes!", algorithm="HS256"),
         jwt.encode(claims, "", algorithm="none"),
@@ -103,7 +105,8 @@ async def test_tampered_foreign_or_unsigned_tokens_are_refused() -> None:
     for bad in forged:
         with pytest.raises(InvalidAuth):
             auth.verify(bad)
-    assert auth.verify(jwt.encode(claims, JWT_KEY, algorithm="HS256")).username == "admin"
+    signed_in = auth.verify(jwt.encode(claims, JWT_KEY, algorithm="HS256"))
+    assert (signed_in.username, signed_in.role) == ("admin", Role.ADMIN)
 
 
 async def test_sign_out_ends_only_that_session() -> None:
