@@ -27,6 +27,7 @@ from services.admin.project_admin import ProjectAdmin
 from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
 from services.admin.volume_config import VolumeConfigService
+from services.audit.log import AuditLog
 from services.auth.sessions import AuthService, PasswordHasher
 from services.deploy.check import CheckStep
 from services.deploy.cleanup import PendingCleanup
@@ -60,6 +61,7 @@ from services.npm.proxy import ProxySource
 from services.redaction import Redactor
 from services.registry.pool import RegistryPool
 from services.secrets import SecretBox, derive_subkey
+from services.store.audit import AuditStore
 from services.store.db import Database
 from services.store.deploys import DeployStore
 from services.store.instances import InstanceStore
@@ -92,6 +94,7 @@ class Stores:
     users: UserStore
     sessions: SessionLedger  # sign-outs and password-change cut-offs
     config: ConfigStore  # the seed/export document <-> the database
+    audit: AuditStore  # who did what (append-only)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class Runtime:
     detection: DetectionServices
     admin: AdminServices
     auth: AuthService
+    audit: AuditLog
     status: SystemStatus
     session_secret: str  # signs NiceGUI's browser storage
 
@@ -225,6 +229,7 @@ def build_runtime(
             hasher=hasher,
             records=stores.sessions,
         ),
+        audit=AuditLog(stores.audit),
         status=SystemStatus(engine=clients.engine, db=db),
         session_secret=derive_subkey(key, "nicegui-storage").hex(),
     )
@@ -249,6 +254,7 @@ def build_stores(*, db: Database, box: SecretBox) -> Stores:
         users=UserStore(db=db),
         sessions=SessionLedger(db=db),
         config=ConfigStore(db=db, box=box),
+        audit=AuditStore(db=db),
     )
 
 

@@ -1,0 +1,1 @@
+"""Who did what: the audit log (services/audit/log.py) and the actor type everyone passes."""
