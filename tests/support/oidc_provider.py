@@ -138,13 +138,16 @@ class OidcProvider:
         client_secret: str = CLIENT_SECRET,
         user: TestUser | None = None,
         login_form: bool = False,
+        auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post"),
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.user = user or TestUser()
         self.login_form = login_form
+        self.auth_methods = auth_methods
         self.faults = Faults()
         self.counters = Counters()
+        self.auth_methods_used: list[str] = []
         self.keys = [SigningKey.generate()]
         self._stray_key = SigningKey.generate()
         self._codes: dict[str, _Grant] = {}
@@ -181,7 +184,7 @@ class OidcProvider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email", "groups"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", *PROFILE_CLAIMS],
         }
@@ -262,7 +265,11 @@ class OidcProvider:
 
     def exchange(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, Any]:
         """The token endpoint: redeem a code once, verify the client and the PKCE verifier."""
+        method = "client_secret_basic" if basic else "client_secret_post"
         client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
+        self.auth_methods_used.append(method)
+        if method not in self.auth_methods:
+            return 401, {"error": "invalid_client"}
         if client_id != self.client_id or not secrets.compare_digest(secret, self.client_secret):
             return 401, {"error": "invalid_client"}
         if form.get("grant_type") != "authorization_code":
