@@ -149,13 +149,16 @@ class OidcProvider:
         self.counters = Counters()
         self.auth_methods_used: list[str] = []
         self.keys = [SigningKey.generate()]
-        self._stray_key = SigningKey.generate()
+        self._stray_key: SigningKey | None = None  # made on first use: RSA keys are slow
         self._codes: dict[str, _Grant] = {}
         self._access_tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._httpd = _ProviderHTTPServer(("127.0.0.1", 0), _ProviderHandler)
         self._httpd.provider = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval lets stop() return quickly (the default makes it wait 0.5 s).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._running = False
 
     # -- the outside view --------------------------------------------------------------------
@@ -312,7 +315,9 @@ class OidcProvider:
         if nonce is not None:
             claims["nonce"] = "not-the-nonce-you-sent" if faults.wrong_nonce else nonce
         with self._lock:
-            key = self._stray_key if faults.unknown_key else self.keys[-1]
+            if faults.unknown_key and self._stray_key is None:
+                self._stray_key = SigningKey.generate()
+            key = self._stray_key if faults.unknown_key and self._stray_key else self.keys[-1]
         return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
 
     def userinfo(self, access_token: str) -> tuple[int, dict[str, Any]]:
