@@ -119,7 +119,7 @@ class OidcClient:
             self._config.client_id,
             "code",
             redirect_uri=redirect_uri,
-            scope=" ".join(self._config.scopes),
+            scope=" ".join(["openid", *(s for s in self._config.scopes if s != "openid")]),
             state=state,
             nonce=nonce,
             code_challenge=create_s256_code_challenge(verifier),
@@ -129,7 +129,7 @@ class OidcClient:
 
     async def finish(self, pending: PendingSignIn, callback: Mapping[str, str]) -> OidcIdentity:
         """Complete a sign-in from the callback's query parameters, or raise `OidcRefused`."""
-        if not secrets.compare_digest(callback.get("state", ""), pending.state):
+        if not _same(callback.get("state", ""), pending.state):
             raise OidcRefused("the sign-in state does not match; start the sign-in again")
         if "error" in callback:
             raise OidcRefused(f"the provider refused the sign-in ({_short(callback['error'])})")
@@ -191,7 +191,7 @@ class OidcClient:
             raise OidcRefused("the ID token's signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise OidcRefused(f"the ID token is not valid ({type(exc).__name__})") from exc
-        if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
+        if not _same(str(claims.get("nonce", "")), nonce):
             raise OidcRefused("the ID token's nonce does not match this sign-in")
         return claims
 
@@ -236,6 +236,11 @@ def basic_authorization(client_id: str, secret: str) -> str:
     """client_secret_basic: both parts form-url-encoded before base64, as OAuth 2.0 says."""
     pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
     return f"Basic {base64.b64encode(pair.encode()).decode()}"
+
+
+def _same(received: str, expected: str) -> bool:
+    """Constant-time equality for any text (compare_digest on str takes only ASCII)."""
+    return secrets.compare_digest(received.encode(), expected.encode())
 
 
 def _short(value: object) -> str:

@@ -244,3 +244,31 @@ async def test_an_hmac_signed_id_token_is_refused(
 
     with pytest.raises(OidcRefused, match="algorithm"):
         await sign_in(client_for(provider, http), http)
+
+
+async def test_a_non_ascii_state_is_refused_not_crashed(
+    provider: OidcProvider, http: httpx.AsyncClient
+) -> None:
+    """The callback's query is the browser's to write: any text must get a plain refusal."""
+    client = client_for(provider, http)
+    pending = await client.begin(REDIRECT_URI)
+    callback = await approve(http, pending)
+
+    with pytest.raises(OidcRefused, match="state does not match"):
+        await client.finish(pending, {**callback, "state": "état"})
+
+
+async def test_openid_is_always_requested(provider: OidcProvider, http: httpx.AsyncClient) -> None:
+    client = OidcClient(
+        OidcClientConfig(
+            discovery_url=provider.discovery_url,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            scopes=("profile", "email"),
+        ),
+        http,
+    )
+
+    claims = await sign_in(client, http)
+
+    assert claims["sub"] == provider.user.sub

@@ -186,7 +186,7 @@ def test_the_login_form_signs_in_only_the_right_password() -> None:
         user = provider.user
         bad = httpx.post(
             f"{provider.issuer}/authorize",
-            data={**request, "username": user.username, "password": "wrong"},
+            data={**request, "username": user.username, "password": "wrong-é"},
         )
         assert bad.status_code == 200
         assert "Wrong username or password." in bad.text

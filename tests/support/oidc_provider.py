@@ -273,7 +273,7 @@ class OidcProvider:
         self.auth_methods_used.append(method)
         if method not in self.auth_methods:
             return 401, {"error": "invalid_client"}
-        if client_id != self.client_id or not secrets.compare_digest(secret, self.client_secret):
+        if client_id != self.client_id or not _same(secret, self.client_secret):
             return 401, {"error": "invalid_client"}
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}
@@ -283,7 +283,7 @@ class OidcProvider:
             return 400, {"error": "invalid_grant", "error_description": "unknown or used code"}
         if grant.client_id != client_id or grant.redirect_uri != form.get("redirect_uri"):
             return 400, {"error": "invalid_grant", "error_description": "redirect_uri mismatch"}
-        if not secrets.compare_digest(s256(form.get("code_verifier", "")), grant.code_challenge):
+        if not _same(s256(form.get("code_verifier", "")), grant.code_challenge):
             return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
         access_token = secrets.token_urlsafe(24)
         with self._lock:
@@ -349,15 +349,18 @@ class OidcProvider:
 
     def check_login(self, username: str, password: str) -> bool:
         """The form's credentials against the configured user, in constant time."""
-        return username == self.user.username and secrets.compare_digest(
-            password, self.user.password
-        )
+        return username == self.user.username and _same(password, self.user.password)
 
 
 def s256(verifier: str) -> str:
     """The PKCE S256 code challenge for a verifier."""
     digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _same(received: str, expected: str) -> bool:
+    """Constant-time equality for any text (compare_digest on str takes only ASCII)."""
+    return secrets.compare_digest(received.encode(), expected.encode())
 
 
 def _b64url_uint(value: int) -> str:
