@@ -7,6 +7,7 @@ its keys), and a `kid` still unknown after that is refused.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ import httpx
 import jwt
 
 from services.errors import CannotConnect, InvalidAuth, Timeout, UpstreamError, WrongService
+
+MAX_ANSWER_BYTES = 1024 * 1024  # a provider's answers are a few KiB
 
 
 class OidcRefused(InvalidAuth):
@@ -33,11 +36,15 @@ async def fetch_json(
     A provider's OAuth error answer (`{"error": ...}`) becomes `OidcRefused`; an unreachable or
     slow provider, or one answering something else than JSON, becomes our connection errors.
     """
+    method = "GET" if data is None else "POST"
+    form = None if data is None else dict(data)
     try:
-        if data is None:
-            reply = await http.get(url, headers=dict(headers or {}))
-        else:
-            reply = await http.post(url, data=dict(data), headers=dict(headers or {}))
+        request = http.build_request(method, url, data=form, headers=dict(headers or {}))
+        reply = await http.send(request, stream=True)
+        try:
+            content = await _read_capped(reply, what)
+        finally:
+            await reply.aclose()
     except httpx.TimeoutException as exc:
         raise Timeout(f"the OIDC provider's {what} did not answer in time") from exc
     except httpx.InvalidURL as exc:
@@ -45,7 +52,7 @@ async def fetch_json(
     except httpx.TransportError as exc:
         host = httpx.URL(url).host
         raise CannotConnect(f"the OIDC provider at {host} could not be reached") from exc
-    body = _json_object(reply)
+    body = _json_object(content)
     if reply.is_success and body is not None:
         return body
     if body is not None and isinstance(body.get("error"), str):
@@ -56,9 +63,21 @@ async def fetch_json(
     raise WrongService(f"the OIDC provider's {what} did not answer with JSON")
 
 
-def _json_object(reply: httpx.Response) -> dict[str, Any] | None:
+async def _read_capped(reply: httpx.Response, what: str) -> bytes:
+    """The body, refused past `MAX_ANSWER_BYTES` (a provider's answers are a few KiB)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in reply.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise WrongService(f"the OIDC provider's {what} answer is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
-        body = reply.json()
+        body = json.loads(content)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

@@ -272,3 +272,12 @@ async def test_openid_is_always_requested(provider: OidcProvider, http: httpx.As
     claims = await sign_in(client, http)
 
     assert claims["sub"] == provider.user.sub
+
+
+async def test_a_huge_provider_answer_is_refused(
+    provider: OidcProvider, http: httpx.AsyncClient
+) -> None:
+    provider.faults.discovery_padding = 2 * 1024 * 1024
+
+    with pytest.raises(WrongService, match="too large"):
+        await client_for(provider, http).begin(REDIRECT_URI)

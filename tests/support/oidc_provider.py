@@ -75,6 +75,7 @@ class Faults:
     expired: bool = False
     unknown_key: bool = False  # signed by a key the JWKS never publishes
     thin_id_token: bool = False  # profile claims only in userinfo
+    discovery_padding: int = 0  # bytes of filler in the discovery document (a huge answer)
 
 
 @dataclass
@@ -190,6 +191,11 @@ class OidcProvider:
             "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", *PROFILE_CLAIMS],
+            **(
+                {"padding": "x" * self.faults.discovery_padding}
+                if self.faults.discovery_padding
+                else {}
+            ),
         }
 
     def jwks(self) -> dict[str, Any]:
