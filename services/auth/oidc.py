@@ -193,6 +193,10 @@ class OidcClient:
             raise OidcRefused(f"the ID token is not valid ({type(exc).__name__})") from exc
         if not _same(str(claims.get("nonce", "")), nonce):
             raise OidcRefused("the ID token's nonce does not match this sign-in")
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self._config.client_id:
+            # Shared with other clients: only valid when it names us as the authorized party.
+            raise OidcRefused("the ID token names several audiences but not us as its party")
         return claims
 
     async def _with_userinfo(

@@ -281,3 +281,15 @@ async def test_a_huge_provider_answer_is_refused(
 
     with pytest.raises(WrongService, match="too large"):
         await client_for(provider, http).begin(REDIRECT_URI)
+
+
+async def test_several_audiences_need_us_as_the_authorized_party(
+    provider: OidcProvider, http: httpx.AsyncClient
+) -> None:
+    provider.faults.extra_audience = "another-client"
+    client = client_for(provider, http)
+
+    with pytest.raises(OidcRefused, match="several audiences"):
+        await sign_in(client, http)
+    provider.faults.azp = provider.client_id
+    assert (await sign_in(client, http))["sub"] == provider.user.sub

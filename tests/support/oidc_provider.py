@@ -72,6 +72,8 @@ class Faults:
 
     wrong_nonce: bool = False
     audience: str | None = None  # an ``aud`` other than the client id
+    extra_audience: str | None = None  # ``aud`` becomes [client id, this]
+    azp: str | None = None  # the authorized party claim, absent unless set
     expired: bool = False
     unknown_key: bool = False  # signed by a key the JWKS never publishes
     thin_id_token: bool = False  # profile claims only in userinfo
@@ -315,6 +317,10 @@ class OidcProvider:
             "auth_time": issued,
             **self.user.claims(),
         }
+        if faults.extra_audience:
+            claims["aud"] = [claims["aud"], faults.extra_audience]
+        if faults.azp:
+            claims["azp"] = faults.azp
         if faults.thin_id_token:
             for claim in PROFILE_CLAIMS:
                 claims.pop(claim, None)
