@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
+from services.auth.oidc_settings import redirect_uri
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _WEB_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
@@ -69,3 +71,12 @@ def _origin(scheme: str, host: str | None, port: int | None) -> Origin | None:
     if scheme not in DEFAULT_PORTS or not host:
         return None
     return Origin(scheme, host.lower(), DEFAULT_PORTS[scheme] if port is None else port)
+
+
+def oidc_redirect_uri(scope: Scope) -> str | None:
+    """The OIDC redirect URI for the origin (and path prefix) this request was addressed to;
+    None without a usable Host header."""
+    origin = scope_origin(scope)
+    if origin is None:
+        return None
+    return redirect_uri(str(origin), scope.get("root_path", ""))

@@ -368,9 +368,6 @@ class AuthSettings(SQLModel, table=True):
     require_verified_email: bool = True  # for emails allowed by domain
     oidc_role_map: dict[str, str] = _json_dict()  # provider group -> Role value
     oidc_default_role: str = AUTH_DEFAULTS.oidc_default_role  # "" : no group matched -> refused
-    # The address people reach us at (e.g. https://deploy.example.com), for the redirect URI;
-    # empty: taken from the request (trusted forwarded headers).
-    public_url: str = ""
 
 
 class AuditEvent(SQLModel, table=True):

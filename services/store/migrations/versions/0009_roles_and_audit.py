@@ -3,7 +3,7 @@
 - user.role replaces user.is_admin (admins stay admins; anyone else becomes a viewer),
   user.disabled, user.oidc_issuer.
 - auth_settings: the provider's display name, the claims read, who may enter (emails by
-  domain, verified emails), the group -> role map with its default, the public address.
+  domain, verified emails), the group -> role map with its default.
 - global_settings.audit_retention_days.
 - deploy.actor: who asked for each deploy (earlier webhook and poll deploys get "webhook" and
   "poller"; others, whose person is unknown, "unknown").
@@ -65,7 +65,6 @@ def _auth_settings() -> None:
         ("oidc_username_claim", "preferred_username"),
         ("oidc_groups_claim", "groups"),
         ("oidc_default_role", ""),
-        ("public_url", ""),
     ]
     with op.batch_alter_table("auth_settings", schema=None) as batch_op:
         for name, default in text:
@@ -121,7 +120,6 @@ def downgrade() -> None:
             "oidc_role_map",
             "require_verified_email",
             "allowed_email_domains",
-            "public_url",
             "oidc_default_role",
             "oidc_groups_claim",
             "oidc_username_claim",

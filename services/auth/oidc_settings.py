@@ -1,0 +1,45 @@
+"""From the stored auth settings to what the OIDC sign-in needs: the client's configuration and
+the redirect URI to register with the provider."""
+
+from __future__ import annotations
+
+from services.auth.oidc import DEFAULT_PROFILE_CLAIMS, OidcClientConfig
+from services.store.models import AuthMode, AuthSettings
+
+# Where the provider sends the browser back to (under the app's own path prefix, if any).
+CALLBACK_PATH = "/api/auth/oidc/callback"
+
+
+def redirect_uri(origin: str, root_path: str = "") -> str:
+    """The exact redirect URI for a dashboard reached at `origin` (`https://host[:port]`)
+    under `root_path`: what the admin registers with the provider, and what sign-ins send."""
+    return f"{origin.rstrip('/')}{root_path.rstrip('/')}{CALLBACK_PATH}"
+
+
+def oidc_enabled(row: AuthSettings) -> bool:
+    """Whether the mode lets people sign in through the provider and it is configured."""
+    return row.mode in {AuthMode.OIDC, AuthMode.BOTH} and oidc_configured(row)
+
+
+def oidc_configured(row: AuthSettings) -> bool:
+    return bool(row.oidc_discovery_url and row.oidc_client_id)
+
+
+def password_enabled(row: AuthSettings) -> bool:
+    """Local passwords work unless the mode is OIDC only."""
+    return row.mode != AuthMode.OIDC
+
+
+def client_config(row: AuthSettings, client_secret: str | None) -> OidcClientConfig:
+    """The client's configuration; the claims wanted are the username, email and group claims
+    (any missing from the ID token are read from userinfo)."""
+    claims = dict.fromkeys(
+        [row.oidc_username_claim, *DEFAULT_PROFILE_CLAIMS, row.oidc_groups_claim]
+    )
+    return OidcClientConfig(
+        discovery_url=row.oidc_discovery_url,
+        client_id=row.oidc_client_id,
+        client_secret=client_secret or "",
+        scopes=tuple(row.oidc_scopes.split()),
+        profile_claims=tuple(c for c in claims if c),
+    )
