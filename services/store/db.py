@@ -15,8 +15,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, create_engine
@@ -71,12 +74,26 @@ class Database:
                 raise
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (run at every start)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        """Bring the schema to the newest Alembic revision (run at every start).
+
+        Raises SchemaTooNew, touching nothing, when a newer Docker Watcher wrote the database:
+        running older code over it could lose what the newer one keeps.
+        """
+        config = migration_config()
+        with self.engine.connect() as connection:
+            # SQLite alters a table by copying it and dropping the old one; with foreign keys
+            # on, that drop would delete (cascade) every row of the tables referring to it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+            try:
+                with connection.begin():
+                    check_known_revision(schema_revision(connection))
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    _check_references(connection)
+            finally:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
     def ping(self) -> None:
         """Raise when the database cannot answer a trivial query."""
@@ -85,6 +102,52 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _check_references(connection: Connection) -> None:
+    """After migrating with foreign keys off: every reference must still point at a row."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise WatcherError(f"the upgrade left broken references in {', '.join(tables)}")
+
+
+class SchemaTooNew(WatcherError):
+    """The database was written by a newer version than this one."""
+
+
+def migration_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version knows."""
+    head = ScriptDirectory.from_config(migration_config()).get_current_head()
+    assert head is not None  # the migrations ship with the code
+    return head
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The database's schema revision; None for a new (empty) database."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_known_revision(revision: str | None) -> None:
+    """Raise SchemaTooNew for a revision none of our migrations made."""
+    if revision is None:
+        return
+    try:
+        known = ScriptDirectory.from_config(migration_config()).get_revision(revision)
+    except CommandError:  # a revision none of our migrations has
+        known = None
+    if known is None:
+        raise SchemaTooNew(
+            f"the database has schema {revision!r}, newer than this version of Docker Watcher "
+            f"(it knows up to {head_revision()!r}); run the newer version, or restore a backup "
+            "made by this one"
+        )
 
 
 def database_refusal(exc: IntegrityError | StaleDataError) -> WatcherError:
