@@ -18,6 +18,7 @@ from nicegui import background_tasks, core, ui
 from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings, warn_about_proxy_trust
+from app.data_lock import hold_data_dir
 from app.logs import configure_logging
 from app.page_routes import register_pages
 from app.threads import use_io_threads
@@ -108,6 +109,7 @@ def run(settings: Settings) -> None:
     redactor = Redactor()
     configure_logging(settings.log_level, redactor)
     warn_about_proxy_trust(settings)
+    hold_data_dir(settings.data_dir)  # released by the kernel when the process ends
     runtime = build_runtime(settings, redactor=redactor)
     first_launch(runtime)
     create_app(runtime)
