@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # it): containers are then reached by name; otherwise by their address on that network.
     in_network: bool = Field(default=False, alias="DW_IN_NETWORK")
     drain_seconds: float = Field(default=3.0, alias="DW_DRAIN_SECONDS", ge=0, le=300)
+    # SIGTERM: running deploys get this long to finish before they are stopped and undone.
+    stop_timeout: float = Field(default=120.0, alias="DW_STOP_TIMEOUT", ge=1, le=3600)
     # The dashboard's origin as browsers see it (`https://watcher.example.com`). Unset: each
     # request's own Host and scheme, with a trusted proxy's forwarded headers (app/forwarded.py).
     public_url: str | None = Field(default=None, alias="DW_PUBLIC_URL")

@@ -19,6 +19,7 @@ from app.api.routes import register_routes
 from app.auth_guard import AuthGuard
 from app.config import Settings, warn_about_proxy_trust
 from app.data_lock import hold_data_dir
+from app.graceful_stop import GracefulStop
 from app.logs import configure_logging
 from app.page_routes import register_pages
 from app.threads import use_io_threads
@@ -32,7 +33,7 @@ from services.store.users import UserStore
 log = logging.getLogger(__name__)
 STATUS_INTERVAL = 10.0
 CLEANUP_RETRY = 30.0  # pending clean-ups and lost hosts retried this often (NPM sends no event)
-DEPLOY_DRAIN_TIMEOUT = 120.0  # SIGTERM: running deploys get this long to finish
+SOCKETS_GRACE = 3  # seconds open connections get once the server stops
 BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
 
@@ -71,9 +72,13 @@ def create_app(runtime: Runtime) -> None:
     register_routes(nicegui_app, runtime)
     register_pages(runtime.auth, pages)
     stop = asyncio.Event()
+    graceful = GracefulStop(
+        runtime.services.deployer, stop, nicegui_app.shutdown, runtime.settings.stop_timeout
+    )
 
     async def on_startup() -> None:
         use_io_threads(asyncio.get_running_loop())
+        graceful.install(asyncio.get_running_loop())
         background_tasks.create(runtime.status.run(STATUS_INTERVAL, stop), name="status")
         background_tasks.create(runtime.detection.poller.run(stop), name="poller")
         background_tasks.create(reconcile_then_follow(runtime, stop), name="reconciler")
@@ -88,7 +93,7 @@ def create_app(runtime: Runtime) -> None:
 
     async def on_shutdown() -> None:
         stop.set()
-        await runtime.close(drain_seconds=DEPLOY_DRAIN_TIMEOUT)
+        await runtime.close(drain_seconds=runtime.settings.stop_timeout)
         log.info("Docker Watcher stopped")
 
     nicegui_app.on_startup(on_startup)
@@ -102,8 +107,8 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 def run(settings: Settings) -> None:
     """Start the whole application and block until it stops.
 
-    Uvicorn handles SIGTERM itself (graceful shutdown, which drains deploys) and afterwards
-    re-raises it to the handler that was installed before; ours turns that into exit code 0.
+    Once serving, SIGTERM belongs to app.graceful_stop (drain while still answering, then
+    stop; exit code 0). Before that, a SIGTERM ends the start at once, also with exit code 0.
     """
     signal.signal(signal.SIGTERM, _exit_cleanly)
     redactor = Redactor()
@@ -124,6 +129,9 @@ def run(settings: Settings) -> None:
         uvicorn_logging_level=settings.log_level,
         log_config=None,
         proxy_headers=False,  # read once, by app.forwarded.ForwardedHeaders
+        # Open page sockets never close on their own: after the deploys have drained, the
+        # server waits this long for connections before closing them.
+        timeout_graceful_shutdown=SOCKETS_GRACE,
     )
 
 

@@ -56,6 +56,10 @@ class CryptoError(WatcherError):
     """A secret could not be decrypted: wrong ENCRYPTION_KEY or tampered data."""
 
 
+class ShuttingDown(WatcherError):
+    """Docker Watcher is stopping: the work was stopped, or is refused, for that reason."""
+
+
 class ConfigError(WatcherError):
     """The process configuration (environment variables, the seed file) is unusable."""
 

@@ -28,7 +28,9 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     """One line per route module; each module's `register` takes only what it needs."""
     auth_routes.register(api, runtime.auth)
     health.register(api, runtime.status)
-    webhook_routes.register(api, runtime.detection.webhook)  # public: its URL secret
+    deployer = runtime.services.deployer
+    # public: its URL secret
+    webhook_routes.register(api, runtime.detection.webhook, lambda: deployer.accepting)
     install_error_handlers(api)  # one error shape for the routes below
     admin = runtime.admin
     projects_routes.register(api, admin.project_admin, admin.env_config, admin.volume_config)

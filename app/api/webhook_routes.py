@@ -6,6 +6,7 @@ with a size cap, and the rest is `services.detect.webhook.WebhookReceiver`'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,10 +44,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": f"the body is larger than {MAX_BODY} bytes"},
     422: {"description": "a field is missing or invalid (named in `loc`)"},
     429: {"description": "too many requests from this address; `Retry-After` says when to retry"},
+    503: {"description": "the watcher is stopping (restart); `Retry-After` says when to retry"},
 }
+RESTART_RETRY_AFTER = 30  # seconds
 
 
-def register(api: FastAPI, receiver: WebhookReceiver) -> None:
+def register(api: FastAPI, receiver: WebhookReceiver, accepting: Callable[[], bool]) -> None:
+    """`accepting` is False once the process is stopping: pushes are then answered 503 with
+    Retry-After, so the CI retries against the restarted watcher instead of losing them."""
+
     @api.post(
         # `:path` so that every guess, even one with a slash ("x/"), reaches the same 404
         # below instead of the router's trailing-slash redirect: one answer for every wrong URL.
@@ -59,6 +65,10 @@ def register(api: FastAPI, receiver: WebhookReceiver) -> None:
     )
     async def webhook(secret: str, request: Request) -> JSONResponse:
         """Deploys, records or ignores the pushed tag per stage; answers before deploys finish."""
+        if not accepting():
+            detail = "Docker Watcher is restarting; try again shortly"
+            headers = {"Retry-After": str(RESTART_RETRY_AFTER)}
+            return JSONResponse({"detail": detail}, status_code=503, headers=headers)
         client = request.client.host if request.client else "unknown"
         wait = receiver.admit(client)
         if wait:

@@ -45,9 +45,12 @@ from services.deploy.start import HealthStep, Started, StartStep
 from services.deploy.step_log import StepFailed
 from services.deploy.strategies import StopStep, strategy_line
 from services.deploy.switch import RetireStep, RouteStep
+from services.errors import ShuttingDown
 from services.store.models import Deploy, DeployStrategy, Instance
 
 __all__ = ["DeployRequest", "Deployer", "HealthFailed", "Queued", "Refused"]
+
+STOPPED_AT_SHUTDOWN = "Docker Watcher is shutting down: this deploy was stopped and undone"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Deployer:
         self._pending: dict[DeployRequest, Deploy] = {}  # queued, not started yet
         self._queueing = asyncio.Lock()
         self._accepting = True
+        self._aborting = False  # running deploys are being stopped: a cancel means undo
 
     async def submit(self, request: DeployRequest) -> Deploy:
         """Record the deploy as queued and run it in the background; returns the record."""
@@ -108,11 +112,33 @@ class Deployer:
         """Run a deploy to its end and return the final record (never raises for its failure)."""
         return await self._run(await self._records.queued(request), request)
 
-    async def shutdown(self, timeout: float = 60.0) -> None:
-        """Refuse new deploys and let running ones finish (bounded)."""
+    def stop_accepting(self) -> None:
+        """From now on every new deploy is refused (the first thing a shutdown does)."""
         self._accepting = False
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    async def shutdown(self, timeout: float = 60.0) -> None:
+        """Refuse new deploys and let running ones finish; those still running after
+        `timeout` seconds are stopped and undone like a failure (`abort`)."""
+        self.stop_accepting()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        if self._tasks:
+            await self.abort()
+
+    async def abort(self) -> None:
+        """Stop every running deploy now: each is undone (what it made is removed) and
+        recorded as failed because of the shutdown; queued ones are dropped."""
+        self.stop_accepting()
+        self._aborting = True
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     @property
     def running(self) -> int:
@@ -150,6 +176,11 @@ class Deployer:
             instance = await self._steps(job)
         except StepFailed as failure:
             return await self._records.failed(deploy, report, failure, job)
+        except asyncio.CancelledError:
+            if not self._aborting:
+                raise
+            stopped = StepFailed(report.log.current_step, ShuttingDown(STOPPED_AT_SHUTDOWN))
+            return await self._records.failed(deploy, report, stopped, job)
         finished = await self._records.finished(job, instance)
         if instance is not None and self._cleanup is not None:
             await self._cleanup.run(job.project)  # under the stage's lock: nothing pulls here

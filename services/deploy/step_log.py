@@ -116,6 +116,9 @@ class DeployRecorder:
         )
         try:
             yield
+        except asyncio.CancelledError:  # stopped at shutdown: the deployer undoes the rest
+            self._end(name, row, started, StepStatus.FAILED)
+            raise
         except Exception as exc:
             self._end(name, row, started, StepStatus.FAILED)
             raise exc if isinstance(exc, StepFailed) else StepFailed(name, exc) from exc

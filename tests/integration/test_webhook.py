@@ -374,3 +374,18 @@ async def _project_named(world: World, name: str) -> Project | None:
 def _seen_rows(world: World) -> list[SeenTag]:
     with world.db.session() as session:
         return list(session.exec(select(SeenTag)).all())
+
+
+async def test_while_the_process_stops_pushes_are_told_to_retry_and_nothing_is_decided(
+    world: World, detection: DetectionServices
+) -> None:
+    deployer = world.services.deployer
+    async with webhook_client(detection, accepting=lambda: deployer.accepting) as http:
+        deployer.stop_accepting()
+        secret = world.settings.webhook_secret()
+        body = {"image": f"{world.project.image}:dev-1"}
+        answer = await http.post(f"/api/webhook/{secret}", json=body)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "30"
+    assert answer.json() == {"detail": "Docker Watcher is restarting; try again shortly"}
+    assert deploys_of(world) == [] and _seen_rows(world) == []

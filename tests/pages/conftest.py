@@ -108,7 +108,8 @@ async def config_site(
     async with running(tmp_path) as runtime, user_simulation() as user:
         admin = add_admin(runtime)
         nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
-        webhook_routes.register(nicegui_app, runtime.detection.webhook)
+        deployer = runtime.services.deployer
+        webhook_routes.register(nicegui_app, runtime.detection.webhook, lambda: deployer.accepting)
         auth_routes.register(nicegui_app, runtime.auth)  # hand-off after a password change
         pages = build_pages(runtime)
         register_config_pages(pages)

@@ -69,11 +69,13 @@ async def webhook_client(
     *,
     receiver: WebhookReceiver | None = None,
     address: str = "127.0.0.1",
+    accepting: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client, calling from `address`, for a FastAPI app holding only the webhook route
-    (with the detection's receiver, or `receiver`)."""
+    (with the detection's receiver, or `receiver`; `accepting` says whether the process is
+    not stopping)."""
     api = FastAPI()
-    webhook_routes.register(api, receiver or detection.webhook)
+    webhook_routes.register(api, receiver or detection.webhook, accepting)
     transport = httpx.ASGITransport(app=api, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://watcher") as client:
         yield client

@@ -13,6 +13,7 @@ nohealth    same as ok                                      none
 unhealthy   httpd on 8080, no /www/health (GET /health 404) wget /health, so it fails
 exits       ``echo bye; exit 3``                            none
 slow        ``sleep 3`` then httpd as in ok                 as ok, with a 30 s start period
+slower      ``sleep 12`` then httpd as in ok                as ok, with a 60 s start period
 =========== =============================================== ===============================
 
 Every variant has ``EXPOSE 8080`` and ``LABEL org.opencontainers.image.title=demo``.
@@ -52,6 +53,10 @@ VARIANT_CHANGES: dict[str, list[str]] = {
     "slow": [
         'CMD ["/bin/sh","-c","sleep 3; exec /bin/httpd -f -p 8080 -h /www"]',
         HEALTHCHECK.format(extra=" --start-period=30s"),
+    ],
+    "slower": [
+        'CMD ["/bin/sh","-c","sleep 12; exec /bin/httpd -f -p 8080 -h /www"]',
+        HEALTHCHECK.format(extra=" --start-period=60s"),
     ],
 }
 COMMON_CHANGES = ["EXPOSE 8080", "LABEL org.opencontainers.image.title=demo"]
