@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import httpx
 
 from app.config import Settings, resolve_encryption_key
+from app.origins import oidc_redirect_uri
 from app.page_sessions import PageSessions
 from pages.components.deps import PageServices
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
+from services.admin.auth_settings_admin import AuthSettingsAdmin
 from services.admin.config_database import ConfigStore
 from services.admin.config_transfer import ConfigTransfer
 from services.admin.env_config import EnvConfigService
@@ -142,6 +144,7 @@ class AdminServices:
     project_admin: ProjectAdmin
     registry_admin: RegistryAdmin
     settings_admin: SettingsAdmin
+    auth_settings: AuthSettingsAdmin  # sign-in settings (mode, OIDC provider, roles by group)
     deploy_queries: DeployQueries
     env_config: EnvConfigService
     volume_config: VolumeConfigService
@@ -212,6 +215,7 @@ def build_runtime(
     stores = build_stores(db=db, box=SecretBox(key=key, on_reveal=redactor.register))
     clients = build_clients(settings=settings, stores=stores, proxies=proxies)
     services = build_services(settings=settings, stores=stores, clients=clients, images=images)
+    audit = AuditLog(stores.audit)
     return Runtime(
         settings=settings,
         redactor=redactor,
@@ -222,14 +226,16 @@ def build_runtime(
         detection=build_detection(
             stores=stores, clients=clients, services=services, options=poller
         ),
-        admin=build_admin(settings=settings, stores=stores, clients=clients, services=services),
+        admin=build_admin(
+            settings=settings, stores=stores, clients=clients, services=services, audit=audit
+        ),
         auth=AuthService(
             users=stores.users,
             jwt_key=derive_subkey(key, "jwt"),
             hasher=hasher,
             records=stores.sessions,
         ),
-        audit=AuditLog(stores.audit),
+        audit=audit,
         status=SystemStatus(engine=clients.engine, db=db),
         session_secret=derive_subkey(key, "nicegui-storage").hex(),
     )
@@ -414,7 +420,12 @@ def build_detection(
 
 
 def build_admin(
-    *, settings: Settings, stores: Stores, clients: Clients, services: DeployServices
+    *,
+    settings: Settings,
+    stores: Stores,
+    clients: Clients,
+    services: DeployServices,
+    audit: AuditLog,
 ) -> AdminServices:
     return AdminServices(
         project_admin=ProjectAdmin(
@@ -431,6 +442,9 @@ def build_admin(
         ),
         settings_admin=SettingsAdmin(
             settings=stores.settings, notifier=clients.notifier, http=clients.http
+        ),
+        auth_settings=AuthSettingsAdmin(
+            settings=stores.settings, users=stores.users, audit=audit, http=clients.http
         ),
         deploy_queries=DeployQueries(deploys=stores.deploys, bus=services.bus),
         env_config=EnvConfigService(projects=stores.projects),
@@ -482,6 +496,8 @@ def build_pages(runtime: Runtime) -> PageBundles:
             status=status,
             auth=runtime.auth,
             move_page=sessions.move,
+            auth_settings=admin.auth_settings,
+            redirect_uri=oidc_redirect_uri,
         ),
         sessions=sessions,
     )

@@ -12,18 +12,23 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from nicegui import ui
+from starlette.types import Scope
 
 from pages.components.settings_account import AccountSection
+from pages.components.settings_auth import AuthSection
 from pages.components.settings_global import global_sections
 from pages.components.settings_npm import NpmSection
 from pages.components.settings_registries import RegistriesSection
 from pages.components.settings_transfer import TransferSection
 from pages.components.settings_webhook import WebhookSection
 from pages.layout import frame
+from services.admin.auth_settings_admin import AuthSettingsAdmin
 from services.admin.config_transfer import ConfigTransfer
 from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
+from services.audit.log import Actor
 from services.auth.sessions import AuthService, Principal, principal_in
+from services.store.models import Role
 from services.views.system_status import SystemStatus
 
 
@@ -39,6 +44,9 @@ class SettingsServices:
     # Moves a page client (by id) to a fresh session: the page that changed the password
     # stays open until it hands the browser the new cookie.
     move_page: Callable[[str, Principal], None]
+    auth_settings: AuthSettingsAdmin
+    # The OIDC redirect URI for the origin a request was addressed to (None: no usable host).
+    redirect_uri: Callable[[Scope], str | None]
 
 
 def register(services: SettingsServices) -> None:
@@ -52,6 +60,11 @@ def register(services: SettingsServices) -> None:
             principal = principal_in(request.state)
             if principal is not None:
                 client = request.client.host if request.client else ""
+                if principal.role == Role.ADMIN:
+                    view = await services.auth_settings.get()
+                    actor = Actor.user(principal.username, client)
+                    uri = services.redirect_uri(request.scope)
+                    AuthSection(services.auth_settings, view, uri, actor)
                 AccountSection(services.auth, principal, client, services.move_page)
 
 

@@ -158,6 +158,30 @@ def tag_pattern(value: str) -> str:
     return value
 
 
+def no_spaces(value: str) -> str:
+    """One word (a client id, a claim name): surrounding spaces dropped, none inside."""
+    value = value.strip()
+    if any(ch.isspace() for ch in value):
+        raise fail("must not contain spaces")
+    return value
+
+
+def oidc_scopes(value: str) -> str:
+    """Space-separated scopes, normalised; `openid` is added when missing (OIDC needs it)."""
+    words = list(dict.fromkeys(value.split()))
+    if any(not word.isprintable() or '"' in word for word in words):
+        raise fail("must be scope names separated by spaces, e.g. openid email profile")
+    return " ".join(words if "openid" in words else ["openid", *words])
+
+
+def email_domain(value: str) -> str:
+    """A domain people's emails end in (`example.com`); a leading `@` is dropped."""
+    domain = value.strip().removeprefix("@").lower()
+    if not domain or "." not in domain:
+        raise fail("must be an email domain such as example.com")
+    return hostname(domain)
+
+
 def not_blank(value: str) -> str:
     if not value.strip():
         raise fail("must not be empty")

@@ -50,6 +50,9 @@ AUTO_CREATE_ALLOW_MAX = 100
 VOLUME_ROOTS_MAX = 50
 NPM_PASSWORD_MAX = 1024
 REGISTRY_TOKEN_MAX = 4096
+OIDC_SECRET_MAX = 1024
+OIDC_LIST_MAX = 200  # allowed users, groups, email domains
+OIDC_ROLE_MAP_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,21 @@ REGISTRY_DEFAULTS = RegistryDefaults()
 # --- sign-in ----------------------------------------------------------------------------------
 
 SignInMode = Literal["local", "oidc", "both"]
+RoleName = Literal["admin", "deployer", "viewer"]  # `services.store.models.Role`'s values
+DefaultRole = Literal["", "admin", "deployer", "viewer"]  # "": no group matched -> refused
+OidcDisplayName = Annotated[Text, AfterValidator(check.not_blank)]
+OidcDiscoveryUrl = Annotated[
+    LongText, AfterValidator(check.http_url), Documented(r"^(https?://\S+)?$")
+]
+OidcClientId = Annotated[Text, AfterValidator(check.no_spaces)]
+OidcClientSecret = Annotated[str, StringConstraints(max_length=OIDC_SECRET_MAX)]
+OidcScopes = Annotated[Text, AfterValidator(check.oidc_scopes)]
+ClaimName = Annotated[Text, AfterValidator(check.not_blank), AfterValidator(check.no_spaces)]
+AllowedName = Annotated[Text, AfterValidator(check.not_blank)]  # a username, email or group
+AllowedNames = Annotated[list[AllowedName], Field(max_length=OIDC_LIST_MAX)]
+EmailDomain = Annotated[Text, AfterValidator(check.email_domain)]
+EmailDomains = Annotated[list[EmailDomain], Field(max_length=OIDC_LIST_MAX)]
+RoleMap = Annotated[dict[AllowedName, RoleName], Field(max_length=OIDC_ROLE_MAP_MAX)]
 
 
 @dataclass(frozen=True)
@@ -287,7 +305,8 @@ class AuthDefaults:
     oidc_display_name: str = "OIDC"
     oidc_username_claim: str = "preferred_username"
     oidc_groups_claim: str = "groups"
-    oidc_default_role: str = ""  # no group matched: refused
+    oidc_default_role: DefaultRole = ""  # no group matched: refused
+    require_verified_email: bool = True  # for people allowed by their email's domain
 
 
 AUTH_DEFAULTS = AuthDefaults()

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app.api import (
     auth_routes,
+    auth_settings_routes,
     config_import_routes,
     config_routes,
     deploy_routes,
@@ -39,6 +40,7 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     rollback_routes.register(api, runtime.services.rollbacks)
     registries_routes.register(api, admin.registry_admin)
     settings_routes.register(api, admin.settings_admin)
+    auth_settings_routes.register(api, admin.auth_settings)
     deploys_routes.register(api, admin.deploy_queries)
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
     config_routes.register(api, admin.transfer)

@@ -62,11 +62,18 @@ CONTEXTS: dict[SecretKind, str] = {
     "notify": NOTIFY_URL_CONTEXT,
 }
 OIDC_COLUMNS = {  # the seed's auth.oidc keys -> AuthSettings columns
+    "display_name": "oidc_display_name",
     "discovery_url": "oidc_discovery_url",
     "client_id": "oidc_client_id",
     "scopes": "oidc_scopes",
+    "username_claim": "oidc_username_claim",
+    "groups_claim": "oidc_groups_claim",
     "allowed_users": "allowed_users",
     "allowed_groups": "allowed_groups",
+    "allowed_email_domains": "allowed_email_domains",
+    "require_verified_email": "require_verified_email",
+    "role_map": "oidc_role_map",
+    "default_role": "oidc_default_role",
 }
 PROJECT_NESTED = {"registry", "env", "volumes", "stages"}  # ProjectSeed keys that are not columns
 EnvScope = tuple[str | None, str]  # (stage name or None for the project, key)
@@ -269,5 +276,8 @@ def _copy_all(row: Any, seed: BaseModel, skip: set[str]) -> None:
 
 
 def plain(value: object) -> object:
-    """A column value: lists copied (a JSON column must not share the document's list)."""
+    """A column value: lists and mappings copied (a JSON column must not share the
+    document's)."""
+    if isinstance(value, dict):
+        return dict(value)
     return list(value) if isinstance(value, list) else value

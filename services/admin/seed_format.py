@@ -42,10 +42,14 @@ from services.fields import (
     PROJECT_DEFAULTS,
     REGISTRY_DEFAULTS,
     STAGE_DEFAULTS,
+    AllowedNames,
     AutoCreateAllow,
     CertificateId,
+    ClaimName,
+    DefaultRole,
     Domain,
     Email,
+    EmailDomains,
     HealthPath,
     HealthRetries,
     HealthSeconds,
@@ -54,12 +58,17 @@ from services.fields import (
     NamedVolumes,
     NetworkName,
     NpmUrl,
+    OidcClientId,
+    OidcDiscoveryUrl,
+    OidcDisplayName,
+    OidcScopes,
     PollInterval,
     Port,
     ProjectName,
     RegistryKind,
     RegistryName,
     RegistryUrl,
+    RoleMap,
     RollbackKeep,
     SealedNotificationUrls,
     ServerIp,
@@ -109,9 +118,7 @@ def _volume_rule(rule: Any) -> AfterValidator:
 
 
 EnvKey = Annotated[str, AfterValidator(_env_key)]
-Url = Annotated[str, AfterValidator(check.http_url)]
 Secret = Annotated[SecretStr, AfterValidator(check.secret_given)]
-NonBlank = Annotated[str, AfterValidator(check.not_blank)]
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -240,12 +247,19 @@ class ProjectSeed(_Section):
 
 
 class OidcSeed(_Section):
-    discovery_url: Url = ""
-    client_id: str = ""
+    display_name: OidcDisplayName = AUTH_DEFAULTS.oidc_display_name
+    discovery_url: OidcDiscoveryUrl = ""
+    client_id: OidcClientId = ""
     client_secret: Secret | None = None
-    scopes: NonBlank = AUTH_DEFAULTS.oidc_scopes
-    allowed_users: list[NonBlank] = []
-    allowed_groups: list[NonBlank] = []
+    scopes: OidcScopes = AUTH_DEFAULTS.oidc_scopes
+    username_claim: ClaimName = AUTH_DEFAULTS.oidc_username_claim
+    groups_claim: ClaimName = AUTH_DEFAULTS.oidc_groups_claim
+    allowed_users: AllowedNames = []
+    allowed_groups: AllowedNames = []
+    allowed_email_domains: EmailDomains = []
+    require_verified_email: bool = AUTH_DEFAULTS.require_verified_email
+    role_map: RoleMap = {}
+    default_role: DefaultRole = AUTH_DEFAULTS.oidc_default_role
 
 
 class AuthSeed(_Section):

@@ -365,7 +365,7 @@ class AuthSettings(SQLModel, table=True):
     allowed_users: list[str] = _json_list()  # usernames or emails; empty: anyone
     allowed_groups: list[str] = _json_list()  # empty: any group
     allowed_email_domains: list[str] = _json_list()  # e.g. "example.com"
-    require_verified_email: bool = True  # for emails allowed by domain
+    require_verified_email: bool = AUTH_DEFAULTS.require_verified_email  # emails allowed by domain
     oidc_role_map: dict[str, str] = _json_dict()  # provider group -> Role value
     oidc_default_role: str = AUTH_DEFAULTS.oidc_default_role  # "" : no group matched -> refused
 

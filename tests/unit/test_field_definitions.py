@@ -19,12 +19,22 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from app.api import deploy_routes, projects_routes, registries_routes, settings_routes
+from app.api import (
+    auth_settings_routes,
+    deploy_routes,
+    projects_routes,
+    registries_routes,
+    settings_routes,
+)
+from services.admin.auth_settings_admin import AuthSettingsInput
+from services.admin.document_writer import OIDC_COLUMNS
 from services.admin.project_inputs import ProjectInput, StageInput
 from services.admin.registry_admin import RegistryInput
 from services.admin.seed_format import (
+    AuthSeed,
     GlobalSeed,
     NpmSeed,
+    OidcSeed,
     ProjectSeed,
     RegistrySeed,
     SeedDocument,
@@ -36,7 +46,14 @@ from services.deploy.health import HealthPolicy
 from services.detect import proposals
 from services.errors import ValidationFailed
 from services.imageref import ImageRef
-from services.store.models import GlobalSettings, NpmSettings, Project, Registry, Stage
+from services.store.models import (
+    AuthSettings,
+    GlobalSettings,
+    NpmSettings,
+    Project,
+    Registry,
+    Stage,
+)
 from services.types import ImageInfo
 
 LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "maxLength", "maxItems")
@@ -64,6 +81,7 @@ class Section:
     api_components: tuple[str, ...]
     table: type[SQLModel]
     others: Mapping[str, object] = dataclasses.field(default_factory=dict)  # more defaults
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)  # where names differ
 
 
 PROJECT = Section(
@@ -113,6 +131,16 @@ REGISTRY = Section(
     ("RegistryInput",),
     Registry,
 )
+OIDC = Section(
+    "auth.oidc",
+    "auth: {oidc: {}}",
+    lambda doc: cast(AuthSeed, doc.auth).oidc,
+    OidcSeed,
+    AuthSettingsInput,
+    ("AuthSettingsInput",),
+    AuthSettings,
+    columns=OIDC_COLUMNS,
+)
 HEALTH = {"healthcheck": "path", "healthcheck_retries": "retries"}
 HEALTH |= {"healthcheck_interval": "interval", "healthcheck_timeout": "timeout"}
 SEED_KEYS = {"notification_urls": "notification_url"}  # the seed's name, where it differs
@@ -147,6 +175,7 @@ SETTINGS = [
     ),
     *((NPM, name) for name in ("url", "email", "certificate_id", "ssl_forced")),
     *((REGISTRY, name) for name in ("url", "type", "username")),
+    *((OIDC, name) for name in OIDC_COLUMNS),
 ]
 
 
@@ -160,6 +189,7 @@ def openapi() -> dict[str, Any]:
     settings_routes.register(api, unused)
     registries_routes.register(api, unused)
     deploy_routes.register(api, unused, unused)
+    auth_settings_routes.register(api, unused)
     schemas: dict[str, Any] = api.openapi()["components"]["schemas"]
     return schemas
 
@@ -195,7 +225,8 @@ def definitions(section: Section, name: str) -> dict[str, dict[str, object]]:
         schema = openapi()[component]
         if name in schema["properties"]:
             found[f"OpenAPI {component}"] = facts(schema, name)
-    column = section.table.model_fields[name].get_default(call_default_factory=True)
+    column_name = section.columns.get(name, name)
+    column = section.table.model_fields[column_name].get_default(call_default_factory=True)
     found[f"column {section.table.__name__}"] = {"default": column}
     for place, holder in section.others.items():
         attribute = HEALTH.get(name, name) if place == "HealthPolicy" else name
