@@ -444,3 +444,32 @@ def test_notification_urls_are_secrets_in_the_export(store: ConfigStore, tmp_pat
     assert [plain for _, plain in SettingsStore(other, SecretBox(KEY)).notification_urls()] == [url]
     store.import_yaml(omitted, replace=False)  # an export without secrets keeps the stored URL
     assert "notification_url: v1:" in store.export_yaml(include_secrets="encrypted")
+
+
+def test_every_auth_field_round_trips_and_the_client_secret_is_never_exported_plain(
+    store: ConfigStore, tmp_path: Path
+) -> None:
+    store.import_document(example(), replace=False)
+    encrypted = store.export_yaml(include_secrets="encrypted")
+    omitted = store.export_yaml(include_secrets="omit")
+    fresh_db = Database(tmp_path / "fresh.db")
+    fresh_db.migrate()
+    ConfigStore(fresh_db, SecretBox(KEY)).import_yaml(encrypted, replace=False)
+
+    oidc = parse_seed(encrypted).auth.oidc  # type: ignore[union-attr]
+    assert oidc.client_secret is not None
+    assert oidc.client_secret.get_secret_value().startswith("v1:")
+    assert "oidc-client-secret-here" not in encrypted + omitted
+    assert "client_secret" not in omitted
+    row = SettingsStore(fresh_db, SecretBox(KEY)).get_auth()
+    assert (row.oidc_display_name, row.oidc_username_claim, row.oidc_groups_claim) == (
+        "Company SSO",
+        "preferred_username",
+        "groups",
+    )
+    assert row.allowed_email_domains == [] and row.require_verified_email is True
+    assert row.oidc_role_map == {"deployers": "deployer", "ops": "admin"}
+    assert row.oidc_default_role == "viewer"
+    assert SettingsStore(fresh_db, SecretBox(KEY)).oidc_client_secret() == (
+        "oidc-client-secret-here"
+    )

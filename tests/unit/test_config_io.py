@@ -256,6 +256,18 @@ def test_notification_url_takes_one_or_many() -> None:
             "auth.oidc.discovery_url",
             "http:// or https://",
         ),
+        (
+            "auth: {oidc: {role_map: {ops: root}}}",
+            "auth.oidc.role_map.ops",
+            "must be one of 'admin', 'deployer' or 'viewer'",
+        ),
+        ("auth: {oidc: {default_role: boss}}", "auth.oidc.default_role", "must be one of"),
+        (
+            "auth: {oidc: {allowed_email_domains: [nodot]}}",
+            "auth.oidc.allowed_email_domains.0",
+            "email domain",
+        ),
+        ("auth: {oidc: {groups_claim: 'a b'}}", "auth.oidc.groups_claim", "spaces"),
         ("globl: {}", "globl", "unknown key (did you mean 'global'?)"),
         ("users: []", "users", "unknown key"),
     ],
