@@ -26,8 +26,8 @@ from services import connection_trouble, credential_scope
 from services.admin.document_writer import OIDC_COLUMNS
 from services.admin.inputs import InputModel
 from services.audit.log import Actor, AuditLog, Target
-from services.auth.oidc import OidcClient, OidcClientConfig
-from services.errors import CannotConnect, FieldError, ValidationFailed
+from services.auth.oidc import OidcClient, OidcClientConfig, OidcRefused
+from services.errors import CannotConnect, FieldError, ValidationFailed, WrongService
 from services.fields import (
     AUTH_DEFAULTS,
     ClaimName,
@@ -152,9 +152,11 @@ class AuthSettingsAdmin:
         client = OidcClient(OidcClientConfig(url, client_id="", client_secret=""), self._http)
         try:
             found = await client.metadata()
+        except OidcRefused as exc:  # an OAuth error answer where the document should be
+            raise WrongService(f"{url} is not a provider's discovery document ({exc})") from exc
         except CannotConnect as exc:  # told apart again: nothing answers, or TLS failed
             cause = exc.__cause__
-            if isinstance(cause, httpx.HTTPError):
+            if isinstance(cause, httpx.HTTPError) and not isinstance(exc, WrongService):
                 raise connection_trouble.explain(cause, "the OIDC provider", url) from cause
             raise
         return DiscoveryView(
