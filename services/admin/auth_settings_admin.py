@@ -27,6 +27,7 @@ from services.admin.document_writer import OIDC_COLUMNS
 from services.admin.inputs import InputModel
 from services.audit.log import Actor, AuditLog, Target
 from services.auth.oidc import OidcClient, OidcClientConfig, OidcRefused
+from services.auth.oidc_settings import LOCK_OUT, oidc_only_safe
 from services.errors import CannotConnect, FieldError, ValidationFailed, WrongService
 from services.fields import (
     AUTH_DEFAULTS,
@@ -42,12 +43,11 @@ from services.fields import (
     SignInMode,
 )
 from services.fields import AllowedNames as Names
-from services.store.models import AuthMode, AuthSettings, Role, User
+from services.store.models import AuthMode, AuthSettings
 from services.store.settings_store import SettingsStore
 from services.store.users import UserStore
 
 SECTION = "auth"  # the audit row's target
-DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 _MASK = re.compile(r"•+ \[saved ([0-9a-f]{8})\]")
 
 
@@ -185,13 +185,8 @@ class AuthSettingsAdmin:
         return row, changed
 
     def _refuse_lock_out(self, discovery_url: str) -> None:
-        issuer = discovery_url.rstrip("/").removesuffix(DISCOVERY_SUFFIX).rstrip("/")
-        if not any(_signed_in_admin(user, issuer) for user in self._users.all()):
-            raise ValidationFailed.single(
-                "mode",
-                "OIDC only would lock everyone out: an enabled admin must first sign in through "
-                "this provider once (keep mode 'both' until then)",
-            )
+        if not oidc_only_safe(self._users.all(), discovery_url):
+            raise ValidationFailed.single("mode", LOCK_OUT)
 
 
 # Input field -> column, for comparing before and after (the secret is compared apart).
@@ -202,13 +197,6 @@ def _fields(data: AuthSettingsInput) -> dict[str, Any]:
     """The input's OIDC fields by their seed names (all but mode and the secret)."""
     dumped = data.model_dump(exclude={"mode", "client_secret"})
     return {name: dumped[name] for name in OIDC_COLUMNS}
-
-
-def _signed_in_admin(user: User, issuer: str) -> bool:
-    """An enabled admin who has signed in through the provider whose issuer is `issuer`."""
-    same = user.oidc_issuer is None or user.oidc_issuer.rstrip("/") == issuer
-    usable = user.role == Role.ADMIN and not user.disabled
-    return usable and bool(user.oidc_subject) and user.last_login_at is not None and same
 
 
 def _refuse_unconfigured(data: AuthSettingsInput) -> None:

@@ -26,6 +26,7 @@ from services.admin.seed_format import (
     StageSeed,
     VolumeSeed,
 )
+from services.auth.oidc_settings import LOCK_OUT, oidc_only_safe
 from services.errors import FieldError, ValidationFailed
 from services.registry import names
 from services.secrets import SecretBox, is_encrypted
@@ -40,6 +41,7 @@ from services.store.models import (
     Registry,
     RegistryType,
     Stage,
+    User,
     VolumeMode,
     VolumeMount,
     utcnow,
@@ -145,6 +147,9 @@ class DocumentWriter:
         if "client_secret" in oidc.model_fields_set:
             secret = oidc.client_secret
             row.oidc_client_secret_enc = self._seal(secret, "oidc") if secret else None
+        users = self._s.exec(select(User)).all()
+        if row.mode == AuthMode.OIDC and not oidc_only_safe(users, row.oidc_discovery_url):
+            self._conflicts.append(FieldError("auth.mode", LOCK_OUT))
         self._s.add(row)
 
     def _registry(self, name: str, seed: RegistrySeed) -> int:

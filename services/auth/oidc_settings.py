@@ -3,11 +3,18 @@ the redirect URI to register with the provider."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from services.auth.oidc import DEFAULT_PROFILE_CLAIMS, OidcClientConfig
-from services.store.models import AuthMode, AuthSettings
+from services.store.models import AuthMode, AuthSettings, Role, User
 
 # Where the provider sends the browser back to (under the app's own path prefix, if any).
 CALLBACK_PATH = "/api/auth/oidc/callback"
+DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+LOCK_OUT = (
+    "OIDC only would lock everyone out: an enabled admin must first sign in through this "
+    "provider once (keep mode 'both' until then)"
+)
 
 
 def redirect_uri(origin: str, root_path: str = "") -> str:
@@ -43,3 +50,16 @@ def client_config(row: AuthSettings, client_secret: str | None) -> OidcClientCon
         scopes=tuple(row.oidc_scopes.split()),
         profile_claims=tuple(c for c in claims if c),
     )
+
+
+def oidc_only_safe(users: Iterable[User], discovery_url: str) -> bool:
+    """Whether "OIDC only" leaves a way in: an enabled admin who has signed in through the
+    provider at `discovery_url` (its issuer, when the account recorded one) at least once."""
+    issuer = discovery_url.rstrip("/").removesuffix(DISCOVERY_SUFFIX).rstrip("/")
+    return any(_signed_in_admin(user, issuer) for user in users)
+
+
+def _signed_in_admin(user: User, issuer: str) -> bool:
+    same = user.oidc_issuer is None or user.oidc_issuer.rstrip("/") == issuer
+    usable = user.role == Role.ADMIN and not user.disabled
+    return usable and bool(user.oidc_subject) and user.last_login_at is not None and same

@@ -473,3 +473,36 @@ def test_every_auth_field_round_trips_and_the_client_secret_is_never_exported_pl
     assert SettingsStore(fresh_db, SecretBox(KEY)).oidc_client_secret() == (
         "oidc-client-secret-here"
     )
+
+
+def test_a_seed_cannot_switch_to_oidc_only_before_an_oidc_admin_signed_in(
+    store: ConfigStore, db: Database
+) -> None:
+    from datetime import UTC, datetime
+
+    from services.store.models import Role
+    from services.store.users import UserStore
+
+    issuer = "https://sso.example.com/realms/main"
+    oidc_only = (
+        "auth: {mode: oidc, oidc: {client_id: dw, discovery_url: "
+        f"'{issuer}/.well-known/openid-configuration'}}}}"
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        store.import_yaml(oidc_only, replace=False)
+    assert [e.path for e in caught.value.errors] == ["auth.mode"]
+    assert "lock everyone out" in caught.value.errors[0].message
+    with db.session() as session:
+        assert session.get(AuthSettings, 1) is None  # nothing written
+
+    UserStore(db).create(
+        username="ops",
+        role=Role.ADMIN,
+        oidc_subject="sub-1",
+        oidc_issuer=issuer,
+        last_login_at=datetime.now(UTC),
+    )
+    store.import_yaml(oidc_only, replace=False)
+    with db.session() as session:
+        row = session.get(AuthSettings, 1)
+    assert row is not None and row.mode == "oidc"
