@@ -3,7 +3,7 @@ discovery" on a discovery URL typed but not yet saved."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import error_responses
@@ -12,6 +12,7 @@ from services.admin.auth_settings_admin import AuthSettingsAdmin, AuthSettingsIn
 from services.audit.log import Actor
 from services.auth.sessions import principal_in
 from services.fields import OidcDiscoveryUrl
+from services.store.models import Role
 
 
 class AuthSettingsOut(Out):
@@ -56,8 +57,17 @@ def request_actor(request: Request) -> Actor:
     return Actor.user(principal.username if principal else "unknown", address)
 
 
+def admins_only(request: Request) -> None:
+    """Who signs in, and with which role, is for admins alone (403 for anyone else)."""
+    principal = principal_in(request.state)
+    if principal is None or principal.role != Role.ADMIN:
+        raise HTTPException(403, "only an admin may see or change the sign-in settings")
+
+
 def register(api: FastAPI, admin: AuthSettingsAdmin) -> None:
-    router = APIRouter(prefix="/api/settings/auth", tags=["settings"])
+    router = APIRouter(
+        prefix="/api/settings/auth", tags=["settings"], dependencies=[Depends(admins_only)]
+    )
 
     @router.get("", summary="Sign-in settings (the client secret only masked)")
     async def get_auth() -> AuthSettingsOut:

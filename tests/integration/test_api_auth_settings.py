@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services.store.models import AuditEvent
+from services.store.models import AuditEvent, Role
 from tests.support.api_app import ApiApp, errors
 from tests.support.oidc_provider import OidcProvider
 
@@ -128,3 +128,22 @@ async def test_discovery_errors_say_what_is_wrong(
     assert "discovery_url" in errors(
         await client.post("/api/settings/auth/test-discovery", json={"discovery_url": ""}), 422
     )
+
+
+async def test_only_admins_may_read_or_change_the_sign_in_settings(
+    app: ApiApp, provider: OidcProvider
+) -> None:
+    viewer = app.runtime.stores.users.create(username="viewer", role=Role.VIEWER)
+    token = app.runtime.auth.issue_token(viewer).token
+    headers = {"Authorization": f"Bearer {token}"}
+    url = {"discovery_url": provider.discovery_url}
+
+    answers = [
+        await app.client.get("/api/settings/auth", headers=headers),
+        await app.client.put("/api/settings/auth", json=settings(provider), headers=headers),
+        await app.client.post("/api/settings/auth/test-discovery", json=url, headers=headers),
+    ]
+
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert app.runtime.stores.settings.get_auth().mode == "local"
+    assert provider.counters.discovery == 0
