@@ -68,6 +68,7 @@ class AuthSettingsInput(InputModel):
     client_id: OidcClientId = ""
     client_secret: OidcClientSecret | None = Field(
         None,
+        repr=False,
         description="null, or the mask returned (`•••••••• [saved 1a2b3c4d]`), keeps the stored "
         "secret (same discovery URL origin only); an empty text clears it",
     )

@@ -105,3 +105,16 @@ async def test_only_admins_get_the_card(config_site: ConfigSite) -> None:
     await site.user.open("/settings")
     await site.user.should_see("Account")
     await site.user.should_not_see(marker="auth-save")
+
+
+async def test_discovery_of_an_unreachable_provider_says_so(
+    config_site: ConfigSite, provider: OidcProvider
+) -> None:
+    site = config_site
+    url = provider.discovery_url
+    provider.stop()
+    await site.user.open("/settings")
+    text_field(site, "auth-discovery_url").value = url
+    site.user.find(marker="auth-test").click()
+    await site.user.should_see("Test discovery: Could not connect")
+    await site.user.should_not_see("Provider found")

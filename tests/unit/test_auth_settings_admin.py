@@ -113,6 +113,7 @@ async def test_save_shows_the_secret_only_as_a_mask_and_the_mask_keeps_it(
     kept_by_null = await admin.update(oidc(client_secret=None), ADMIN)
 
     assert saved.client_secret.startswith("•") and SECRET not in repr(saved)
+    assert SECRET not in repr(oidc())  # the input never shows it in a log or traceback
     assert kept.client_secret == saved.client_secret == kept_by_null.client_secret
     assert db.settings.oidc_client_secret() == SECRET
     assert (kept.display_name, kept.role_map, kept.default_role) == ("SSO", {}, "")  # replaced
