@@ -14,7 +14,9 @@ Not affected: requests carrying `Authorization: Bearer` (scripts and CI; a brows
 that header by itself, and a page cannot add it to a cross-origin request without a CORS
 preflight, which this app never grants) and the webhook (its secret URL is its credential, the
 cookie means nothing there). Sign-in is covered too: a foreign page may not post to the login
-route, nor redeem a login ticket by navigating the browser to the hand-off route (login CSRF).
+route, nor redeem a login ticket by navigating the browser to the hand-off route (login CSRF),
+nor start a sign-in through the OIDC provider. (The provider's callback comes from the
+provider's site by design; it is bound to the browser that started the sign-in by a cookie.)
 Websocket upgrades carrying the cookie must come from the same origin as well.
 """
 
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.errors import error_response
 from app.auth_guard import SESSION_COOKIES, bearer_token, route_path
 from app.origins import parse_origin, scope_origin
+from services.auth.oidc_settings import LOGIN_START_PATH
 from services.errors import FieldError
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN = "/api/auth/login"
 LOGIN_HANDOFF = "/api/auth/session"  # GET that starts a session: navigations only from our page
+# GETs that only our login page's button may open: another site may not start a provider
+# sign-in in this browser (whose provider session could sign it in without a click).
+OUR_PAGES_ONLY = frozenset({LOGIN_HANDOFF, LOGIN_START_PATH})
 UNAFFECTED_PREFIXES = ("/api/webhook/",)
 FORGED = "refused: this request was not sent from this dashboard's own pages"
 
@@ -71,7 +77,7 @@ def _problem(conn: HTTPConnection) -> str | None:
         return _check(conn, origin_required=False) if has_cookie else None
     method = conn.scope["method"]
     if method in SAFE_METHODS:
-        return _fetched_from_elsewhere(conn) if path == LOGIN_HANDOFF else None
+        return _fetched_from_elsewhere(conn) if path in OUR_PAGES_ONLY else None
     if bearer_token(conn) is not None or path.startswith(UNAFFECTED_PREFIXES):
         return None
     # Signing in does not use the cookie (a script may still hold a stale one): a foreign

@@ -9,7 +9,7 @@ from services.auth.sessions import AuthService
 
 def register_pages(auth: AuthService, pages: PageBundles) -> None:
     """One line per page module."""
-    login.register(auth)
+    login.register(auth, pages.sign_in)
     # Before project: its /projects/{project_id} would otherwise also match /projects/new.
     project_config.register(pages.config)
     dashboard.register(pages.main)

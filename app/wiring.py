@@ -30,6 +30,7 @@ from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
 from services.admin.volume_config import VolumeConfigService
 from services.audit.log import AuditLog
+from services.auth.oidc_sign_in import OidcSignIn
 from services.auth.sessions import AuthService, PasswordHasher
 from services.deploy.check import CheckStep
 from services.deploy.cleanup import PendingCleanup
@@ -166,6 +167,7 @@ class Runtime:
     admin: AdminServices
     auth: AuthService
     audit: AuditLog
+    oidc: OidcSignIn  # sign-in through the OIDC provider (its client and started sign-ins)
     status: SystemStatus
     session_secret: str  # signs NiceGUI's browser storage
 
@@ -189,6 +191,7 @@ class PageBundles:
     config: ConfigServices  # new project, project configuration
     settings: SettingsServices
     sessions: PageSessions  # which session each open page belongs to
+    sign_in: OidcSignIn  # the login page: which ways in it offers, the provider's button
 
     def close(self) -> None:
         self.main.live.close()
@@ -215,6 +218,8 @@ def build_runtime(
     stores = build_stores(db=db, box=SecretBox(key=key, on_reveal=redactor.register))
     clients = build_clients(settings=settings, stores=stores, proxies=proxies)
     services = build_services(settings=settings, stores=stores, clients=clients, images=images)
+    jwt_key = derive_subkey(key, "jwt")
+    auth = AuthService(users=stores.users, jwt_key=jwt_key, hasher=hasher, records=stores.sessions)
     audit = AuditLog(stores.audit)
     return Runtime(
         settings=settings,
@@ -229,13 +234,11 @@ def build_runtime(
         admin=build_admin(
             settings=settings, stores=stores, clients=clients, services=services, audit=audit
         ),
-        auth=AuthService(
-            users=stores.users,
-            jwt_key=derive_subkey(key, "jwt"),
-            hasher=hasher,
-            records=stores.sessions,
-        ),
+        auth=auth,
         audit=audit,
+        oidc=OidcSignIn(
+            settings=stores.settings, users=stores.users, auth=auth, audit=audit, http=clients.http
+        ),
         status=SystemStatus(engine=clients.engine, db=db),
         session_secret=derive_subkey(key, "nicegui-storage").hex(),
     )
@@ -500,4 +503,5 @@ def build_pages(runtime: Runtime) -> PageBundles:
             redirect_uri=oidc_redirect_uri,
         ),
         sessions=sessions,
+        sign_in=runtime.oidc,
     )

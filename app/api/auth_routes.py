@@ -22,8 +22,11 @@ from app.auth_guard import (
     presented_token,
     set_session_cookie,
 )
+from services.auth.oidc_sign_in import SignInModes
 from services.auth.sessions import AuthService, IssuedToken, safe_next
 from services.errors import FieldError, InvalidAuth, RateLimited, ValidationFailed
+
+PASSWORDS_OFF = "password sign-in is turned off; sign in through the provider"
 
 
 class LoginRequest(BaseModel):
@@ -65,17 +68,24 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def register(api: FastAPI, auth: AuthService) -> None:
+def set_session(
+    response: Response, auth: AuthService, issued: IssuedToken, request: Request
+) -> None:
+    """The session cookie for a fresh sign-in, whichever way it came (password or provider)."""
+    max_age = auth.seconds_left(issued)
+    set_session_cookie(response, issued.token, max_age=max_age, secure=is_https(request))
+
+
+def register(api: FastAPI, auth: AuthService, modes: SignInModes) -> None:
     router = APIRouter(route_class=_NoEchoRoute, tags=["auth"])
 
     def _set_cookie(response: Response, issued: IssuedToken, request: Request) -> None:
-        max_age = auth.seconds_left(issued)
-        set_session_cookie(response, issued.token, max_age=max_age, secure=is_https(request))
+        set_session(response, auth, issued, request)
 
-    async def _new_session(request: Request, sign_in: Awaitable[IssuedToken]) -> Response:
+    async def _new_session(request: Request, attempt: Awaitable[IssuedToken]) -> Response:
         """The token as JSON and as the session cookie, or the refusal in the one error shape."""
         try:
-            issued = await sign_in
+            issued = await attempt
         except ValidationFailed as exc:
             return error_response(422, list(exc.errors))
         except InvalidAuth as exc:
@@ -92,12 +102,19 @@ def register(api: FastAPI, auth: AuthService) -> None:
         "/api/auth/login",
         summary="Sign in with a local account",
         response_model=LoginResponse,
-        responses={401: {"description": "wrong credentials"}, 429: {"description": "throttled"}},
+        responses={
+            401: {"description": "wrong credentials"},
+            403: {"description": "password sign-in is turned off (OIDC only)"},
+            429: {"description": "throttled"},
+        },
     )
     async def login(body: LoginRequest, request: Request) -> Response:
-        """Answers the token for scripts and sets it as the browser's session cookie."""
-        sign_in = auth.login(body.username, body.password, client=_client(request))
-        return await _new_session(request, sign_in)
+        """Answers the token for scripts and sets it as the browser's session cookie.
+        Refused (403) while the sign-in mode is OIDC only."""
+        if not await modes.password_allowed():
+            return error_response(403, [FieldError("", PASSWORDS_OFF)])
+        attempt = auth.login(body.username, body.password, client=_client(request))
+        return await _new_session(request, attempt)
 
     @router.post("/api/auth/logout", summary="Sign out (ends the session, clears the cookie)")
     async def logout(request: Request) -> Response:

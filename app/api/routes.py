@@ -13,6 +13,7 @@ from app.api import (
     deploys_routes,
     health,
     instances_routes,
+    oidc_routes,
     openapi_routes,
     project_config_routes,
     projects_routes,
@@ -27,7 +28,8 @@ from app.wiring import Runtime
 
 def register_routes(api: FastAPI, runtime: Runtime) -> None:
     """One line per route module; each module's `register` takes only what it needs."""
-    auth_routes.register(api, runtime.auth)
+    auth_routes.register(api, runtime.auth, runtime.oidc)
+    oidc_routes.register(api, runtime.auth, runtime.oidc)  # public: the provider's round trip
     health.register(api, runtime.status)
     deployer = runtime.services.deployer
     # public: its URL secret

@@ -15,6 +15,10 @@ LOCK_OUT = (
     "OIDC only would lock everyone out: an enabled admin must first sign in through this "
     "provider once (keep mode 'both' until then)"
 )
+# Where the login page's "Sign in with <name>" button starts a sign-in.
+LOGIN_START_PATH = "/api/auth/oidc/login"
+# The login page's query parameter naming a failed sign-in's kept message.
+ERROR_PARAM = "oidc_error"
 
 
 def redirect_uri(origin: str, root_path: str = "") -> str:

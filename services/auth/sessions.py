@@ -275,6 +275,14 @@ class AuthService:
         await self._store_password(user_id, password)
         self._announce()
 
+    async def end_sessions(self, user_id: int) -> None:
+        """End every session of the user issued until now (a role changed: the role rides in
+        the token). Kept across restarts like a password change's cut-off."""
+        cut_off = math.floor(self._now())
+        await asyncio.to_thread(self._users.update, user_id, sessions_valid_from=cut_off)
+        self._not_before[user_id] = cut_off
+        self._announce()
+
     async def _store_password(self, user_id: int, password: str) -> None:
         check_password_rules(password)
         hashed = await asyncio.to_thread(self._hasher.hash, password)

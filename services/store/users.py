@@ -28,6 +28,12 @@ class UserStore:
         with self._db.session() as session:
             return session.exec(select(User).where(User.username == username)).first()
 
+    def by_oidc_identity(self, issuer: str, subject: str) -> User | None:
+        """The account a provider's person signed in as before (never matched by username)."""
+        with self._db.session() as session:
+            query = select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)
+            return session.exec(query).first()
+
     def all(self) -> list[User]:
         with self._db.session() as session:
             return list(session.exec(select(User).order_by(User.username)).all())

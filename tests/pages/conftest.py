@@ -26,7 +26,7 @@ from pages.layout import frame
 from services.admin.config_transfer import ConfigTransfer
 from services.auth.sessions import AuthService
 from services.views.system_status import SystemStatus
-from tests.support.auth_fakes import FakeClock, FakeUsers, make_auth
+from tests.support.auth_fakes import FakeClock, FakeUsers, LocalOnly, make_auth
 from tests.support.registry_server import RegistryServer
 from tests.support.runtime import add_admin, running
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
@@ -57,8 +57,8 @@ async def browser(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Browser]:
     auth, users, clock, _ = make_auth()
     async with user_simulation() as user:
         nicegui_app.add_middleware(AuthGuard, auth=auth)  # the same three lines as create_app
-        auth_routes.register(nicegui_app, auth)
-        login.register(auth)
+        auth_routes.register(nicegui_app, auth, LocalOnly())
+        login.register(auth, LocalOnly())
         _landing_page()
         yield Browser(user, auth, clock, users)
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
@@ -110,7 +110,8 @@ async def config_site(
         nicegui_app.add_middleware(AuthGuard, auth=runtime.auth)
         deployer = runtime.services.deployer
         webhook_routes.register(nicegui_app, runtime.detection.webhook, lambda: deployer.accepting)
-        auth_routes.register(nicegui_app, runtime.auth)  # hand-off after a password change
+        # the hand-off after a password change
+        auth_routes.register(nicegui_app, runtime.auth, runtime.oidc)
         pages = build_pages(runtime)
         register_config_pages(pages)
         user.http_client.cookies.set(SESSION_COOKIE, runtime.auth.issue_token(admin).token)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.auth.oidc_sign_in import SignInOptions
 from services.auth.sessions import AuthService, PasswordHasher
 from services.store.models import Role, User
 
@@ -41,6 +42,20 @@ class FakeUsers:
         for name, value in changes.items():
             setattr(user, name, value)
         return user
+
+
+class LocalOnly:
+    """The sign-in modes of a dashboard with local passwords only (no provider configured),
+    for tests of the password sign-in without a settings store."""
+
+    async def options(self) -> SignInOptions:
+        return SignInOptions(password=True, oidc=False, display_name="")
+
+    async def password_allowed(self) -> bool:
+        return True
+
+    def noted(self, key: str | None) -> str | None:
+        return None
 
 
 class SpyHasher(PasswordHasher):
