@@ -26,7 +26,7 @@ from pages.layout import frame
 from services.admin.config_transfer import ConfigTransfer
 from services.auth.sessions import AuthService
 from services.views.system_status import SystemStatus
-from tests.support.auth_fakes import FakeClock, FakeUsers, LocalOnly, make_auth
+from tests.support.auth_fakes import FakeClock, FakeUsers, FixedModes, make_auth
 from tests.support.registry_server import RegistryServer
 from tests.support.runtime import add_admin, running
 from tests.support.ui_site import UiSite, assert_no_error_logs, ui_site
@@ -49,18 +49,20 @@ class Browser:
     auth: AuthService
     clock: FakeClock
     users: FakeUsers
+    modes: FixedModes  # which ways in the login page offers
 
 
 @pytest.fixture
 async def browser(caplog: pytest.LogCaptureFixture) -> AsyncIterator[Browser]:
     """A signed-out browser; the app has the login page and the (protected) dashboard at `/`."""
     auth, users, clock, _ = make_auth()
+    modes = FixedModes()
     async with user_simulation() as user:
         nicegui_app.add_middleware(AuthGuard, auth=auth)  # the same three lines as create_app
-        auth_routes.register(nicegui_app, auth, LocalOnly())
-        login.register(auth, LocalOnly())
+        auth_routes.register(nicegui_app, auth, modes)
+        login.register(auth, modes)
         _landing_page()
-        yield Browser(user, auth, clock, users)
+        yield Browser(user, auth, clock, users, modes)
     errors = [r.getMessage() for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected error logs: {errors}"
 

@@ -108,3 +108,32 @@ async def test_an_expired_session_leads_back_to_login(browser: Browser) -> None:
     browser.clock.advance(12 * 3600)
     await browser.user.open("/")
     await browser.user.should_see("Sign in to continue")
+
+
+async def test_the_provider_button_sits_beside_the_password_form(browser: Browser) -> None:
+    browser.modes.oidc, browser.modes.display_name = True, "Corp SSO"
+    await browser.user.open("/login?next=/projects")
+    await browser.user.should_see("Sign in with Corp SSO")
+    await browser.user.should_see("Username")
+    await browser.user.should_not_see(marker="sign-in-error")
+
+
+async def test_oidc_only_shows_the_button_and_why_a_sign_in_failed(browser: Browser) -> None:
+    browser.modes.password, browser.modes.oidc = False, True
+    browser.modes.display_name = "Corp SSO"
+    browser.modes.notes["k1"] = "Your account is not allowed to sign in to this dashboard."
+    await browser.user.open("/login?oidc_error=k1")
+    await browser.user.should_see("Sign in with Corp SSO")
+    await browser.user.should_see("Your account is not allowed to sign in to this dashboard.")
+    await browser.user.should_not_see("Username")
+    await browser.user.open("/login?oidc_error=unknown-key")  # a made-up key shows nothing
+    await browser.user.should_not_see("not allowed")
+
+
+async def test_the_password_form_refuses_once_the_mode_is_oidc_only(browser: Browser) -> None:
+    await browser.user.open("/login")
+    browser.modes.password, browser.modes.oidc = False, True  # changed after the page opened
+    await sign_in(browser)
+    await browser.user.should_see("Password sign-in is turned off.")
+    await browser.user.open("/")
+    await browser.user.should_see("Sign in to continue")  # still not signed in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,18 +45,24 @@ class FakeUsers:
         return user
 
 
-class LocalOnly:
-    """The sign-in modes of a dashboard with local passwords only (no provider configured),
-    for tests of the password sign-in without a settings store."""
+@dataclass
+class FixedModes:
+    """The sign-in modes as set here, with failure notes by key; local passwords only by
+    default (no provider configured): for tests without a settings store."""
+
+    password: bool = True
+    oidc: bool = False
+    display_name: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
 
     async def options(self) -> SignInOptions:
-        return SignInOptions(password=True, oidc=False, display_name="")
+        return SignInOptions(self.password, self.oidc, self.display_name)
 
     async def password_allowed(self) -> bool:
-        return True
+        return self.password
 
     def noted(self, key: str | None) -> str | None:
-        return None
+        return self.notes.get(key) if key else None
 
 
 class SpyHasher(PasswordHasher):

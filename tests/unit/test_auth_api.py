@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from app.api import auth_routes
 from app.auth_guard import SESSION_COOKIE, AuthGuard, current_principal
 from services.auth.sessions import AuthService
-from tests.support.auth_fakes import ADMIN_PASSWORD, FakeClock, LocalOnly, make_auth
+from tests.support.auth_fakes import ADMIN_PASSWORD, FakeClock, FixedModes, make_auth
 
 LOGIN = {"username": "admin", "password": ADMIN_PASSWORD}
 
@@ -22,7 +22,7 @@ def build_api(auth: AuthService) -> FastAPI:
     """Our routes and guard plus stand-ins for a protected API route, a page and public routes."""
     api = FastAPI()
     api.add_middleware(AuthGuard, auth=auth)
-    auth_routes.register(api, auth, LocalOnly())
+    auth_routes.register(api, auth, FixedModes())
 
     @api.get("/api/whoami")
     async def whoami(request: Request) -> dict[str, Any]:
