@@ -48,7 +48,8 @@ def register(api: FastAPI, auth: AuthService, sign_in: OidcSignIn) -> None:
         _clear_binding(response, request)
         return response
 
-    @router.get(LOGIN_START_PATH, summary="Start signing in through the OIDC provider (browsers)")
+    # Browser-only steps of a round trip (like the password hand-off): not part of the API.
+    @router.get(LOGIN_START_PATH, include_in_schema=False)
     async def oidc_login(
         request: Request, next_path: Annotated[str, Query(alias="next")] = "/"
     ) -> Response:
@@ -70,7 +71,7 @@ def register(api: FastAPI, auth: AuthService, sign_in: OidcSignIn) -> None:
         )
         return response
 
-    @router.get(CALLBACK_PATH, summary="Where the OIDC provider sends the browser back")
+    @router.get(CALLBACK_PATH, include_in_schema=False)
     async def oidc_callback(request: Request) -> Response:
         """Signs in and goes on to the page asked for, or to the login page saying why not."""
         binding = request.cookies.get(binding_cookie_name(request))
