@@ -8,6 +8,7 @@ message saying what went wrong, with no account and no session made.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,3 +364,66 @@ async def test_the_client_is_kept_across_sign_ins_and_rebuilt_when_settings_chan
     site.browser.cookies.clear()
     assert (await site.sign_in()).status_code == 303
     assert site.provider.counters.discovery == 2
+
+
+async def test_claims_missing_from_the_id_token_come_from_userinfo(site: Site) -> None:
+    site.provider.faults.thin_id_token = True
+    site.configure(allowed_groups=["watchers"])
+
+    assert (await site.sign_in()).headers["location"] == "/projects"
+
+    assert site.provider.counters.userinfo == 1
+    [_, alice] = site.users()
+    assert (alice.username, alice.email) == ("alice", "alice@example.test")
+
+
+async def test_a_sign_in_cancelled_at_the_provider_says_so(site: Site) -> None:
+    url = await site.start()
+    state = parse_qs(urlsplit(url).query)["state"][0]
+
+    reply = await site.browser.get(CALLBACK, params={"error": "access_denied", "state": state})
+
+    assert "access_denied" in site.refusal(reply)
+    assert site.provider.counters.token == 0
+
+
+async def test_no_secret_of_the_round_trip_reaches_the_log_or_the_audit_table(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    callback = await site.approve(await site.start())
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    assert (await site.browser.get(callback)).status_code == 303
+    session = site.browser.cookies[SESSION_COOKIE]
+    site.provider.faults.expired = True
+    site.browser.cookies.clear()
+    site.refusal(await site.sign_in(), ("admin", "alice"))
+
+    rows = " ".join(f"{r.actor} {r.detail} {r.message} {r.target}" for r in site.sign_ins())
+    # httpx logs the URLs this test's own client fetches (the app keeps httpx at WARNING).
+    ours = " ".join(r.getMessage() for r in caplog.records if not r.name.startswith("http"))
+    for secret in (site.provider.client_secret, code, state, session):
+        assert secret and secret not in ours and secret not in rows
+
+
+async def test_a_sign_in_that_took_too_long_at_the_provider_is_refused(site: Site) -> None:
+    now = [1000.0]
+    runtime = site.runtime
+    flow = oidc_sign_in.OidcSignIn(
+        settings=runtime.stores.settings,
+        users=runtime.stores.users,
+        auth=runtime.auth,
+        audit=runtime.audit,
+        http=site.outside,
+        clock=lambda: now[0],
+    )
+    started = await flow.begin(f"http://dw.test{CALLBACK}", "/")
+    callback = parse_qs(urlsplit(await site.approve(started.url)).query)
+    now[0] += oidc_sign_in.PENDING_TTL
+
+    with pytest.raises(oidc_sign_in.SignInFailed) as failed:
+        await flow.finish(started.binding, {k: v[0] for k, v in callback.items()})
+
+    assert str(failed.value) == oidc_sign_in.NOT_STARTED_HERE
+    assert site.provider.counters.token == 0
