@@ -32,6 +32,7 @@ from services.admin.volume_config import VolumeConfigService
 from services.audit.log import AuditLog
 from services.auth.oidc_sign_in import OidcSignIn
 from services.auth.sessions import AuthService, PasswordHasher
+from services.auth.user_admin import UserAdmin
 from services.deploy.check import CheckStep
 from services.deploy.cleanup import PendingCleanup
 from services.deploy.deployer import Deployer
@@ -168,6 +169,7 @@ class Runtime:
     auth: AuthService
     audit: AuditLog
     oidc: OidcSignIn  # sign-in through the OIDC provider (its client and started sign-ins)
+    users: UserAdmin  # users management (admins)
     status: SystemStatus
     session_secret: str  # signs NiceGUI's browser storage
 
@@ -219,6 +221,7 @@ def build_runtime(
     clients = build_clients(settings=settings, stores=stores, proxies=proxies)
     services = build_services(settings=settings, stores=stores, clients=clients, images=images)
     jwt_key = derive_subkey(key, "jwt")
+    hasher = hasher or PasswordHasher()
     auth = AuthService(users=stores.users, jwt_key=jwt_key, hasher=hasher, records=stores.sessions)
     audit = AuditLog(stores.audit)
     return Runtime(
@@ -239,6 +242,7 @@ def build_runtime(
         oidc=OidcSignIn(
             settings=stores.settings, users=stores.users, auth=auth, audit=audit, http=clients.http
         ),
+        users=UserAdmin(users=stores.users, auth=auth, audit=audit, hasher=hasher),
         status=SystemStatus(engine=clients.engine, db=db),
         session_secret=derive_subkey(key, "nicegui-storage").hex(),
     )
@@ -498,6 +502,7 @@ def build_pages(runtime: Runtime) -> PageBundles:
             transfer=admin.transfer,
             status=status,
             auth=runtime.auth,
+            users=runtime.users,
             move_page=sessions.move,
             auth_settings=admin.auth_settings,
             redirect_uri=oidc_redirect_uri,

@@ -12,7 +12,9 @@ from nicegui import ui
 from pages.components.deps import PageServices
 from pages.components.live_view import follow
 from pages.components.project_grid import ProjectGrid
+from pages.components.roles import can
 from pages.layout import frame
+from services.store.models import Role
 from services.views.live_board import Change, LiveBoard
 from services.views.models import Light, ProjectCard
 
@@ -38,8 +40,9 @@ class _Dashboard:
             ui.space()
             self._filter = ui.input(placeholder="Filter projects").props("dense outlined clearable")
             self._filter.classes("w-64").mark("filter")
-            button = ui.button("Quick deploy", icon="rocket_launch").mark("quick-deploy")
-            button.on_click(lambda: ui.navigate.to("/quick-deploy"))
+            if can(Role.ADMIN):  # it creates a project
+                button = ui.button("Quick deploy", icon="rocket_launch").mark("quick-deploy")
+                button.on_click(lambda: ui.navigate.to("/quick-deploy"))
         self.content()
         follow(board, self._changed)
         ui.timer(AGO_SECONDS, lambda: self._grid.refresh_times() if self._grid else None)

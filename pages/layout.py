@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
+from pages.components.roles import can
 from services.auth.sessions import principal_in
+from services.store.models import Role
 from services.views.system_status import SystemStatus
 
 
@@ -32,17 +34,21 @@ def frame(title: str, status: SystemStatus) -> Iterator[None]:
 
 
 NAV = (
-    ("Dashboard", "/"),
-    ("Quick deploy", "/quick-deploy"),
-    ("New project", "/projects/new"),
-    ("Settings", "/settings"),
+    ("Dashboard", "/", Role.VIEWER),
+    ("Quick deploy", "/quick-deploy", Role.ADMIN),
+    ("New project", "/projects/new", Role.ADMIN),
+    ("Settings", "/settings", Role.ADMIN),
 )
+ACCOUNT = ("Account", "/settings")  # for the others: the settings page shows only the account
 
 
 def _nav() -> None:
-    """The main places; the current one is underlined."""
+    """The main places the person's role may use; the current one is underlined."""
     here = ui.context.client.request.url.path
-    for text, target in NAV:
+    places = [(text, target) for text, target, need in NAV if can(need)]
+    if not can(Role.ADMIN):
+        places.append(ACCOUNT)
+    for text, target in places:
         link = ui.link(text, target).classes("text-white no-underline text-sm hover:underline")
         if here == target:
             link.classes(replace="text-white underline text-sm")

@@ -16,10 +16,12 @@ from pages.components.deps import PageServices
 from pages.components.history import History
 from pages.components.instances import InstanceRows
 from pages.components.live_view import follow
+from pages.components.roles import can, page_role
 from pages.components.rollback import RollbackControl
 from pages.components.strategy_text import explained, short_label
 from pages.layout import frame
 from services.errors import NotFound
+from services.store.models import Role
 from services.views.live_board import Change, Coalescer
 from services.views.models import ProjectView, StageView, WaitingTag
 
@@ -45,12 +47,13 @@ class _ProjectPage:
     def __init__(self, deps: PageServices, view: ProjectView, focus: int | None) -> None:
         self._deps, self._view = deps, view
         self._client = ui.context.client
-        _header(view)
+        self._role = role = page_role()  # what is built below depends on it
+        _header(view, can(Role.DEPLOYER, role))  # deployers read it, admins change it
         self._panel = ErrorBanner()
         self._host = ui.element("div")  # dialogs live here, out of the refreshed body's reach
-        self._rows = InstanceRows(deps, view.id, self._panel, self._host)
-        self._dialog = DeployDialog(deps, view.id, self._host)
-        self._rollback = RollbackControl(deps, view.id, self._panel, self._host)
+        self._rows = InstanceRows(deps, view.id, self._panel, self._host, role)
+        self._dialog = DeployDialog(deps, view.id, self._host, role)
+        self._rollback = RollbackControl(deps, view.id, self._panel, self._host, role)
         self._history = History(deps, focus)
         self._reload = Coalescer(self._load)
         self.body()
@@ -85,12 +88,13 @@ class _ProjectPage:
                 ui.label(stage.name).classes("text-lg font-semibold")
                 _stage_badges(stage)
                 ui.space()
-                self._rollback.button(stage)
-                ui.button(
-                    "Deploy new version",
-                    icon="rocket_launch",
-                    on_click=lambda: self._dialog.open(stage),
-                ).props("outline").mark(f"deploy-new-{stage.name}")
+                if can(Role.DEPLOYER, self._role):
+                    self._rollback.button(stage)
+                    ui.button(
+                        "Deploy new version",
+                        icon="rocket_launch",
+                        on_click=lambda: self._dialog.open(stage),
+                    ).props("outline").mark(f"deploy-new-{stage.name}")
             self._rollback.image_note(stage)
             self._rows.render(stage.instances)
 
@@ -106,14 +110,14 @@ class _ProjectPage:
                     ui.label(tag.tag).classes("font-mono font-semibold")
                     ui.label(tag.digest).classes("font-mono text-xs text-grey-7")
                     ui.space()
-                    for name in tag.stages:
+                    for name in tag.stages if can(Role.DEPLOYER, self._role) else ():
                         ui.button(
                             f"Deploy to {name}",
                             on_click=lambda s=stages[name], t=tag.tag: self._dialog.open(s, t),
                         ).props("flat dense no-caps")
 
 
-def _header(view: ProjectView) -> None:
+def _header(view: ProjectView, configurable: bool) -> None:
     with ui.row().classes("w-full items-end justify-between"):
         with ui.column().classes("gap-0"):
             ui.link("← Dashboard", "/").classes("text-sm text-grey-7 no-underline")
@@ -122,9 +126,11 @@ def _header(view: ProjectView) -> None:
             if view.healthcheck:
                 details += f" · health {view.healthcheck}"
             ui.label(details).classes("text-sm text-grey-7 font-mono")
-        ui.button("Configure", icon="settings").props("flat no-caps").mark("configure").on_click(
-            lambda: ui.navigate.to(f"/projects/{view.id}/settings")
-        )
+        if configurable:
+            configure = ui.button("Configure", icon="settings").props("flat no-caps")
+            configure.mark("configure").on_click(
+                lambda: ui.navigate.to(f"/projects/{view.id}/settings")
+            )
 
 
 def _stage_badges(stage: StageView) -> None:

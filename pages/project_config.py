@@ -12,10 +12,12 @@ from nicegui import ui
 
 from pages.components.config_env import EnvEditor
 from pages.components.config_project_form import ProjectForm
+from pages.components.config_readonly import readonly_config
 from pages.components.config_stage_form import Naming
 from pages.components.config_stages import StagesSection
 from pages.components.config_volumes import VolumeEditor
 from pages.components.config_widgets import ErrorBanner, busy, confirm, section
+from pages.components.roles import can, not_allowed
 from pages.layout import frame
 from services.admin.env_config import EnvConfigService
 from services.admin.project_admin import ProjectAdmin, ProjectDetail
@@ -23,6 +25,7 @@ from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
 from services.admin.volume_config import VolumeConfigService
 from services.errors import Conflict, NotFound, ValidationFailed, WatcherError
+from services.store.models import Role
 from services.views.system_status import SystemStatus
 
 
@@ -42,12 +45,31 @@ def register(services: ConfigServices) -> None:
     @ui.page("/projects/new")
     async def new_project() -> None:
         with frame("New project", services.status):
+            if not can(Role.ADMIN):
+                not_allowed(Role.ADMIN, "Creating a project")
+                return
             await _NewProject(services).build()
 
     @ui.page("/projects/{project_id}/settings")
     async def project_settings(project_id: int) -> None:
         with frame("Project settings", services.status):
-            await _ProjectSettings(services, project_id).build()
+            if can(Role.ADMIN):
+                await _ProjectSettings(services, project_id).build()
+            elif can(Role.DEPLOYER):
+                await _read_only(services, project_id)
+            else:
+                not_allowed(Role.DEPLOYER, "A project's configuration")
+
+
+async def _read_only(services: ConfigServices, project_id: int) -> None:
+    """Deployers read the configuration; nothing on it changes anything."""
+    try:
+        detail = await services.projects.get(project_id)
+        env, volumes = await services.env.read(project_id), await services.volumes.read(project_id)
+    except NotFound:
+        ui.label("This project does not exist (any more).").classes("text-lg")
+        return
+    readonly_config(detail, env, volumes)
 
 
 class _NewProject:

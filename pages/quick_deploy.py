@@ -13,8 +13,10 @@ from pages.components.config_widgets import ErrorBanner, FieldErrors
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from pages.components.proposal_form import ProposalForm
+from pages.components.roles import can, not_allowed
 from pages.layout import frame
 from services.detect.proposals import Proposal
+from services.store.models import Role
 from services.types import PullUpdate
 
 EXAMPLE = "ghcr.io/owner/app:v1.2.0"
@@ -24,6 +26,9 @@ def register(deps: PageServices) -> None:
     @ui.page("/quick-deploy")
     async def quick_deploy_page(image: str = "") -> None:
         with frame("Quick deploy", deps.status):
+            if not can(Role.ADMIN):
+                not_allowed(Role.ADMIN, "Quick deploy creates a project: it")
+                return
             _QuickDeploy(deps, image)
 
 

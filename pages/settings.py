@@ -14,12 +14,14 @@ from fastapi import Request
 from nicegui import ui
 from starlette.types import Scope
 
+from pages.components.roles import can, not_allowed
 from pages.components.settings_account import AccountSection
 from pages.components.settings_auth import AuthSection
 from pages.components.settings_global import global_sections
 from pages.components.settings_npm import NpmSection
 from pages.components.settings_registries import RegistriesSection
 from pages.components.settings_transfer import TransferSection
+from pages.components.settings_users import UsersSection
 from pages.components.settings_webhook import WebhookSection
 from pages.layout import frame
 from services.admin.auth_settings_admin import AuthSettingsAdmin
@@ -28,6 +30,7 @@ from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
 from services.audit.log import Actor
 from services.auth.sessions import AuthService, Principal, principal_in
+from services.auth.user_admin import UserAdmin
 from services.store.models import Role
 from services.views.system_status import SystemStatus
 
@@ -41,6 +44,7 @@ class SettingsServices:
     transfer: ConfigTransfer
     status: SystemStatus
     auth: AuthService
+    users: UserAdmin
     # Moves a page client (by id) to a fresh session: the page that changed the password
     # stays open until it hands the browser the new cookie.
     move_page: Callable[[str, Principal], None]
@@ -53,18 +57,22 @@ def register(services: SettingsServices) -> None:
     @ui.page("/settings")
     async def settings_page(request: Request) -> None:
         with frame("Settings", services.status):
-            ui.label("Settings").classes("text-2xl font-semibold")
-            page = _SettingsPage(services, str(request.base_url))
-            await page.build()
-            TransferSection(services.transfer, page.build)
+            if can(Role.ADMIN):
+                ui.label("Settings").classes("text-2xl font-semibold")
+                page = _SettingsPage(services, str(request.base_url))
+                await page.build()
+                TransferSection(services.transfer, page.build)
+            else:  # everyone keeps their own account (password) below
+                not_allowed(Role.ADMIN, "Changing the settings")
             principal = principal_in(request.state)
+            client = request.client.host if request.client else ""
+            if principal is not None and can(Role.ADMIN):
+                actor = Actor.user(principal.username, client)
+                view = await services.auth_settings.get()
+                uri = services.redirect_uri(request.scope)
+                AuthSection(services.auth_settings, view, uri, actor)
+                await UsersSection(services.users, actor, principal.role).load()
             if principal is not None:
-                client = request.client.host if request.client else ""
-                if principal.role == Role.ADMIN:
-                    view = await services.auth_settings.get()
-                    actor = Actor.user(principal.username, client)
-                    uri = services.redirect_uri(request.scope)
-                    AuthSection(services.auth_settings, view, uri, actor)
                 AccountSection(services.auth, principal, client, services.move_page)
 
 

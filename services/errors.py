@@ -36,6 +36,10 @@ class NotFound(WatcherError):
     """A thing we asked for does not exist."""
 
 
+class Forbidden(WatcherError):
+    """A signed-in person's role does not allow this; the message names the role needed."""
+
+
 class Conflict(WatcherError):
     """The change clashes with existing state (a taken name, a subdomain in use, ...)."""
 

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from app.api.errors import error_response, error_responses
+from app.api.roles import require
 from app.auth_guard import (
     LOGIN_PATH,
     clear_session_cookie,
@@ -25,6 +26,7 @@ from app.auth_guard import (
 from services.auth.oidc_sign_in import SignInModes
 from services.auth.sessions import AuthService, IssuedToken, safe_next
 from services.errors import FieldError, InvalidAuth, RateLimited, ValidationFailed
+from services.store.models import Role
 
 PASSWORDS_OFF = "password sign-in is turned off; sign in through the provider"
 
@@ -135,6 +137,7 @@ def register(api: FastAPI, auth: AuthService, modes: SignInModes) -> None:
         summary="Change your own password (ends your other sessions)",
         response_model=LoginResponse,
         responses=error_responses(422, 429),
+        dependencies=require(Role.VIEWER),
     )
     async def change_password(body: PasswordChange, request: Request) -> Response:
         """Answers a fresh token (and cookie): every earlier session of the user has ended."""

@@ -3,10 +3,11 @@ discovery" on a discovery URL typed but not yet saved."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import Out
 from services.admin.auth_settings_admin import AuthSettingsAdmin, AuthSettingsInput
 from services.audit.log import Actor
@@ -57,16 +58,10 @@ def request_actor(request: Request) -> Actor:
     return Actor.user(principal.username if principal else "unknown", address)
 
 
-def admins_only(request: Request) -> None:
-    """Who signs in, and with which role, is for admins alone (403 for anyone else)."""
-    principal = principal_in(request.state)
-    if principal is None or principal.role != Role.ADMIN:
-        raise HTTPException(403, "only an admin may see or change the sign-in settings")
-
-
 def register(api: FastAPI, admin: AuthSettingsAdmin) -> None:
+    # Who signs in, and with which role, is for admins alone (403 for anyone else).
     router = APIRouter(
-        prefix="/api/settings/auth", tags=["settings"], dependencies=[Depends(admins_only)]
+        prefix="/api/settings/auth", tags=["settings"], dependencies=require(Role.ADMIN)
     )
 
     @router.get("", summary="Sign-in settings (the client secret only masked)")

@@ -21,9 +21,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.webhook_routes import read_limited
 from services.admin.config_transfer import MAX_IMPORT_BYTES, ConfigTransfer
 from services.errors import ValidationFailed
+from services.store.models import Role
 
 _YAML = {"schema": {"type": "string", "description": "seed YAML (an export, edited)"}}
 _REQUEST_BODY: dict[str, Any] = {
@@ -115,6 +117,7 @@ def register(api: FastAPI, transfer: ConfigTransfer) -> None:
         summary="Re-import configuration YAML",
         responses=error_responses(415, 422),
         openapi_extra={"requestBody": _REQUEST_BODY, "parameters": [_CUSTOM_HEADER_PARAM]},
+        dependencies=require(Role.ADMIN),
     )
     async def import_config(request: Request) -> ImportOut:
         """Updates or creates what the file names; secrets left out keep their stored value."""

@@ -8,7 +8,9 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from services.admin.config_transfer import ConfigTransfer
+from services.store.models import Role
 
 _YAML: dict[int | str, dict[str, Any]] = {
     200: {
@@ -25,6 +27,7 @@ def register(api: FastAPI, transfer: ConfigTransfer) -> None:
         summary="Export configuration as YAML",
         response_class=Response,
         responses={**_YAML, **error_responses(422)},
+        dependencies=require(Role.ADMIN),
     )
     async def export_config(
         secrets: Literal["omit", "encrypted"] = Query(

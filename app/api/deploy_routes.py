@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import DeployAccepted, accepted
 from services.admin.project_admin import ProjectAdmin
 from services.detect.proposals import Proposal, StagePlan
@@ -28,6 +29,7 @@ from services.fields import (
     StageName,
     TagPattern,
 )
+from services.store.models import Role
 
 TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 Tag = Annotated[str, StringConstraints(pattern=TAG)]
@@ -70,6 +72,7 @@ def register(api: FastAPI, quick: QuickDeploy, projects: ProjectAdmin) -> None:
         "/inspect",
         summary="Pull an image and propose a project for it",
         responses=error_responses(404, 422, 429, 502, 504),
+        dependencies=require(Role.ADMIN),
     )
     async def inspect(body: InspectIn) -> Proposal:
         """Waits for the pull (minutes for a large image)."""
@@ -80,6 +83,7 @@ def register(api: FastAPI, quick: QuickDeploy, projects: ProjectAdmin) -> None:
         status_code=202,
         summary="Save a reviewed proposal as a project and deploy it",
         responses=error_responses(409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def quick_deploy(body: QuickDeployIn) -> DeployAccepted:
         await projects.check_registry(body.registry_id, body.image)

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import DeployId, DeployOut, LogLineOut, StepOut
 from services.fields import MAX_ID
+from services.store.models import Role
 from services.views.deploy_history import MAX_LIMIT, DeployQueries, FollowItem
 
 
@@ -49,7 +51,12 @@ def register(api: FastAPI, queries: DeployQueries) -> None:
     async def existing(deploy_id: DeployId) -> None:
         await queries.get(deploy_id)  # NotFound → 404, before the stream starts
 
-    @router.get("", summary="Deploy history, newest first", responses=error_responses(422))
+    @router.get(
+        "",
+        summary="Deploy history, newest first",
+        responses=error_responses(422),
+        dependencies=require(Role.VIEWER),
+    )
     async def recent(
         project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
@@ -57,7 +64,10 @@ def register(api: FastAPI, queries: DeployQueries) -> None:
         return [DeployOut.model_validate(d) for d in await queries.recent(project_id, limit)]
 
     @router.get(
-        "/{deploy_id}", summary="A deploy with its steps", responses=error_responses(404, 422)
+        "/{deploy_id}",
+        summary="A deploy with its steps",
+        responses=error_responses(404, 422),
+        dependencies=require(Role.VIEWER),
     )
     async def one(deploy_id: DeployId) -> DeployDetailOut:
         detail = await queries.get(deploy_id)
@@ -69,7 +79,7 @@ def register(api: FastAPI, queries: DeployQueries) -> None:
         summary="A deploy's log as server-sent events, live until it finishes",
         response_class=EventSourceResponse,
         responses=error_responses(404, 422),
-        dependencies=[Depends(existing)],
+        dependencies=[*require(Role.VIEWER), Depends(existing)],
     )
     async def logs(
         deploy_id: DeployId,

@@ -24,6 +24,7 @@ from services.errors import (
     CannotConnect,
     Conflict,
     FieldError,
+    Forbidden,
     InvalidAuth,
     NotFound,
     RateLimited,
@@ -35,6 +36,7 @@ from services.errors import (
 
 _PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 _STATUS: tuple[tuple[type[WatcherError], int], ...] = (
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (CannotConnect, 502),
@@ -43,7 +45,7 @@ _STATUS: tuple[tuple[type[WatcherError], int], ...] = (
     (WatcherError, 500),  # e.g. CryptoError: the server's key cannot read a stored secret
 )
 _DESCRIPTIONS = {
-    403: "refused: not sent from this dashboard's own pages (cross-site request forgery)",
+    403: "refused: your role does not allow this, or not sent from this dashboard's own pages",
     404: "not found",
     409: "conflicts with the current state (a name in use, a deploy running...)",
     415: "a body type another site's page could send: see the operation's description",

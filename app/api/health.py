@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from app.api.roles import require
+from services.store.models import Role
 from services.views.system_status import SystemStatus
 
 
@@ -22,7 +24,12 @@ def register(api: FastAPI, status: SystemStatus) -> None:
         """200 while the database answers (Docker trouble only degrades), else 503."""
         return await _answer(status, detailed=False)
 
-    @api.get("/api/health", tags=["health"], summary="Process health with details")
+    @api.get(
+        "/api/health",
+        tags=["health"],
+        summary="Process health with details",
+        dependencies=require(Role.VIEWER),
+    )
     async def health_details() -> JSONResponse:
         """As /healthz, with each check's detail (the engine's version, or why it failed)."""
         return await _answer(status, detailed=True)

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import (
     DeployAccepted,
     InstanceId,
@@ -18,6 +19,7 @@ from app.api.schemas import (
     accepted,
 )
 from services.admin.instance_admin import InstanceAdmin
+from services.store.models import Role
 
 Action = Literal["stop", "start", "restart"]
 
@@ -33,7 +35,12 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
     )
     upstream = error_responses(404, 422, 502, 504)
 
-    @router.get("", summary="Instances of a stage", responses=error_responses(404, 422))
+    @router.get(
+        "",
+        summary="Instances of a stage",
+        responses=error_responses(404, 422),
+        dependencies=require(Role.VIEWER),
+    )
     async def list_instances(project_id: ProjectId, stage: StagePath) -> list[InstanceOut]:
         return [InstanceOut.model_validate(i) for i in await admin.list(project_id, stage)]
 
@@ -42,6 +49,7 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         status_code=202,
         summary="Deploy a tag to the stage (runs in the background)",
         responses=error_responses(404, 422),
+        dependencies=require(Role.DEPLOYER),
     )
     async def deploy(project_id: ProjectId, stage: StagePath, body: DeployIn) -> DeployAccepted:
         """Checks the stage's rules first (pattern, confirmation, promotion), then queues."""
@@ -53,12 +61,18 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         status_code=204,
         summary="Remove an instance (container and proxy hosts; data is kept)",
         responses=upstream,
+        dependencies=require(Role.ADMIN),
     )
     async def remove(project_id: ProjectId, stage: StagePath, instance_id: InstanceId) -> Response:
         await admin.remove(project_id, stage, instance_id)
         return Response(status_code=204)
 
-    @router.post("/{instance_id}/{action}", summary="Stop, start or restart", responses=upstream)
+    @router.post(
+        "/{instance_id}/{action}",
+        summary="Stop, start or restart",
+        responses=upstream,
+        dependencies=require(Role.DEPLOYER),
+    )
     async def act(
         project_id: ProjectId, stage: StagePath, instance_id: InstanceId, action: Action
     ) -> InstanceOut:
@@ -70,6 +84,7 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         summary="The container's last log lines",
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **upstream},
+        dependencies=require(Role.DEPLOYER),
     )
     async def logs(
         project_id: ProjectId,

@@ -2,8 +2,9 @@
 
 NiceGUI switches FastAPI's own `/openapi.json` and `/docs` off unless `ui.run(fastapi_docs=...)`
 says otherwise, so the schema is served here, built once on first request (after NiceGUI has
-settled which of its routes are documented). It declares the bearer-token scheme, and marks the
-routes that need no sign-in (login, webhook, health) as public.
+settled which of its routes are documented). It declares the bearer-token scheme, marks the
+routes that need no sign-in (login, webhook, health) as public, and names the least role every
+other route needs (`x-required-role`: viewer, deployer or admin; 403 below it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from app.api.roles import require, route_roles
 from app.auth_guard import is_public
+from services.store.models import Role
 
 TITLE = "Docker Watcher API"
 VERSION = "1"
@@ -33,6 +36,7 @@ TAGS = [
     {"name": "settings", "description": "global and NPM settings, webhook URL, tests"},
     {"name": "config", "description": "export and re-import as seed YAML"},
     {"name": "webhook", "description": "CI and registries report pushed images (no sign-in)"},
+    {"name": "users", "description": "users and their roles (admins)"},
     {"name": "auth", "description": "sign in and out"},
     {"name": "health", "description": "process health (no sign-in)"},
 ]
@@ -40,6 +44,10 @@ BEARER = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 NOT_SIGNED_IN = {
     "description": "not signed in, or the token expired or was signed out",
+    "content": ERROR_BODY,
+}
+NOT_ALLOWED = {
+    "description": "your role is below the one this route needs (the message names it)",
     "content": ERROR_BODY,
 }
 UNREADABLE = {"description": "the body could not be read (e.g. not UTF-8)", "content": ERROR_BODY}
@@ -52,22 +60,36 @@ def build_schema(api: FastAPI) -> dict[str, Any]:
     )
     schema.setdefault("components", {})["securitySchemes"] = BEARER
     schema["security"] = [{"bearer": []}]
+    roles = _declared_roles(api)
     for path, operations in schema.get("paths", {}).items():
         public = is_public(path.split("{", 1)[0])
-        for operation in operations.values():
-            _complete(operation, public=public)
+        for method, operation in operations.items():
+            _complete(operation, public=public, role=roles.get((method.upper(), path)))
     return schema
 
 
-def _complete(operation: dict[str, Any], *, public: bool) -> None:
-    """Add what every route may answer besides its own: 401 (the guard), 400 (a body that
-    cannot be read). Every error of a signed-in route is the ErrorBody (see app.api.errors),
-    also where FastAPI would document its own 422 or a plain-text route's media type."""
+def _declared_roles(api: FastAPI) -> dict[tuple[str, str], Role]:
+    """(METHOD, path) of each route -> the least role it declares."""
+    found: dict[tuple[str, str], Role] = {}
+    for route in route_roles(api):
+        if route.role is not None:
+            found.update({(method, route.path): route.role for method in route.methods})
+    return found
+
+
+def _complete(operation: dict[str, Any], *, public: bool, role: Role | None) -> None:
+    """Add what every route may answer besides its own: 401 (the guard), 403 (a role below
+    the route's), 400 (a body that cannot be read). Every error of a signed-in route is the
+    ErrorBody (see app.api.errors), also where FastAPI would document its own 422 or a
+    plain-text route's media type."""
     responses = operation.setdefault("responses", {})
     if public:
         operation["security"] = []
     else:
         responses.setdefault("401", NOT_SIGNED_IN)
+    if role is not None:
+        operation["x-required-role"] = role.value
+        responses.setdefault("403", NOT_ALLOWED)
     if "requestBody" in operation:
         responses.setdefault("400", UNREADABLE)
     for code, response in responses.items():
@@ -79,7 +101,7 @@ def _complete(operation: dict[str, Any], *, public: bool) -> None:
 def register(api: FastAPI) -> None:
     built: dict[str, Any] = {}
 
-    @api.get("/api/openapi.json", include_in_schema=False)
+    @api.get("/api/openapi.json", include_in_schema=False, dependencies=require(Role.VIEWER))
     async def openapi() -> JSONResponse:
         if not built:
             built.update(build_schema(api))

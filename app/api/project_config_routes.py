@@ -13,10 +13,12 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import ProjectId, StagePath
 from services.admin.env_config import EnvChange, EnvConfigService, ProjectEnvView
 from services.admin.volume_config import ProjectVolumesView, VolumeChange, VolumeConfigService
 from services.env_rules import MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS
+from services.store.models import Role
 
 Path_ = Annotated[str, StringConstraints(max_length=4096)]
 
@@ -57,28 +59,56 @@ def register(api: FastAPI, env: EnvConfigService, volumes: VolumeConfigService) 
     router = APIRouter(prefix="/api/projects/{project_id}", tags=["projects"])
     errors = error_responses(404, 422)
 
-    @router.get("/env", summary="Env of a project and its stages", responses=errors)
+    @router.get(
+        "/env",
+        summary="Env of a project and its stages",
+        responses=errors,
+        dependencies=require(Role.DEPLOYER),
+    )
     async def get_env(project_id: ProjectId) -> ProjectEnvView:
         return await env.read(project_id)
 
-    @router.put("/env", summary="Replace the project's env", responses=errors)
+    @router.put(
+        "/env",
+        summary="Replace the project's env",
+        responses=errors,
+        dependencies=require(Role.ADMIN),
+    )
     async def put_env(project_id: ProjectId, body: EnvIn) -> ProjectEnvView:
         return await env.update(project_id, None, _env(body))
 
-    @router.put("/stages/{stage}/env", summary="Replace a stage's env overrides", responses=errors)
+    @router.put(
+        "/stages/{stage}/env",
+        summary="Replace a stage's env overrides",
+        responses=errors,
+        dependencies=require(Role.ADMIN),
+    )
     async def put_stage_env(project_id: ProjectId, stage: StagePath, body: EnvIn) -> ProjectEnvView:
         return await env.update(project_id, stage, _env(body))
 
-    @router.get("/volumes", summary="Volumes of a project and its stages", responses=errors)
+    @router.get(
+        "/volumes",
+        summary="Volumes of a project and its stages",
+        responses=errors,
+        dependencies=require(Role.DEPLOYER),
+    )
     async def get_volumes(project_id: ProjectId) -> ProjectVolumesView:
         return await volumes.read(project_id)
 
-    @router.put("/volumes", summary="Replace the project's volumes", responses=errors)
+    @router.put(
+        "/volumes",
+        summary="Replace the project's volumes",
+        responses=errors,
+        dependencies=require(Role.ADMIN),
+    )
     async def put_volumes(project_id: ProjectId, body: VolumesIn) -> ProjectVolumesView:
         return await volumes.update(project_id, None, _volumes(body))
 
     @router.put(
-        "/stages/{stage}/volumes", summary="Replace a stage's volume overrides", responses=errors
+        "/stages/{stage}/volumes",
+        summary="Replace a stage's volume overrides",
+        responses=errors,
+        dependencies=require(Role.ADMIN),
     )
     async def put_stage_volumes(
         project_id: ProjectId, stage: StagePath, body: VolumesIn

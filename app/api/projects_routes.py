@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel, Field
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import (
     DeployOut,
     InstanceOut,
@@ -14,6 +15,7 @@ from app.api.schemas import (
     StageOut,
     StagePath,
 )
+from app.auth_guard import current_principal
 from services.admin.env_config import EnvConfigService, ProjectEnvView
 from services.admin.project_admin import (
     ProjectAdmin,
@@ -23,7 +25,8 @@ from services.admin.project_admin import (
     StageInput,
 )
 from services.admin.volume_config import ProjectVolumesView, VolumeConfigService
-from services.store.models import InstanceStatus
+from services.auth.roles import allows
+from services.store.models import InstanceStatus, Role
 
 
 class ProjectSummaryOut(BaseModel):
@@ -45,8 +48,8 @@ class ProjectDetailOut(ProjectOut):
 
     registry_name: str | None
     stages: list[StageDetailOut]
-    env: ProjectEnvView
-    volumes: ProjectVolumesView
+    env: ProjectEnvView | None = Field(description="null for a viewer (configuration)")
+    volumes: ProjectVolumesView | None = Field(description="null for a viewer (configuration)")
 
 
 def _summary(summary: ProjectSummary) -> ProjectSummaryOut:
@@ -67,18 +70,34 @@ def register(
 ) -> None:
     router = APIRouter(prefix="/api/projects", tags=["projects"])
 
-    @router.get("", summary="List projects with status counts and latest deploy")
+    @router.get(
+        "",
+        summary="List projects with status counts and latest deploy",
+        dependencies=require(Role.VIEWER),
+    )
     async def list_projects() -> list[ProjectSummaryOut]:
         return [_summary(s) for s in await admin.list_overview()]
 
     @router.post(
-        "", status_code=201, summary="Create a project", responses=error_responses(409, 422)
+        "",
+        status_code=201,
+        summary="Create a project",
+        responses=error_responses(409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def create_project(body: ProjectInput) -> ProjectOut:
         return ProjectOut.model_validate(await admin.create_project(body))
 
-    @router.get("/{project_id}", summary="A project in detail", responses=error_responses(404, 422))
-    async def get_project(project_id: ProjectId) -> ProjectDetailOut:
+    @router.get(
+        "/{project_id}",
+        summary="A project in detail",
+        responses=error_responses(404, 422),
+        dependencies=require(Role.VIEWER),
+    )
+    async def get_project(project_id: ProjectId, request: Request) -> ProjectDetailOut:
+        """Env and volumes are configuration: left out (null) for a viewer."""
+        principal = current_principal(request)
+        sees_config = principal is not None and allows(principal.role, Role.DEPLOYER)
         detail = await admin.get(project_id)
         stages = [
             StageDetailOut(
@@ -91,12 +110,15 @@ def register(
             **ProjectOut.model_validate(detail.project).model_dump(),
             registry_name=detail.registry_name,
             stages=stages,
-            env=await env.read(project_id),
-            volumes=await volumes.read(project_id),
+            env=await env.read(project_id) if sees_config else None,
+            volumes=await volumes.read(project_id) if sees_config else None,
         )
 
     @router.put(
-        "/{project_id}", summary="Change a project", responses=error_responses(404, 409, 422)
+        "/{project_id}",
+        summary="Change a project",
+        responses=error_responses(404, 409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def update_project(project_id: ProjectId, body: ProjectInput) -> ProjectOut:
         return ProjectOut.model_validate(await admin.update_project(project_id, body))
@@ -106,6 +128,7 @@ def register(
         status_code=204,
         summary="Delete a project, removing its instances first",
         responses=error_responses(404, 409, 422, 502, 504),
+        dependencies=require(Role.ADMIN),
     )
     async def delete_project(project_id: ProjectId) -> Response:
         await admin.delete_project(project_id)
@@ -116,6 +139,7 @@ def register(
         status_code=201,
         summary="Add a stage",
         responses=error_responses(404, 409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def add_stage(project_id: ProjectId, body: StageInput) -> StageOut:
         return StageOut.model_validate(await admin.add_stage(project_id, body))
@@ -124,6 +148,7 @@ def register(
         "/{project_id}/stages/{stage}",
         summary="Change a stage",
         responses=error_responses(404, 409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def update_stage(project_id: ProjectId, stage: StagePath, body: StageInput) -> StageOut:
         return StageOut.model_validate(await admin.update_stage(project_id, stage, body))
@@ -133,6 +158,7 @@ def register(
         status_code=204,
         summary="Delete a stage, removing its instances first",
         responses=error_responses(404, 409, 422, 502, 504),
+        dependencies=require(Role.ADMIN),
     )
     async def delete_stage(project_id: ProjectId, stage: StagePath) -> Response:
         await admin.delete_stage(project_id, stage)

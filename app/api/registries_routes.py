@@ -10,9 +10,11 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import Message, Out, RegistryId
 from services.admin.registry_admin import RegistryAdmin, RegistryInput
 from services.fields import MAX_ID
+from services.store.models import Role
 
 ImagePath = Annotated[
     str, PathParam(min_length=1, max_length=255, description="repository, e.g. owner/app")
@@ -48,11 +50,17 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
     router = APIRouter(prefix="/api/registries", tags=["registries"])
     upstream = error_responses(404, 422, 429, 502, 504)
 
-    @router.get("", summary="List registries")
+    @router.get("", summary="List registries", dependencies=require(Role.DEPLOYER))
     async def list_registries() -> list[RegistryOut]:
         return [RegistryOut.model_validate(r) for r in await admin.list()]
 
-    @router.post("", status_code=201, summary="Add a registry", responses=error_responses(409, 422))
+    @router.post(
+        "",
+        status_code=201,
+        summary="Add a registry",
+        responses=error_responses(409, 422),
+        dependencies=require(Role.ADMIN),
+    )
     async def create_registry(body: RegistryInput) -> RegistryOut:
         return RegistryOut.model_validate(await admin.create(body))
 
@@ -60,12 +68,18 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         "/test",
         summary="Test a URL and credentials before saving them",
         responses=error_responses(404, 422, 502, 504),
+        dependencies=require(Role.ADMIN),
     )
     async def test_unsaved(body: RegistryTestIn) -> Message:
         data = RegistryInput.model_validate(body.model_dump(exclude={"registry_id"}))
         return Message(message=await admin.test_input(data, registry_id=body.registry_id))
 
-    @router.get("/{registry_id}", summary="One registry", responses=error_responses(404, 422))
+    @router.get(
+        "/{registry_id}",
+        summary="One registry",
+        responses=error_responses(404, 422),
+        dependencies=require(Role.DEPLOYER),
+    )
     async def get_registry(registry_id: RegistryId) -> RegistryOut:
         return RegistryOut.model_validate(await admin.get(registry_id))
 
@@ -73,6 +87,7 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         "/{registry_id}",
         summary="Change a registry (token null keeps the stored one)",
         responses=error_responses(404, 409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def update_registry(registry_id: RegistryId, body: RegistryInput) -> RegistryOut:
         return RegistryOut.model_validate(await admin.update(registry_id, body))
@@ -82,6 +97,7 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         status_code=204,
         summary="Delete a registry no project uses",
         responses=error_responses(404, 409, 422),
+        dependencies=require(Role.ADMIN),
     )
     async def delete_registry(registry_id: RegistryId) -> Response:
         await admin.delete(registry_id)
@@ -91,12 +107,16 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         "/{registry_id}/test",
         summary="Test the stored URL and credentials",
         responses=error_responses(404, 422, 502, 504),
+        dependencies=require(Role.ADMIN),
     )
     async def test_registry(registry_id: RegistryId) -> Message:
         return Message(message=await admin.test(registry_id))
 
     @router.get(
-        "/{registry_id}/tags/{image:path}", summary="Tags of a repository", responses=upstream
+        "/{registry_id}/tags/{image:path}",
+        summary="Tags of a repository",
+        responses=upstream,
+        dependencies=require(Role.DEPLOYER),
     )
     async def list_tags(registry_id: RegistryId, image: ImagePath) -> TagList:
         found = await admin.tags(registry_id, image)

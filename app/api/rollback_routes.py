@@ -6,8 +6,10 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import DeployAccepted, ProjectId, StagePath, accepted
 from services.deploy.rollback import Rollbacks
+from services.store.models import Role
 
 
 class RollbackTargetOut(BaseModel):
@@ -26,6 +28,7 @@ def register(api: FastAPI, rollbacks: Rollbacks) -> None:
         "/rollback",
         summary="The deploy a rollback would return to (null: none)",
         responses=error_responses(404, 422),
+        dependencies=require(Role.VIEWER),
     )
     async def target(project_id: ProjectId, stage: StagePath) -> RollbackTargetOut | None:
         found = await rollbacks.target(project_id, stage)
@@ -44,6 +47,7 @@ def register(api: FastAPI, rollbacks: Rollbacks) -> None:
         status_code=202,
         summary="Redeploy the stage's previous successful digest with the config it ran with",
         responses=error_responses(404, 409, 422),
+        dependencies=require(Role.DEPLOYER),
     )
     async def roll_back(project_id: ProjectId, stage: StagePath) -> DeployAccepted:
         """409 when the stage has no previous successful deploy."""

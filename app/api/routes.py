@@ -1,4 +1,8 @@
-"""Every REST route of the app, registered on NiceGUI's FastAPI app."""
+"""Every REST route of the app, registered on NiceGUI's FastAPI app.
+
+Each signed-in route declares the least role it needs (`dependencies=require(Role.X)`, see
+app/api/roles.py); tests/unit/test_role_matrix.py fails on a route that declares none.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from app.api import (
     registries_routes,
     rollback_routes,
     settings_routes,
+    users_routes,
     webhook_routes,
 )
 from app.api.errors import install_error_handlers
@@ -43,6 +48,7 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     registries_routes.register(api, admin.registry_admin)
     settings_routes.register(api, admin.settings_admin)
     auth_settings_routes.register(api, admin.auth_settings)
+    users_routes.register(api, runtime.users)
     deploys_routes.register(api, admin.deploy_queries)
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
     config_routes.register(api, admin.transfer)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import error_responses
+from app.api.roles import require
 from app.api.schemas import Message, Out
 from services.admin.settings_admin import GlobalInput, NpmInput, SettingsAdmin
 from services.errors import FieldError, ValidationFailed
+from services.store.models import Role
 
 
 class GlobalOut(Out):
@@ -89,11 +91,16 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         glob = GlobalOut.model_validate(await admin.get_global())
         return SettingsOut(global_=glob, npm=NpmOut.model_validate(await admin.get_npm()))
 
-    @router.get("", summary="Global and NPM settings")
+    @router.get("", summary="Global and NPM settings", dependencies=require(Role.ADMIN))
     async def get_settings() -> SettingsOut:
         return await current()
 
-    @router.put("", summary="Change global and/or NPM settings", responses=error_responses(422))
+    @router.put(
+        "",
+        summary="Change global and/or NPM settings",
+        responses=error_responses(422),
+        dependencies=require(Role.ADMIN),
+    )
     async def put_settings(body: SettingsIn) -> SettingsOut:
         """Notifications go to new URLs at once; deploys use new NPM settings at once.
 
@@ -110,12 +117,16 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
             await admin.update_global(body.global_)
         return await current()
 
-    @router.get("/webhook-url", summary="The secret webhook URL for CI")
+    @router.get(
+        "/webhook-url", summary="The secret webhook URL for CI", dependencies=require(Role.ADMIN)
+    )
     async def webhook_url(request: Request) -> WebhookUrl:
         return _webhook(request, await admin.webhook_path())
 
     @router.post(
-        "/webhook-url/regenerate", summary="A new webhook secret (the old URL stops working)"
+        "/webhook-url/regenerate",
+        summary="A new webhook secret (the old URL stops working)",
+        dependencies=require(Role.ADMIN),
     )
     async def regenerate(request: Request) -> WebhookUrl:
         return _webhook(request, await admin.regenerate_webhook())
@@ -124,6 +135,7 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         "/subdomain-example",
         summary="What a subdomain pattern gives",
         responses=error_responses(422),
+        dependencies=require(Role.ADMIN),
     )
     async def subdomain_example(
         pattern: Annotated[str, Query(min_length=1, max_length=255)],
@@ -131,15 +143,29 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
     ) -> SubdomainExample:
         return SubdomainExample(example=admin.subdomain_example(pattern, domain))
 
-    @router.post("/npm/test", summary="Test NPM settings (given, or stored)", responses=upstream)
+    @router.post(
+        "/npm/test",
+        summary="Test NPM settings (given, or stored)",
+        responses=upstream,
+        dependencies=require(Role.ADMIN),
+    )
     async def test_npm(body: Annotated[NpmInput | None, Body()] = None) -> Message:
         return Message(message=await admin.test_npm(body))
 
-    @router.get("/npm/certificates", summary="Certificates NPM holds", responses=upstream)
+    @router.get(
+        "/npm/certificates",
+        summary="Certificates NPM holds",
+        responses=upstream,
+        dependencies=require(Role.ADMIN),
+    )
     async def certificates() -> list[CertificateOut]:
         return [CertificateOut.model_validate(c) for c in await admin.certificates()]
 
-    @router.post("/notifications/test", summary="Send a test notification to every URL")
+    @router.post(
+        "/notifications/test",
+        summary="Send a test notification to every URL",
+        dependencies=require(Role.ADMIN),
+    )
     async def test_notifications() -> list[ChannelResultOut]:
         return [ChannelResultOut.model_validate(r) for r in await admin.send_test_notification()]
 

@@ -13,14 +13,19 @@ from pages.components import dialogs
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
+from pages.components.roles import checked
+from services.store.models import Role
 from services.views.models import StageView
 
 
 class DeployDialog:
     """Opens one picker per click, inside the page's dialog host."""
 
-    def __init__(self, deps: PageServices, project_id: int, host: ui.element) -> None:
+    def __init__(
+        self, deps: PageServices, project_id: int, host: ui.element, role: Role | None
+    ) -> None:
         self._deps, self._project_id, self._host = deps, project_id, host
+        self._role = role  # the page's; checked again before queuing
 
     async def open(self, stage: StageView, tag: str | None = None) -> None:
         """Open for `stage`; with `tag` (a waiting tag) it is preselected once listed."""
@@ -41,7 +46,12 @@ class DeployDialog:
             ok=f"Deploy {tag}",
         ):
             return
-        call = self._deps.instances.deploy(self._project_id, stage.name, tag, confirmed=True)
+        instances, project_id = self._deps.instances, self._project_id
+        call = checked(
+            self._role,
+            Role.DEPLOYER,
+            lambda: instances.deploy(project_id, stage.name, tag, confirmed=True),
+        )
         result = await attempt(picker.panel, f"Queuing {tag}", call, button=picker.go)
         if result.ok:
             ui.notify(f"Deploying {tag} to {stage.name}", type="info", position="top")

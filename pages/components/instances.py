@@ -17,6 +17,8 @@ from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from pages.components.fmt import ago, since
+from pages.components.roles import can, checked
+from services.store.models import Role
 from services.views.models import InstanceView
 
 Clock = tuple[ui.label, datetime | None, str]  # a label showing "up …" / "stopped … ago"
@@ -26,10 +28,16 @@ class InstanceRows:
     """Renders rows into the current context; `clocks` collects the labels a timer updates."""
 
     def __init__(
-        self, deps: PageServices, project_id: int, panel: ErrorBanner, host: ui.element
+        self,
+        deps: PageServices,
+        project_id: int,
+        panel: ErrorBanner,
+        host: ui.element,
+        role: Role | None,
     ) -> None:
         self._admin, self._project_id = deps.instances, project_id
         self._panel, self._host = panel, host
+        self._role = role  # the page's: which controls exist, checked again on each click
         self.clocks: list[Clock] = []
 
     def render(self, instances: tuple[InstanceView, ...]) -> None:
@@ -73,8 +81,11 @@ class InstanceRows:
         self.clocks.append((label, moment, prefix))
 
     def _controls(self, instance: InstanceView) -> None:
+        """Deployers get stop/start/restart and the logs, admins also remove; viewers none."""
         admin, tag, iid = self._admin, instance.tag, instance.id
         where = (self._project_id, instance.stage, iid)
+        if not can(Role.DEPLOYER, self._role):
+            return
         with ui.row().classes("gap-0 shrink-0 no-wrap"):
             if instance.running:
                 self._button("stop", "Stop", iid, f"Stopping {tag}", partial(admin.stop, *where))
@@ -85,6 +96,8 @@ class InstanceRows:
             self._button("restart_alt", "Restart", iid, f"Restarting {tag}", restart)
             logs = ui.button(icon="article", on_click=lambda: self._logs(instance))
             logs.props("flat round dense").tooltip("Container logs").mark(f"logs-{iid}")
+            if not can(Role.ADMIN, self._role):
+                return
             remove = ui.button(icon="delete", color="negative")
             remove.on_click(lambda: self._remove(instance, remove))
             remove.props("flat round dense").tooltip("Remove").mark(f"remove-{iid}")
@@ -96,7 +109,9 @@ class InstanceRows:
         button.mark(f"{name.lower()}-{iid}")
 
         async def run() -> None:
-            await attempt(self._panel, what, call(), button=button)
+            await attempt(
+                self._panel, what, checked(self._role, Role.DEPLOYER, call), button=button
+            )
 
         button.on_click(run)
 
@@ -108,11 +123,13 @@ class InstanceRows:
         )
         title = f"Remove {instance.tag} from {instance.stage}?"
         if await dialogs.confirm(self._host, title, text, ok="Remove", color="negative"):
-            call = self._admin.remove(self._project_id, instance.stage, instance.id)
+            admin, where = self._admin, (self._project_id, instance.stage, instance.id)
+            call = checked(self._role, Role.ADMIN, lambda: admin.remove(*where))
             await attempt(self._panel, f"Removing {instance.tag}", call, button=button)
 
     async def _logs(self, instance: InstanceView) -> None:
-        call = self._admin.logs(self._project_id, instance.stage, instance.id)
+        admin, where = self._admin, (self._project_id, instance.stage, instance.id)
+        call = checked(self._role, Role.DEPLOYER, lambda: admin.logs(*where))
         result = await attempt(self._panel, f"Reading the logs of {instance.tag}", call)
         if result.ok:
             title = f"Logs of {instance.container_name} (last 200 lines)"

@@ -13,8 +13,10 @@ from pages.components import dialogs
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
+from pages.components.roles import checked
 from services.deploy.rollback import RollbackTarget
 from services.errors import WatcherError
+from services.store.models import Role
 from services.views.models import StageView, short_digest
 
 GONE = (
@@ -27,10 +29,16 @@ class RollbackControl:
     """One "Roll back" button per stage, its dialogs in the page's dialog host."""
 
     def __init__(
-        self, deps: PageServices, project_id: int, panel: ErrorBanner, host: ui.element
+        self,
+        deps: PageServices,
+        project_id: int,
+        panel: ErrorBanner,
+        host: ui.element,
+        role: Role | None,
     ) -> None:
         self._deps, self._project_id = deps, project_id
         self._panel, self._host = panel, host
+        self._role = role  # the page's; checked again before rolling back
 
     def button(self, stage: StageView) -> None:
         ui.button("Roll back", icon="undo", on_click=lambda: self.ask(stage)).props(
@@ -75,7 +83,10 @@ class RollbackControl:
             ok="Roll back",
         ):
             return
-        queued = self._deps.rollbacks.roll_back(self._project_id, stage.name)
+        rollbacks, project_id = self._deps.rollbacks, self._project_id
+        queued = checked(
+            self._role, Role.DEPLOYER, lambda: rollbacks.roll_back(project_id, stage.name)
+        )
         if (await attempt(self._panel, "Rolling back", queued)).ok:
             ui.notify(f"Rolling {stage.name} back to {target.deploy.tag}", position="top")
 

@@ -79,7 +79,7 @@ class SessionRecords(Protocol):
 
     def revoked(self, now: int) -> Sequence[RevokedToken]: ...
 
-    def valid_from(self) -> dict[int, int]: ...
+    def valid_from(self) -> dict[int, float]: ...
 
 
 class PasswordHasher:
@@ -126,7 +126,9 @@ class AuthService:
     `records` so that `restore` brings them back after a restart (without records, a restart
     forgets them). Throttling stays in memory only: a flood of guesses never becomes writes.
     Whoever holds sessions beyond one request (the open pages) subscribes with
-    `on_sessions_ended` and is told whenever a sign-out or a password change ends some.
+    `on_sessions_ended` and is told whenever a sign-out, a password change or an account
+    change (`cut_sessions`, `end_sessions`) ends some. A disabled account cannot sign in or
+    get a token.
     """
 
     def __init__(
@@ -154,7 +156,7 @@ class AuthService:
         self._limits = limits or SignInLimits()
         self._sleep = sleep
         self._revoked: ExpiringMap[str, bool] = ExpiringMap(100_000)
-        self._not_before: dict[int, int] = {}
+        self._not_before: dict[int, float] = {}
         self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
         self._records = records
         self._listeners: list[SessionsEnded] = []
@@ -207,8 +209,10 @@ class AuthService:
         """A signed HS256 token for `user`, valid for `token_ttl` from now."""
         if user.id is None:
             raise ValueError("cannot issue a token for a user that is not stored")
-        issued = int(self._now())
-        expires = issued + int(self._ttl.total_seconds())
+        if user.disabled:
+            raise InvalidAuth(FAILED)
+        issued = round(self._now(), 3)  # milliseconds: ended sessions are told from new ones
+        expires = int(issued) + int(self._ttl.total_seconds())
         claims = {
             "sub": str(user.id),
             "name": user.username,
@@ -267,6 +271,17 @@ class AuthService:
             )
         log.info("user %s signed out", principal.username)
 
+    def cut_off(self) -> float:
+        """Now, for `cut_sessions`: a session issued until this very millisecond is older."""
+        return round(self._now(), 3) + 0.001
+
+    def cut_sessions(self, user_id: int, cut_off: float) -> None:
+        """End every session of `user_id` issued before `cut_off` (a role change, a disabled
+        or removed account) and tell the listeners. The caller stores the cut-off with the
+        change (`sessions_valid_from`, `RemovedUser`) so a restart keeps them ended."""
+        self._not_before[user_id] = max(cut_off, self._not_before.get(user_id, 0))
+        self._announce()
+
     async def set_password(self, user_id: int, password: str) -> None:
         """Store a new bcrypt hash and end every session of that user issued until now.
 
@@ -278,10 +293,10 @@ class AuthService:
     async def end_sessions(self, user_id: int) -> None:
         """End every session of the user issued until now (a role changed: the role rides in
         the token). Kept across restarts like a password change's cut-off."""
-        cut_off = math.floor(self._now())
-        await asyncio.to_thread(self._users.update, user_id, sessions_valid_from=cut_off)
-        self._not_before[user_id] = cut_off
-        self._announce()
+        cut_off = self.cut_off()
+        stored = math.ceil(cut_off)  # whole seconds, rounded up: a restart keeps them ended
+        await asyncio.to_thread(self._users.update, user_id, sessions_valid_from=stored)
+        self.cut_sessions(user_id, cut_off)
 
     async def _store_password(self, user_id: int, password: str) -> None:
         check_password_rules(password)
@@ -361,7 +376,7 @@ class AuthService:
         user = self._users.by_username(username)
         stored = user.password_hash if user is not None else None
         matches = self._hasher.check(password, stored or self._dummy_hash)
-        return user if matches and stored else None
+        return user if matches and stored and user and not user.disabled else None
 
     def _decode(self, token: str) -> dict[str, Any]:
         # Expiry is checked against our own clock (injectable), not PyJWT's.

@@ -348,6 +348,16 @@ class RevokedToken(SQLModel, table=True):
     expires_at: int = Field(index=True)  # epoch seconds
 
 
+class RemovedUser(SQLModel, table=True):
+    """A removed user's id and when: its session tokens issued earlier stay void after a
+    restart (the id may be given to a new user later; that one's tokens are newer)."""
+
+    __tablename__ = "removed_user"
+
+    user_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    removed_at_ms: int  # epoch milliseconds, rounded up
+
+
 class AuthSettings(SQLModel, table=True):
     """The single row of authentication settings (id is always 1)."""
 

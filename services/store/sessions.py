@@ -6,7 +6,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from services.store.db import Database
-from services.store.models import RevokedToken, User
+from services.store.models import RemovedUser, RevokedToken, User
 
 
 class SessionLedger:
@@ -28,8 +28,14 @@ class SessionLedger:
             query = select(RevokedToken).where(col(RevokedToken.expires_at) > now)
             return list(session.exec(query).all())
 
-    def valid_from(self) -> dict[int, int]:
-        """Per user id, the epoch second before which its session tokens are void."""
+    def valid_from(self) -> dict[int, float]:
+        """Per user id, the epoch second before which its session tokens are void: a
+        password change or an ended session, or the removal of a user whose id is gone."""
         with self._db.session() as session:
+            removed = session.exec(select(RemovedUser.user_id, RemovedUser.removed_at_ms)).all()
+            found = {int(uid): at / 1000 for uid, at in removed}
             query = select(User.id, User.sessions_valid_from).where(User.sessions_valid_from > 0)
-            return {int(uid): int(since) for uid, since in session.exec(query).all() if uid}
+            for uid, since in session.exec(query).all():
+                if uid:
+                    found[int(uid)] = max(float(since), found.get(int(uid), 0.0))
+            return found

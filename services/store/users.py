@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import func, select
+from sqlmodel import Session, col, func, select
 
-from services.errors import Conflict
+from services.errors import Conflict, ValidationFailed
 from services.store.base import apply_changes, get_or_raise
 from services.store.db import Database
-from services.store.models import User
+from services.store.models import RemovedUser, Role, User
 
 
 class UserStore:
@@ -53,3 +53,37 @@ class UserStore:
             apply_changes(user, changes)
             session.add(user)
             return user
+
+    def change_keeping_an_admin(self, user_id: int, field: str, **changes: Any) -> User:
+        """Apply `changes` unless no enabled admin would be left (ValidationFailed naming
+        `field`); checked in the same transaction as the write."""
+        with self._db.session() as session:
+            user = get_or_raise(session, User, user_id, "user")
+            apply_changes(user, changes)
+            session.add(user)
+            session.flush()
+            _keep_an_admin(session, field)
+            return user
+
+    def remove_keeping_an_admin(self, user_id: int, removed_at_ms: int) -> User:
+        """Delete the user and remember when (`RemovedUser`), unless it is the last enabled
+        admin (ValidationFailed naming `role`). Its signed-out tokens go with it."""
+        with self._db.session() as session:
+            user = get_or_raise(session, User, user_id, "user")
+            session.delete(user)
+            session.flush()
+            _keep_an_admin(session, "role")
+            earlier = session.get(RemovedUser, user_id)
+            if earlier is None:
+                session.add(RemovedUser(user_id=user_id, removed_at_ms=removed_at_ms))
+            else:
+                earlier.removed_at_ms = max(earlier.removed_at_ms, removed_at_ms)
+                session.add(earlier)
+            return user
+
+
+def _keep_an_admin(session: Session, field: str) -> None:
+    query = select(func.count()).select_from(User)
+    query = query.where(User.role == Role.ADMIN, col(User.disabled).is_(False))
+    if int(session.exec(query).one()) == 0:
+        raise ValidationFailed.single(field, "the last enabled admin must stay an enabled admin")

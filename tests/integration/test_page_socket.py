@@ -139,3 +139,27 @@ async def test_a_password_change_closes_the_users_other_pages(url: str) -> None:
             assert changer.post("/api/auth/password", json=back).status_code == 200
     assert closed
     assert other_page.opened == ["/login"]
+
+
+async def test_a_role_change_closes_that_users_open_pages_at_once(url: str) -> None:
+    password = "carol-secret-1"
+    with signed_in(url) as admin, httpx.Client(base_url=url, headers={"Origin": url}) as carol:
+        added = admin.post(
+            "/api/users", json={"username": "carol", "password": password, "role": "deployer"}
+        )
+        assert added.status_code == 201, added.text
+        login = {"username": "carol", "password": password}
+        assert carol.post("/api/auth/login", json=login).status_code == 200
+        page = read_page(carol.get("/").text)
+        open_page = PageSocket(url, page, carol.cookies["dw_session"])
+        try:
+            assert await open_page.connect()
+            patch = admin.patch(f"/api/users/{added.json()['id']}", json={"role": "viewer"})
+            assert patch.status_code == 200, patch.text
+            closed = await open_page.until(open_page.closed.is_set, timeout=40)
+        finally:
+            await open_page.close()
+        assert carol.get("/api/projects").status_code == 401
+        assert admin.delete(f"/api/users/{added.json()['id']}").status_code == 204
+    assert closed
+    assert open_page.opened == ["/login"]

@@ -285,3 +285,26 @@ def test_short_jwt_key_is_refused() -> None:
 )
 def test_next_accepts_only_local_paths(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+async def test_a_disabled_user_cannot_sign_in_nor_get_a_token() -> None:
+    auth, users, _, _ = make_auth()
+    users.update(1, disabled=True)
+
+    with pytest.raises(InvalidAuth, match=FAILED):
+        await auth.authenticate("admin", ADMIN_PASSWORD)
+    with pytest.raises(InvalidAuth, match=FAILED):
+        auth.issue_token(users.users["admin"])
+
+
+async def test_ended_sessions_end_at_once_and_later_ones_hold_even_in_the_same_second() -> None:
+    auth, users, clock, _ = make_auth()
+    ended: list[bool] = []
+    auth.on_sessions_ended(lambda: ended.append(True))
+    before = auth.verify(auth.issue_token(users.users["admin"]).token)
+
+    auth.cut_sessions(1, auth.cut_off())
+    clock.advance(0.01)
+    after = auth.verify(auth.issue_token(users.users["admin"]).token)
+
+    assert not auth.is_valid(before) and auth.is_valid(after) and ended == [True]
