@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL = 10.0
 CLEANUP_RETRY = 30.0  # pending clean-ups and lost hosts retried this often (NPM sends no event)
 SOCKETS_GRACE = 3  # seconds open connections get once the server stops
+AUDIT_PURGE_INTERVAL = 6 * 3600.0  # old audit rows purged at start-up, then this often
 BCRYPT_MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 refuses) anything longer
 
 
@@ -87,6 +88,8 @@ def create_app(runtime: Runtime) -> None:
         recheck = runtime.services.reconciler.recheck(stop, CLEANUP_RETRY)
         background_tasks.create(recheck, name="status recheck")
         background_tasks.create(pages.sessions.run(stop), name="page sessions")
+        purge = runtime.audit_retention.run(stop, AUDIT_PURGE_INTERVAL)
+        background_tasks.create(purge, name="audit retention")
         log.info(
             "Docker Watcher listening on http://%s:%s", runtime.settings.host, runtime.settings.port
         )

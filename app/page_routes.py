@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.wiring import PageBundles
-from pages import dashboard, login, project, project_config, quick_deploy, settings
+from pages import audit, dashboard, login, project, project_config, quick_deploy, settings
 from services.auth.sessions import AuthService
 
 
@@ -16,3 +16,4 @@ def register_pages(auth: AuthService, pages: PageBundles) -> None:
     project.register(pages.main)
     quick_deploy.register(pages.main)
     settings.register(pages.settings)
+    audit.register(pages.audit)

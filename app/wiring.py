@@ -17,6 +17,7 @@ import httpx
 from app.config import Settings, resolve_encryption_key
 from app.origins import oidc_redirect_uri
 from app.page_sessions import PageSessions
+from pages.audit import AuditServices
 from pages.components.deps import PageServices
 from pages.project_config import ConfigServices
 from pages.settings import SettingsServices
@@ -30,6 +31,7 @@ from services.admin.registry_admin import RegistryAdmin
 from services.admin.settings_admin import SettingsAdmin
 from services.admin.volume_config import VolumeConfigService
 from services.audit.log import AuditLog
+from services.audit.retention import AuditRetention
 from services.auth.oidc_sign_in import OidcSignIn
 from services.auth.sessions import AuthService, PasswordHasher
 from services.auth.user_admin import UserAdmin
@@ -75,6 +77,7 @@ from services.store.seen_tags import SeenTagStore
 from services.store.sessions import SessionLedger
 from services.store.settings_store import SettingsStore
 from services.store.users import UserStore
+from services.views.audit_log import AuditQueries
 from services.views.deploy_history import DeployQueries
 from services.views.live_board import LiveBoard
 from services.views.overview import Overview
@@ -127,6 +130,7 @@ class DeployServices:
     cleanup: PendingCleanup  # failed deploys' undo that an outage cut short
     reconciler: Reconciler
     rollbacks: Rollbacks  # "Roll back" on a stage (page and API)
+    audit: AuditLog  # who did what; detection and admin services record into it too
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ class AdminServices:
     volume_config: VolumeConfigService
     instance_admin: InstanceAdmin
     transfer: ConfigTransfer
+    audit_queries: AuditQueries  # the audit log's page and API
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ class Runtime:
     audit: AuditLog
     oidc: OidcSignIn  # sign-in through the OIDC provider (its client and started sign-ins)
     users: UserAdmin  # users management (admins)
+    audit_retention: AuditRetention  # purges old audit rows
     status: SystemStatus
     session_secret: str  # signs NiceGUI's browser storage
 
@@ -192,6 +198,7 @@ class PageBundles:
     main: PageServices  # dashboard, project page, quick deploy
     config: ConfigServices  # new project, project configuration
     settings: SettingsServices
+    audit: AuditServices  # the audit log page
     sessions: PageSessions  # which session each open page belongs to
     sign_in: OidcSignIn  # the login page: which ways in it offers, the provider's button
 
@@ -219,11 +226,15 @@ def build_runtime(
     db.migrate()
     stores = build_stores(db=db, box=SecretBox(key=key, on_reveal=redactor.register))
     clients = build_clients(settings=settings, stores=stores, proxies=proxies)
-    services = build_services(settings=settings, stores=stores, clients=clients, images=images)
-    jwt_key = derive_subkey(key, "jwt")
     hasher = hasher or PasswordHasher()
-    auth = AuthService(users=stores.users, jwt_key=jwt_key, hasher=hasher, records=stores.sessions)
     audit = AuditLog(stores.audit)
+    services = build_services(
+        settings=settings, stores=stores, clients=clients, audit=audit, images=images
+    )
+    jwt_key = derive_subkey(key, "jwt")
+    auth = AuthService(
+        users=stores.users, jwt_key=jwt_key, hasher=hasher, records=stores.sessions, audit=audit
+    )
     return Runtime(
         settings=settings,
         redactor=redactor,
@@ -239,6 +250,7 @@ def build_runtime(
         ),
         auth=auth,
         audit=audit,
+        audit_retention=AuditRetention(audit=stores.audit, settings=stores.settings),
         oidc=OidcSignIn(
             settings=stores.settings, users=stores.users, auth=auth, audit=audit, http=clients.http
         ),
@@ -287,7 +299,12 @@ def build_clients(
 
 
 def build_services(
-    *, settings: Settings, stores: Stores, clients: Clients, images: ImagesPeer | None = None
+    *,
+    settings: Settings,
+    stores: Stores,
+    clients: Clients,
+    audit: AuditLog,
+    images: ImagesPeer | None = None,
 ) -> DeployServices:
     bus = EventBus()
     instances = stores.instances
@@ -306,7 +323,11 @@ def build_services(
     )
     deployer = Deployer(  # the deploy's steps in the order they run, each given what it uses
         records=DeployRecords(
-            projects=stores.projects, deploys=stores.deploys, bus=bus, notifier=clients.notifier
+            projects=stores.projects,
+            deploys=stores.deploys,
+            bus=bus,
+            notifier=clients.notifier,
+            audit=audit,
         ),
         check=CheckStep(
             projects=stores.projects,
@@ -375,6 +396,7 @@ def build_services(
         rollbacks=Rollbacks(
             projects=stores.projects, deploys=stores.deploys, deployer=deployer, images=fetcher
         ),
+        audit=audit,
     )
 
 
@@ -408,6 +430,7 @@ def build_detection(
         creator=AutoCreator(
             settings=stores.settings, quick=quick, seen=stores.seen, notifier=clients.notifier
         ),
+        audit=services.audit,
     )
     poller = Poller(
         stores=PollerStores(
@@ -442,32 +465,42 @@ def build_admin(
             control=services.control,
             deploys=stores.deploys,
             settings=stores.settings,
+            audit=audit,
             gate=services.deployer,
         ),
         registry_admin=RegistryAdmin(
-            registries=stores.registries, projects=stores.projects, http=clients.http
+            registries=stores.registries,
+            projects=stores.projects,
+            http=clients.http,
+            audit=audit,
         ),
         settings_admin=SettingsAdmin(
-            settings=stores.settings, notifier=clients.notifier, http=clients.http
+            settings=stores.settings,
+            notifier=clients.notifier,
+            http=clients.http,
+            audit=audit,
         ),
         auth_settings=AuthSettingsAdmin(
             settings=stores.settings, users=stores.users, audit=audit, http=clients.http
         ),
         deploy_queries=DeployQueries(deploys=stores.deploys, bus=services.bus),
-        env_config=EnvConfigService(projects=stores.projects),
+        env_config=EnvConfigService(projects=stores.projects, audit=audit),
         volume_config=VolumeConfigService(
             projects=stores.projects,
             instances=stores.instances,
             settings=stores.settings,
             default_root=settings.volume_root,
+            audit=audit,
         ),
         instance_admin=InstanceAdmin(
             projects=stores.projects,
             instances=stores.instances,
             control=services.control,
             deployer=services.deployer,
+            audit=audit,
         ),
-        transfer=ConfigTransfer(config=stores.config),
+        transfer=ConfigTransfer(config=stores.config, audit=audit),
+        audit_queries=AuditQueries(stores.audit),
     )
 
 
@@ -507,6 +540,7 @@ def build_pages(runtime: Runtime) -> PageBundles:
             auth_settings=admin.auth_settings,
             redirect_uri=oidc_redirect_uri,
         ),
+        audit=AuditServices(queries=admin.audit_queries, status=status),
         sessions=sessions,
         sign_in=runtime.oidc,
     )

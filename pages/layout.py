@@ -38,6 +38,7 @@ NAV = (
     ("Quick deploy", "/quick-deploy", Role.ADMIN),
     ("New project", "/projects/new", Role.ADMIN),
     ("Settings", "/settings", Role.ADMIN),
+    ("Audit", "/audit", Role.ADMIN),
 )
 ACCOUNT = ("Account", "/settings")  # for the others: the settings page shows only the account
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_env import EnvEditor
 from pages.components.config_project_form import ProjectForm
 from pages.components.config_readonly import readonly_config
@@ -92,7 +93,7 @@ class _NewProject:
         self.failure.hide()
         async with busy(self.save):
             try:
-                project = await self._services.projects.create_project(data)
+                project = await self._services.projects.create_project(data, actor=page_actor())
             except (ValidationFailed, Conflict) as exc:
                 self.form.show_error(exc)
                 return
@@ -170,7 +171,7 @@ class _ProjectSettings:
         self.failure.hide()
         async with busy(self.save):
             try:
-                await self._services.projects.update_project(self._id, data)
+                await self._services.projects.update_project(self._id, data, actor=page_actor())
             except (ValidationFailed, Conflict) as exc:
                 self.form.show_error(exc)
                 return
@@ -185,7 +186,7 @@ class _ProjectSettings:
             return
         async with busy(button):
             try:
-                await self._services.projects.delete_project(self._id)
+                await self._services.projects.delete_project(self._id, actor=page_actor())
             except WatcherError as exc:
                 self.delete_failure.show(exc, "Project not deleted")
                 return

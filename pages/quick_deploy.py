@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, FieldErrors
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
@@ -73,7 +74,7 @@ class _QuickDeploy:
             self.form.show(result.value)
 
     async def deploy(self, proposal: Proposal) -> None:
-        call = self._deps.quick.accept(proposal)
+        call = self._deps.quick.accept(proposal, actor=page_actor())
         button = self.form.deploy_button
         result = await attempt(
             self.banner, "Deploying", call, button=button, fields=self.form.errors

@@ -45,6 +45,7 @@ TAG_PATTERN_MAX = tags.MAX_PATTERN_CHARS
 MAX_INSTANCES_MIN, MAX_INSTANCES_MAX = 1, 100
 POLL_INTERVAL_MIN, POLL_INTERVAL_MAX = 10, 7 * 24 * 3600  # seconds: a registry is not hammered
 ROLLBACK_KEEP_MIN, ROLLBACK_KEEP_MAX = 1, 50  # images per stage: 1 keeps the running one only
+AUDIT_RETENTION_MIN, AUDIT_RETENTION_MAX = 1, 3650  # days of audit rows kept
 NOTIFICATION_URLS_MAX = 20
 AUTO_CREATE_ALLOW_MAX = 100
 VOLUME_ROOTS_MAX = 50
@@ -196,6 +197,7 @@ SealedNotificationUrls = Annotated[
 ]
 PollInterval = Annotated[int, Field(ge=POLL_INTERVAL_MIN, le=POLL_INTERVAL_MAX)]
 RollbackKeep = Annotated[int, Field(ge=ROLLBACK_KEEP_MIN, le=ROLLBACK_KEEP_MAX)]
+AuditRetention = Annotated[int, Field(ge=AUDIT_RETENTION_MIN, le=AUDIT_RETENTION_MAX)]
 AutoCreateGlob = Annotated[Text, AfterValidator(check.not_blank)]
 AutoCreateAllow = Annotated[list[AutoCreateGlob], Field(max_length=AUTO_CREATE_ALLOW_MAX)]
 VolumeRoot = Annotated[

@@ -123,7 +123,7 @@ def register(api: FastAPI, auth: AuthService, modes: SignInModes) -> None:
         """Browsers (the header's Sign out form) are sent to the login page; scripts get JSON."""
         token = presented_token(request)
         if token:
-            await auth.sign_out(token)
+            await auth.sign_out(token, client=_client(request))
         response: Response
         if "text/html" in request.headers.get("accept", ""):
             response = RedirectResponse(LOGIN_PATH, status_code=303)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.acting import request_actor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import Out
 from services.admin.auth_settings_admin import AuthSettingsAdmin, AuthSettingsInput
-from services.audit.log import Actor
-from services.auth.sessions import principal_in
 from services.fields import OidcDiscoveryUrl
 from services.store.models import Role
 
@@ -49,13 +48,6 @@ class DiscoveryOut(Out):
     jwks_uri: str
     userinfo_endpoint: str | None
     algorithms: list[str]
-
-
-def request_actor(request: Request) -> Actor:
-    """The signed-in person who sent `request`, and from which address, for the audit log."""
-    principal = principal_in(request.state)
-    address = request.client.host if request.client else ""
-    return Actor.user(principal.username if principal else "unknown", address)
 
 
 def register(api: FastAPI, admin: AuthSettingsAdmin) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.webhook_routes import read_limited
@@ -119,11 +120,11 @@ def register(api: FastAPI, transfer: ConfigTransfer) -> None:
         openapi_extra={"requestBody": _REQUEST_BODY, "parameters": [_CUSTOM_HEADER_PARAM]},
         dependencies=require(Role.ADMIN),
     )
-    async def import_config(request: Request) -> ImportOut:
+    async def import_config(request: Request, actor: RequestActor) -> ImportOut:
         """Updates or creates what the file names; secrets left out keep their stored value."""
         if not _preflighted(request):
             raise HTTPException(415, _UNSUPPORTED)
-        summary = await transfer.import_yaml(await _body(request))
+        summary = await transfer.import_yaml(await _body(request), actor=actor)
         return ImportOut(
             registries=list(summary.registries),
             projects=list(summary.projects),

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import DeployAccepted, accepted
@@ -85,9 +86,9 @@ def register(api: FastAPI, quick: QuickDeploy, projects: ProjectAdmin) -> None:
         responses=error_responses(409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def quick_deploy(body: QuickDeployIn) -> DeployAccepted:
+    async def quick_deploy(body: QuickDeployIn, actor: RequestActor) -> DeployAccepted:
         await projects.check_registry(body.registry_id, body.image)
-        queued = await quick.accept(body.proposal())
+        queued = await quick.accept(body.proposal(), actor=actor)
         return accepted(queued.id, queued.project_id, queued.status)
 
     api.include_router(router)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, StringConstraints
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import (
@@ -51,9 +52,13 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         responses=error_responses(404, 422),
         dependencies=require(Role.DEPLOYER),
     )
-    async def deploy(project_id: ProjectId, stage: StagePath, body: DeployIn) -> DeployAccepted:
+    async def deploy(
+        project_id: ProjectId, stage: StagePath, body: DeployIn, actor: RequestActor
+    ) -> DeployAccepted:
         """Checks the stage's rules first (pattern, confirmation, promotion), then queues."""
-        queued = await admin.deploy(project_id, stage, body.tag, confirmed=body.confirmed)
+        queued = await admin.deploy(
+            project_id, stage, body.tag, actor=actor, confirmed=body.confirmed
+        )
         return accepted(queued.id, queued.project_id, queued.status)
 
     @router.delete(
@@ -63,8 +68,10 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         responses=upstream,
         dependencies=require(Role.ADMIN),
     )
-    async def remove(project_id: ProjectId, stage: StagePath, instance_id: InstanceId) -> Response:
-        await admin.remove(project_id, stage, instance_id)
+    async def remove(
+        project_id: ProjectId, stage: StagePath, instance_id: InstanceId, actor: RequestActor
+    ) -> Response:
+        await admin.remove(project_id, stage, instance_id, actor)
         return Response(status_code=204)
 
     @router.post(
@@ -74,10 +81,14 @@ def register(api: FastAPI, admin: InstanceAdmin) -> None:
         dependencies=require(Role.DEPLOYER),
     )
     async def act(
-        project_id: ProjectId, stage: StagePath, instance_id: InstanceId, action: Action
+        project_id: ProjectId,
+        stage: StagePath,
+        instance_id: InstanceId,
+        action: Action,
+        actor: RequestActor,
     ) -> InstanceOut:
         method = {"stop": admin.stop, "start": admin.start, "restart": admin.restart}[action]
-        return InstanceOut.model_validate(await method(project_id, stage, instance_id))
+        return InstanceOut.model_validate(await method(project_id, stage, instance_id, actor))
 
     @router.get(
         "/{instance_id}/logs",

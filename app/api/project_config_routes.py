@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import ProjectId, StagePath
@@ -74,8 +75,8 @@ def register(api: FastAPI, env: EnvConfigService, volumes: VolumeConfigService) 
         responses=errors,
         dependencies=require(Role.ADMIN),
     )
-    async def put_env(project_id: ProjectId, body: EnvIn) -> ProjectEnvView:
-        return await env.update(project_id, None, _env(body))
+    async def put_env(project_id: ProjectId, body: EnvIn, actor: RequestActor) -> ProjectEnvView:
+        return await env.update(project_id, None, _env(body), actor=actor)
 
     @router.put(
         "/stages/{stage}/env",
@@ -83,8 +84,10 @@ def register(api: FastAPI, env: EnvConfigService, volumes: VolumeConfigService) 
         responses=errors,
         dependencies=require(Role.ADMIN),
     )
-    async def put_stage_env(project_id: ProjectId, stage: StagePath, body: EnvIn) -> ProjectEnvView:
-        return await env.update(project_id, stage, _env(body))
+    async def put_stage_env(
+        project_id: ProjectId, stage: StagePath, body: EnvIn, actor: RequestActor
+    ) -> ProjectEnvView:
+        return await env.update(project_id, stage, _env(body), actor=actor)
 
     @router.get(
         "/volumes",
@@ -101,8 +104,10 @@ def register(api: FastAPI, env: EnvConfigService, volumes: VolumeConfigService) 
         responses=errors,
         dependencies=require(Role.ADMIN),
     )
-    async def put_volumes(project_id: ProjectId, body: VolumesIn) -> ProjectVolumesView:
-        return await volumes.update(project_id, None, _volumes(body))
+    async def put_volumes(
+        project_id: ProjectId, body: VolumesIn, actor: RequestActor
+    ) -> ProjectVolumesView:
+        return await volumes.update(project_id, None, _volumes(body), actor=actor)
 
     @router.put(
         "/stages/{stage}/volumes",
@@ -111,8 +116,8 @@ def register(api: FastAPI, env: EnvConfigService, volumes: VolumeConfigService) 
         dependencies=require(Role.ADMIN),
     )
     async def put_stage_volumes(
-        project_id: ProjectId, stage: StagePath, body: VolumesIn
+        project_id: ProjectId, stage: StagePath, body: VolumesIn, actor: RequestActor
     ) -> ProjectVolumesView:
-        return await volumes.update(project_id, stage, _volumes(body))
+        return await volumes.update(project_id, stage, _volumes(body), actor=actor)
 
     api.include_router(router)

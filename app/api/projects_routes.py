@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import (
@@ -85,8 +86,8 @@ def register(
         responses=error_responses(409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def create_project(body: ProjectInput) -> ProjectOut:
-        return ProjectOut.model_validate(await admin.create_project(body))
+    async def create_project(body: ProjectInput, actor: RequestActor) -> ProjectOut:
+        return ProjectOut.model_validate(await admin.create_project(body, actor=actor))
 
     @router.get(
         "/{project_id}",
@@ -120,8 +121,10 @@ def register(
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def update_project(project_id: ProjectId, body: ProjectInput) -> ProjectOut:
-        return ProjectOut.model_validate(await admin.update_project(project_id, body))
+    async def update_project(
+        project_id: ProjectId, body: ProjectInput, actor: RequestActor
+    ) -> ProjectOut:
+        return ProjectOut.model_validate(await admin.update_project(project_id, body, actor=actor))
 
     @router.delete(
         "/{project_id}",
@@ -130,8 +133,8 @@ def register(
         responses=error_responses(404, 409, 422, 502, 504),
         dependencies=require(Role.ADMIN),
     )
-    async def delete_project(project_id: ProjectId) -> Response:
-        await admin.delete_project(project_id)
+    async def delete_project(project_id: ProjectId, actor: RequestActor) -> Response:
+        await admin.delete_project(project_id, actor=actor)
         return Response(status_code=204)
 
     @router.post(
@@ -141,8 +144,8 @@ def register(
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def add_stage(project_id: ProjectId, body: StageInput) -> StageOut:
-        return StageOut.model_validate(await admin.add_stage(project_id, body))
+    async def add_stage(project_id: ProjectId, body: StageInput, actor: RequestActor) -> StageOut:
+        return StageOut.model_validate(await admin.add_stage(project_id, body, actor=actor))
 
     @router.put(
         "/{project_id}/stages/{stage}",
@@ -150,8 +153,11 @@ def register(
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def update_stage(project_id: ProjectId, stage: StagePath, body: StageInput) -> StageOut:
-        return StageOut.model_validate(await admin.update_stage(project_id, stage, body))
+    async def update_stage(
+        project_id: ProjectId, stage: StagePath, body: StageInput, actor: RequestActor
+    ) -> StageOut:
+        updated = await admin.update_stage(project_id, stage, body, actor=actor)
+        return StageOut.model_validate(updated)
 
     @router.delete(
         "/{project_id}/stages/{stage}",
@@ -160,8 +166,10 @@ def register(
         responses=error_responses(404, 409, 422, 502, 504),
         dependencies=require(Role.ADMIN),
     )
-    async def delete_stage(project_id: ProjectId, stage: StagePath) -> Response:
-        await admin.delete_stage(project_id, stage)
+    async def delete_stage(
+        project_id: ProjectId, stage: StagePath, actor: RequestActor
+    ) -> Response:
+        await admin.delete_stage(project_id, stage, actor=actor)
         return Response(status_code=204)
 
     api.include_router(router)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import Message, Out, RegistryId
@@ -61,8 +62,8 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         responses=error_responses(409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def create_registry(body: RegistryInput) -> RegistryOut:
-        return RegistryOut.model_validate(await admin.create(body))
+    async def create_registry(body: RegistryInput, actor: RequestActor) -> RegistryOut:
+        return RegistryOut.model_validate(await admin.create(body, actor=actor))
 
     @router.post(
         "/test",
@@ -89,8 +90,10 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def update_registry(registry_id: RegistryId, body: RegistryInput) -> RegistryOut:
-        return RegistryOut.model_validate(await admin.update(registry_id, body))
+    async def update_registry(
+        registry_id: RegistryId, body: RegistryInput, actor: RequestActor
+    ) -> RegistryOut:
+        return RegistryOut.model_validate(await admin.update(registry_id, body, actor=actor))
 
     @router.delete(
         "/{registry_id}",
@@ -99,8 +102,8 @@ def register(api: FastAPI, admin: RegistryAdmin) -> None:
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.ADMIN),
     )
-    async def delete_registry(registry_id: RegistryId) -> Response:
-        await admin.delete(registry_id)
+    async def delete_registry(registry_id: RegistryId, actor: RequestActor) -> Response:
+        await admin.delete(registry_id, actor=actor)
         return Response(status_code=204)
 
     @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import DeployAccepted, ProjectId, StagePath, accepted
@@ -49,9 +50,11 @@ def register(api: FastAPI, rollbacks: Rollbacks) -> None:
         responses=error_responses(404, 409, 422),
         dependencies=require(Role.DEPLOYER),
     )
-    async def roll_back(project_id: ProjectId, stage: StagePath) -> DeployAccepted:
+    async def roll_back(
+        project_id: ProjectId, stage: StagePath, actor: RequestActor
+    ) -> DeployAccepted:
         """409 when the stage has no previous successful deploy."""
-        queued = await rollbacks.roll_back(project_id, stage)
+        queued = await rollbacks.roll_back(project_id, stage, actor=actor)
         return accepted(queued.id, queued.project_id, queued.status)
 
     api.include_router(router)

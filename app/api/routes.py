@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.api import (
+    audit_routes,
     auth_routes,
     auth_settings_routes,
     config_import_routes,
@@ -53,4 +54,5 @@ def register_routes(api: FastAPI, runtime: Runtime) -> None:
     deploy_routes.register(api, runtime.detection.quick, admin.project_admin)
     config_routes.register(api, admin.transfer)
     config_import_routes.register(api, admin.transfer)
+    audit_routes.register(api, admin.audit_queries)
     openapi_routes.register(api)  # GET /api/openapi.json

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.acting import RequestActor
 from app.api.errors import error_responses
 from app.api.roles import require
 from app.api.schemas import Message, Out
@@ -29,6 +30,7 @@ class GlobalOut(Out):
     volume_roots: list[str]
     named_volumes: list[str]
     rollback_keep: int
+    audit_retention_days: int
     updated_at: datetime
 
 
@@ -101,7 +103,7 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         responses=error_responses(422),
         dependencies=require(Role.ADMIN),
     )
-    async def put_settings(body: SettingsIn) -> SettingsOut:
+    async def put_settings(body: SettingsIn, actor: RequestActor) -> SettingsOut:
         """Notifications go to new URLs at once; deploys use new NPM settings at once.
 
         NPM first: it is the section that can still be refused (a changed address without its
@@ -109,12 +111,12 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         """
         if body.npm is not None:
             try:
-                await admin.update_npm(body.npm)
+                await admin.update_npm(body.npm, actor=actor)
             except ValidationFailed as exc:  # its fields, named as in this body
                 named = [FieldError(f"npm.{e.path}", e.message) for e in exc.errors]
                 raise ValidationFailed(named) from None
         if body.global_ is not None:
-            await admin.update_global(body.global_)
+            await admin.update_global(body.global_, actor=actor)
         return await current()
 
     @router.get(
@@ -128,8 +130,8 @@ def register(api: FastAPI, admin: SettingsAdmin) -> None:
         summary="A new webhook secret (the old URL stops working)",
         dependencies=require(Role.ADMIN),
     )
-    async def regenerate(request: Request) -> WebhookUrl:
-        return _webhook(request, await admin.regenerate_webhook())
+    async def regenerate(request: Request, actor: RequestActor) -> WebhookUrl:
+        return _webhook(request, await admin.regenerate_webhook(actor=actor))
 
     @router.get(
         "/subdomain-example",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import (
     PROJECT_TAB,
     ErrorBanner,
@@ -127,7 +128,9 @@ class EnvScope:
         self.failure.hide()
         async with busy(self.save):
             try:
-                view = await self._service.update(self._project_id, self._stage, changes)
+                view = await self._service.update(
+                    self._project_id, self._stage, changes, actor=page_actor()
+                )
             except ValidationFailed as exc:
                 self.errors.show(exc.errors)
                 return

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from pages.components import strategy_text
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy
 from services import subdomains
 from services.admin.project_admin import ProjectAdmin
@@ -154,9 +155,10 @@ class StageDialog:
 
     async def _store(self, data: StageInput) -> None:
         if self._current is None:
-            await self._admin.add_stage(self._naming.project_id, data)
+            await self._admin.add_stage(self._naming.project_id, data, actor=page_actor())
         else:
-            await self._admin.update_stage(self._naming.project_id, self._current.name, data)
+            name = self._current.name
+            await self._admin.update_stage(self._naming.project_id, name, data, actor=page_actor())
 
 
 def _conflict_field(message: str) -> str:

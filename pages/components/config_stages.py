@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from pages.components import strategy_text
+from pages.components.acting import page_actor
 from pages.components.config_stage_form import Naming, StageDialog
 from pages.components.config_widgets import ErrorBanner, confirm
 from services.admin.project_admin import ProjectAdmin, StageDetail
@@ -68,7 +69,7 @@ class StagesSection:
         if not await confirm(f"Delete stage {name}?", _what_goes(detail), "Delete stage"):
             return
         try:
-            await self._admin.delete_stage(self._naming.project_id, name)
+            await self._admin.delete_stage(self._naming.project_id, name, actor=page_actor())
         except WatcherError as exc:
             self.failure.show(exc, f"Stage {name} not deleted")
             return

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import (
     PROJECT_TAB,
     ErrorBanner,
@@ -111,7 +112,9 @@ class VolumeScope:
         async with busy(self.save):
             try:
                 changes = [change for _, change in kept]
-                view = await self._service.update(self._project_id, self._stage, changes)
+                view = await self._service.update(
+                    self._project_id, self._stage, changes, actor=page_actor()
+                )
             except ValidationFailed as exc:
                 self.errors.show(exc.errors)
                 return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from pages.components import dialogs
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
@@ -46,11 +47,11 @@ class DeployDialog:
             ok=f"Deploy {tag}",
         ):
             return
-        instances, project_id = self._deps.instances, self._project_id
+        instances, project_id, actor = self._deps.instances, self._project_id, page_actor()
         call = checked(
             self._role,
             Role.DEPLOYER,
-            lambda: instances.deploy(project_id, stage.name, tag, confirmed=True),
+            lambda: instances.deploy(project_id, stage.name, tag, actor=actor, confirmed=True),
         )
         result = await attempt(picker.panel, f"Queuing {tag}", call, button=picker.go)
         if result.ok:

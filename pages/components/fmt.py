@@ -52,3 +52,8 @@ def millis(ms: int | None) -> str:
 def clock(moment: datetime) -> str:
     """The local wall-clock time of a UTC moment, for log lines."""
     return _aware(moment).astimezone().strftime("%H:%M:%S")
+
+
+def stamp(moment: datetime) -> str:
+    """The local date and time of a UTC moment, to the second (the audit log)."""
+    return _aware(moment).astimezone().strftime("%Y-%m-%d %H:%M:%S")

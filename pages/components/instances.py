@@ -13,11 +13,13 @@ from functools import partial
 from nicegui import ui
 
 from pages.components import dialogs, status
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
 from pages.components.fmt import ago, since
 from pages.components.roles import can, checked
+from services.audit.log import Actor
 from services.store.models import Role
 from services.views.models import InstanceView
 
@@ -103,14 +105,23 @@ class InstanceRows:
             remove.props("flat round dense").tooltip("Remove").mark(f"remove-{iid}")
 
     def _button(
-        self, icon: str, name: str, iid: int, what: str, call: Callable[[], Awaitable[object]]
+        self,
+        icon: str,
+        name: str,
+        iid: int,
+        what: str,
+        call: Callable[[Actor], Awaitable[object]],
     ) -> None:
         button = ui.button(icon=icon).props("flat round dense").tooltip(name)
         button.mark(f"{name.lower()}-{iid}")
 
         async def run() -> None:
+            actor = page_actor()
             await attempt(
-                self._panel, what, checked(self._role, Role.DEPLOYER, call), button=button
+                self._panel,
+                what,
+                checked(self._role, Role.DEPLOYER, lambda: call(actor)),
+                button=button,
             )
 
         button.on_click(run)
@@ -124,7 +135,8 @@ class InstanceRows:
         title = f"Remove {instance.tag} from {instance.stage}?"
         if await dialogs.confirm(self._host, title, text, ok="Remove", color="negative"):
             admin, where = self._admin, (self._project_id, instance.stage, instance.id)
-            call = checked(self._role, Role.ADMIN, lambda: admin.remove(*where))
+            actor = page_actor()
+            call = checked(self._role, Role.ADMIN, lambda: admin.remove(*where, actor))
             await attempt(self._panel, f"Removing {instance.tag}", call, button=button)
 
     async def _logs(self, instance: InstanceView) -> None:

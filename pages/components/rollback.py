@@ -10,6 +10,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from pages.components import dialogs
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner
 from pages.components.deps import PageServices
 from pages.components.feedback import attempt
@@ -83,9 +84,11 @@ class RollbackControl:
             ok="Roll back",
         ):
             return
-        rollbacks, project_id = self._deps.rollbacks, self._project_id
+        rollbacks, project_id, actor = self._deps.rollbacks, self._project_id, page_actor()
         queued = checked(
-            self._role, Role.DEPLOYER, lambda: rollbacks.roll_back(project_id, stage.name)
+            self._role,
+            Role.DEPLOYER,
+            lambda: rollbacks.roll_back(project_id, stage.name, actor=actor),
         )
         if (await attempt(self._panel, "Rolling back", queued)).ok:
             ui.notify(f"Rolling {stage.name} back to {target.deploy.tag}", position="top")

@@ -11,10 +11,13 @@ from typing import Any
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section, status_chip
 from services.admin.settings_admin import GlobalInput, GlobalView, SettingsAdmin
 from services.errors import ValidationFailed, WatcherError
 from services.fields import (
+    AUDIT_RETENTION_MAX,
+    AUDIT_RETENTION_MIN,
     POLL_INTERVAL_MAX,
     POLL_INTERVAL_MIN,
     ROLLBACK_KEEP_MAX,
@@ -43,7 +46,7 @@ class _GlobalSaver:
         try:
             data = GlobalInput.parse(values)
             async with busy(button):
-                self.view = await self.admin.update_global(data)
+                self.view = await self.admin.update_global(data, actor=page_actor())
         except ValidationFailed as exc:
             errors.show(exc.errors)
             return False
@@ -126,6 +129,16 @@ class GlobalSection:
             self.keep = self._field(
                 "rollback_keep", keep, "last successful digests per stage kept on the engine"
             )
+            retention = ui.number(
+                "Audit log kept (days)",
+                value=view.audit_retention_days,
+                min=AUDIT_RETENTION_MIN,
+                max=AUDIT_RETENTION_MAX,
+                step=1,
+            )
+            self.retention = self._field(
+                "audit_retention_days", retention, "older audit rows are purged"
+            )
 
     def _field(self, path: str, field: Any, hint: str = "") -> Any:
         field.props("outlined dense").classes("w-full").mark(f"global-{path}")
@@ -163,6 +176,9 @@ class GlobalSection:
             "volume_roots": _split_lines(self.roots.value),
             "named_volumes": _split_lines(self.named.value),
             "rollback_keep": int(self.keep.value) if self.keep.value is not None else None,
+            "audit_retention_days": (
+                int(self.retention.value) if self.retention.value is not None else None
+            ),
         }
         await self._saver.save(changes, self.errors, self.failure, self.save_button)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, FieldErrors, busy, section
 from pages.components.tested_form import TestedForm
 from services.admin.settings_admin import NpmInput, NpmView, SettingsAdmin
@@ -100,7 +101,7 @@ class NpmSection(TestedForm[NpmInput]):
 
     async def _store(self, data: NpmInput) -> None:
         try:
-            self._view = await self._admin.update_npm(data)
+            self._view = await self._admin.update_npm(data, actor=page_actor())
         except ValidationFailed as exc:  # e.g. a new address without its password
             self.errors.show(exc.errors)
             return

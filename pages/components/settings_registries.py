@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import (
     ErrorBanner,
     busy,
@@ -104,7 +105,7 @@ class _RegistryRow:
         if not await confirm(f"Delete registry {self._view.name}?", lines, "Delete registry"):
             return
         try:
-            await self._admin.delete(self._view.id)
+            await self._admin.delete(self._view.id, actor=page_actor())
         except WatcherError as exc:
             self._owner.failure.show(exc, "Registry not deleted")
             return

@@ -10,6 +10,7 @@ from typing import Any
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, FieldErrors
 from pages.components.tested_form import TestedForm
 from services.admin.registry_admin import RegistryAdmin, RegistryInput, RegistryView
@@ -96,9 +97,9 @@ class RegistryDialog(TestedForm[RegistryInput]):
     async def _store(self, data: RegistryInput) -> None:
         try:
             if self._current:
-                await self._admin.update(self._current.id, data)
+                await self._admin.update(self._current.id, data, actor=page_actor())
             else:
-                await self._admin.create(data)
+                await self._admin.create(data, actor=page_actor())
         except ValidationFailed as exc:
             self.errors.show(exc.errors)
             return

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import events, ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, busy, section
 from services.admin.config_transfer import (
     EXPORT_FILENAME,
@@ -67,7 +68,7 @@ class TransferSection:
     async def imported(self, event: events.UploadEventArguments) -> None:
         self.report.clear()
         try:
-            summary = await self._transfer.import_yaml(await event.file.read())
+            summary = await self._transfer.import_yaml(await event.file.read(), actor=page_actor())
         except ValidationFailed as exc:
             self._errors(event.file.name, exc)
             return

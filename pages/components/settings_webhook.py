@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from pages.components.acting import page_actor
 from pages.components.config_widgets import ErrorBanner, busy, confirm, section
 from services.admin.settings_admin import SettingsAdmin
 from services.errors import WatcherError
@@ -43,7 +44,7 @@ class WebhookSection:
         self.failure.hide()
         async with busy(self.regenerate_button):
             try:
-                path = await self._admin.regenerate_webhook()
+                path = await self._admin.regenerate_webhook(actor=page_actor())
             except WatcherError as exc:
                 self.failure.show(exc, "Webhook URL not regenerated")
                 return

@@ -9,10 +9,13 @@ wants to read after an import and a file size cap for uploads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from services.admin.config_database import ConfigStore
 from services.admin.seed_format import SecretMode
+from services.audit.changes import record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.errors import ValidationFailed
 
 MAX_IMPORT_BYTES = 1024 * 1024  # a seed is a few KiB; anything this large is not one
@@ -31,8 +34,9 @@ class ImportSummary:
 class ConfigTransfer:
     """Export and re-import over one `ConfigStore`."""
 
-    def __init__(self, config: ConfigStore) -> None:
+    def __init__(self, config: ConfigStore, audit: AuditLog) -> None:
         self._config = config
+        self._audit = audit
 
     async def export_yaml(self, *, include_secrets: bool) -> str:
         """The current configuration as seed YAML.
@@ -44,13 +48,25 @@ class ConfigTransfer:
         mode: SecretMode = "encrypted" if include_secrets else "omit"
         return await asyncio.to_thread(self._config.export_yaml, include_secrets=mode)
 
-    async def import_yaml(self, text: str | bytes) -> ImportSummary:
+    async def import_yaml(self, text: str | bytes, *, actor: Actor) -> ImportSummary:
         """Validate and import an edited export, all or nothing.
 
         Raises ValidationFailed listing every problem by key path (`projects.web.port`), also
         for a file that is not UTF-8 text or is too large. Projects and registries named in
-        the file are updated or created; the others are kept.
+        the file are updated or created; the others are kept. One audit row names what the
+        file touched (or the key paths it was refused for).
         """
+        return await record_change(
+            self._audit,
+            actor,
+            Target(other="configuration"),
+            self._import(text),
+            change="import",
+            facts=dataclasses.asdict,
+            action="import",
+        )
+
+    async def _import(self, text: str | bytes) -> ImportSummary:
         decoded = _decode(text)
         doc = await asyncio.to_thread(self._config.import_yaml, decoded, replace=True)
         sections = ("global", "npm", "auth")

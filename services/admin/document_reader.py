@@ -76,6 +76,7 @@ def _read_global(session: Session, with_secrets: bool) -> GlobalSeed:
         volume_roots=list(row.volume_roots),
         named_volumes=list(row.named_volumes),
         rollback_keep=row.rollback_keep,
+        audit_retention_days=row.audit_retention_days,
         **_secret("webhook_secret", row.webhook_secret_enc, with_secrets),
         # Notification URLs carry tokens: sealed when exporting secrets, else left out.
         **_sealed_urls(row.notification_urls, with_secrets),

@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.audit.changes import record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.deploy import container_config
 from services.deploy.container_config import Origin
 from services.env_rules import key_path, key_problem, scope_problems, value_problem
@@ -75,22 +77,46 @@ class ProjectEnvView:
 class EnvConfigService:
     """The env editor's service: read models with origins, validated replacement per scope."""
 
-    def __init__(self, projects: ProjectStore) -> None:
+    def __init__(self, projects: ProjectStore, audit: AuditLog) -> None:
         self._projects = projects
+        self._audit = audit
 
     async def read(self, project_id: int) -> ProjectEnvView:
         """The project's env and each stage's overrides and result. NotFound for no project."""
         return await asyncio.to_thread(self._read, project_id)
 
     async def update(
-        self, project_id: int, stage: str | None, changes: Sequence[EnvChange]
+        self, project_id: int, stage: str | None, changes: Sequence[EnvChange], *, actor: Actor
     ) -> ProjectEnvView:
         """Replace the env of the project (stage None) or of one stage, all or nothing.
 
         Raises ValidationFailed naming each bad field (`env.API_KEY`, `stages.dev.env.X`),
         NotFound for an unknown project or stage. Running instances are left alone.
+        The audit row names the keys whose entries changed (a new secret value included).
         """
-        return await asyncio.to_thread(self._update, project_id, stage, list(changes))
+        project = await asyncio.to_thread(self._projects.get, project_id)
+        target = Target(project=project.name, stage=stage, other="env")
+        before = await asyncio.to_thread(self._stored, project_id, stage)
+        work = asyncio.to_thread(self._update_and_stored, project_id, stage, list(changes))
+        result = await record_change(
+            self._audit, actor, target, work, before=before, after=lambda done: done[1]
+        )
+        return result[0]
+
+    def _update_and_stored(
+        self, project_id: int, stage: str | None, changes: list[EnvChange]
+    ) -> tuple[ProjectEnvView, dict[str, tuple[str | None, bool, bool]]]:
+        view = self._update(project_id, stage, changes)
+        return view, self._stored(project_id, stage)
+
+    def _stored(
+        self, project_id: int, stage: str | None
+    ) -> dict[str, tuple[str | None, bool, bool]]:
+        """The scope's entries by key as stored (a secret as its ciphertext), to compare."""
+        row = self._projects.stage_by_name(project_id, stage) if stage else None
+        stage_id = row.id if row else None
+        rows = self._projects.env_entries(project_id)
+        return {r.key: (r.value, r.secret, r.unset) for r in rows if r.stage_id == stage_id}
 
     # reading ---------------------------------------------------------------------------------
     def _read(self, project_id: int) -> ProjectEnvView:

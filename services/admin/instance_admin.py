@@ -9,15 +9,20 @@ gets the reason at once instead of a refused deploy in the history; the deployer
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from services import promotion, tags
+from services.audit.log import Actor, AuditLog, Target
 from services.deploy.deployer import Deployer, DeployRequest
 from services.deploy.instance_control import InstanceControl
-from services.errors import NotFound, ValidationFailed
+from services.errors import NotFound, ValidationFailed, WatcherError
 from services.imageref import ImageRef
 from services.store.instances import InstanceStore
-from services.store.models import Deploy, DeployTrigger, Instance, Stage
+from services.store.models import AuditOutcome, Deploy, DeployTrigger, Instance, Stage
 from services.store.projects import ProjectStore
+
+T = TypeVar("T")
 
 
 class InstanceAdmin:
@@ -27,7 +32,9 @@ class InstanceAdmin:
         instances: InstanceStore,
         control: InstanceControl,
         deployer: Deployer,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._projects = projects
         self._instances = instances
         self._control = control
@@ -39,7 +46,7 @@ class InstanceAdmin:
         return await asyncio.to_thread(self._instances.all, stage_id=row.id)
 
     async def deploy(
-        self, project_id: int, stage: str, tag: str, *, confirmed: bool = False
+        self, project_id: int, stage: str, tag: str, *, actor: Actor, confirmed: bool = False
     ) -> Deploy:
         """Queue a person's deploy of `tag`; returns the queued record (it runs in background).
 
@@ -48,25 +55,55 @@ class InstanceAdmin:
         """
         row = await asyncio.to_thread(self._checked, project_id, stage, tag, confirmed)
         trigger = DeployTrigger.PROMOTE if row.promote_from else DeployTrigger.MANUAL
-        request = DeployRequest(project_id, stage, tag, trigger=trigger, confirmed=confirmed)
+        request = DeployRequest(
+            project_id, stage, tag, trigger=trigger, confirmed=confirmed, actor=actor
+        )
         return await self._deployer.submit(request)
 
-    async def stop(self, project_id: int, stage: str, instance_id: int) -> Instance:
+    async def stop(self, project_id: int, stage: str, instance_id: int, actor: Actor) -> Instance:
         await self._owned(project_id, stage, instance_id)
-        return await self._control.stop(instance_id)
+        return await self._audited(
+            actor, "stop", project_id, stage, instance_id, self._control.stop
+        )
 
-    async def start(self, project_id: int, stage: str, instance_id: int) -> Instance:
+    async def start(self, project_id: int, stage: str, instance_id: int, actor: Actor) -> Instance:
         await self._owned(project_id, stage, instance_id)
-        return await self._control.start(instance_id)
+        call = self._control.start
+        return await self._audited(actor, "start", project_id, stage, instance_id, call)
 
-    async def restart(self, project_id: int, stage: str, instance_id: int) -> Instance:
+    async def restart(
+        self, project_id: int, stage: str, instance_id: int, actor: Actor
+    ) -> Instance:
         await self._owned(project_id, stage, instance_id)
-        return await self._control.restart(instance_id)
+        call = self._control.restart
+        return await self._audited(actor, "restart", project_id, stage, instance_id, call)
 
-    async def remove(self, project_id: int, stage: str, instance_id: int) -> None:
+    async def remove(self, project_id: int, stage: str, instance_id: int, actor: Actor) -> None:
         """Container and proxy hosts go; data folders stay; the stage URL moves if it can."""
         await self._owned(project_id, stage, instance_id)
-        await self._control.remove(instance_id)
+        call = self._control.remove
+        await self._audited(actor, "remove", project_id, stage, instance_id, call)
+
+    async def _audited(
+        self,
+        actor: Actor,
+        action: str,
+        project_id: int,
+        stage: str,
+        instance_id: int,
+        call: Callable[[int], Awaitable[T]],
+    ) -> T:
+        """Run a control on the instance and leave one audit row, ok or failed with why."""
+        project = await asyncio.to_thread(self._projects.get, project_id)
+        target = Target(project=project.name, stage=stage, instance_id=instance_id)
+        try:
+            result = await call(instance_id)
+        except WatcherError as exc:
+            outcome, message = AuditOutcome.FAILED, str(exc)
+            await self._audit.record(actor, action, target, outcome=outcome, message=message)
+            raise
+        await self._audit.record(actor, action, target)
+        return result
 
     async def logs(self, project_id: int, stage: str, instance_id: int, tail: int = 200) -> str:
         """The container's last `tail` log lines."""

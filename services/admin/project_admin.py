@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Protocol
 
 from services.admin.project_inputs import ProjectInput, StageInput
+from services.audit.changes import fields_of, record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.deploy.instance_control import InstanceControl
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.registry import names
@@ -58,11 +60,13 @@ class ProjectAdmin:
         deploys: DeployStore,
         settings: SettingsStore,
         *,
+        audit: AuditLog,
         gate: DeployGate | None = None,
     ) -> None:
         """`gate` keeps deploys from running while a project or stage is being removed; without
         one, a deploy starting meanwhile could leave a container or proxy host behind."""
         self._gate = gate
+        self._audit = audit
         self._projects = projects
         self._instances = instances
         self._registries = registries
@@ -80,15 +84,30 @@ class ProjectAdmin:
         return await asyncio.to_thread(self._detail, project_id)
 
     # projects ------------------------------------------------------------------------------
-    async def create_project(self, data: ProjectInput) -> Project:
+    async def create_project(self, data: ProjectInput, *, actor: Actor) -> Project:
         """Raises ValidationFailed (`registry_id` unknown), Conflict (name taken)."""
-        return await asyncio.to_thread(self._create_project, data)
+        work = asyncio.to_thread(self._create_project, data)
+        target = Target(project=data.name)
+        return await record_change(
+            self._audit, actor, target, work, change="create", after=fields_of
+        )
 
-    async def update_project(self, project_id: int, data: ProjectInput) -> Project:
+    async def update_project(self, project_id: int, data: ProjectInput, *, actor: Actor) -> Project:
         """Changes apply at the next deploy. NotFound, ValidationFailed, Conflict (name taken)."""
-        return await asyncio.to_thread(self._update_project, project_id, data)
+        before = await asyncio.to_thread(self._projects.get, project_id)
+        work = asyncio.to_thread(self._update_project, project_id, data)
+        target = Target(project=before.name)
+        return await record_change(
+            self._audit, actor, target, work, before=fields_of(before), after=fields_of
+        )
 
-    async def delete_project(self, project_id: int) -> None:
+    async def delete_project(self, project_id: int, *, actor: Actor) -> None:
+        project = await asyncio.to_thread(self._projects.get, project_id)
+        target = Target(project=project.name)
+        work = self._delete_project(project_id)
+        await record_change(self._audit, actor, target, work, change="delete")
+
+    async def _delete_project(self, project_id: int) -> None:
         """Remove its instances (containers, proxy hosts), then the project and its stages.
 
         Conflict while one of its deploys is queued or running; CannotConnect/UpstreamError when
@@ -106,17 +125,37 @@ class ProjectAdmin:
         return self._gate.exclusive(project_id, stages) if self._gate else nullcontext()
 
     # stages --------------------------------------------------------------------------------
-    async def add_stage(self, project_id: int, data: StageInput) -> Stage:
+    async def add_stage(self, project_id: int, data: StageInput, *, actor: Actor) -> Stage:
         """Append a stage. NotFound, ValidationFailed (promote_from), Conflict (name, subdomain)."""
-        return await asyncio.to_thread(self._add_stage, project_id, data)
+        target = await self._stage_target(project_id, data.name)
+        work = asyncio.to_thread(self._add_stage, project_id, data)
+        return await record_change(
+            self._audit, actor, target, work, change="create", after=fields_of
+        )
 
-    async def update_stage(self, project_id: int, stage: str, data: StageInput) -> Stage:
+    async def update_stage(
+        self, project_id: int, stage: str, data: StageInput, *, actor: Actor
+    ) -> Stage:
         """Change a stage; a rename also renames other stages' `promote_from` pointing at it."""
-        return await asyncio.to_thread(self._update_stage, project_id, stage, data)
+        target = await self._stage_target(project_id, stage)
+        before = await asyncio.to_thread(self._projects.stage_by_name, project_id, stage)
+        work = asyncio.to_thread(self._update_stage, project_id, stage, data)
+        return await record_change(
+            self._audit, actor, target, work, before=fields_of(before), after=fields_of
+        )
 
-    async def delete_stage(self, project_id: int, stage: str) -> None:
+    async def delete_stage(self, project_id: int, stage: str, *, actor: Actor) -> None:
         """Remove the stage's instances, then the stage; refused (Conflict) while a deploy of it
         runs or while another stage promotes from it."""
+        target = await self._stage_target(project_id, stage)
+        work = self._delete_stage(project_id, stage)
+        await record_change(self._audit, actor, target, work, change="delete")
+
+    async def _stage_target(self, project_id: int, stage: str) -> Target:
+        project = await asyncio.to_thread(self._projects.get, project_id)
+        return Target(project=project.name, stage=stage)
+
+    async def _delete_stage(self, project_id: int, stage: str) -> None:
         await asyncio.to_thread(self._deletable_stage, project_id, stage)
         async with self._exclusive(project_id, [stage]):
             row = await asyncio.to_thread(self._deletable_stage, project_id, stage)

@@ -19,6 +19,8 @@ from pydantic import Field
 
 from services import credential_scope, tags
 from services.admin.inputs import InputModel
+from services.audit.changes import fields_of, record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.errors import Conflict, ValidationFailed
 from services.fields import (
     REGISTRY_DEFAULTS,
@@ -66,8 +68,13 @@ class RegistryView:
 
 class RegistryAdmin:
     def __init__(
-        self, registries: RegistryStore, projects: ProjectStore, http: httpx.AsyncClient
+        self,
+        registries: RegistryStore,
+        projects: ProjectStore,
+        http: httpx.AsyncClient,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._registries = registries
         self._projects = projects
         self._http = http
@@ -80,20 +87,32 @@ class RegistryAdmin:
         """NotFound for an unknown id."""
         return await asyncio.to_thread(self._view_of, registry_id)
 
-    async def create(self, data: RegistryInput) -> RegistryView:
+    async def create(self, data: RegistryInput, *, actor: Actor) -> RegistryView:
         """Conflict when the name is taken."""
-        row = await asyncio.to_thread(self._create, data)
+        work = asyncio.to_thread(self._create, data)
+        target = Target(other=f"registry {data.name}")
+        row = await record_change(
+            self._audit, actor, target, work, change="create", after=fields_of
+        )
         assert row.id is not None
         return await self.get(row.id)
 
-    async def update(self, registry_id: int, data: RegistryInput) -> RegistryView:
+    async def update(self, registry_id: int, data: RegistryInput, *, actor: Actor) -> RegistryView:
         """`data.token` None keeps the stored token. NotFound, Conflict (name taken)."""
-        await asyncio.to_thread(self._update, registry_id, data)
+        before = await asyncio.to_thread(self._registries.get, registry_id)
+        work = asyncio.to_thread(self._update_and_get, registry_id, data)
+        target = Target(other=f"registry {before.name}")
+        await record_change(
+            self._audit, actor, target, work, before=fields_of(before), after=fields_of
+        )
         return await self.get(registry_id)
 
-    async def delete(self, registry_id: int) -> None:
+    async def delete(self, registry_id: int, *, actor: Actor) -> None:
         """Refused (Conflict, naming them) while projects pull from it."""
-        await asyncio.to_thread(self._delete, registry_id)
+        before = await asyncio.to_thread(self._registries.get, registry_id)
+        work = asyncio.to_thread(self._delete, registry_id)
+        target = Target(other=f"registry {before.name}")
+        await record_change(self._audit, actor, target, work, change="delete")
 
     async def test(self, registry_id: int) -> str:
         """Test the stored URL and credentials; a one-line summary of what was proven."""
@@ -138,6 +157,10 @@ class RegistryAdmin:
     def _create(self, data: RegistryInput) -> Registry:
         fields = data.model_dump(exclude={"token", "type"})
         return self._registries.create(token=data.token, type=RegistryType(data.type), **fields)
+
+    def _update_and_get(self, registry_id: int, data: RegistryInput) -> Registry:
+        self._update(registry_id, data)
+        return self._registries.get(registry_id)
 
     def _update(self, registry_id: int, data: RegistryInput) -> None:
         current = self._registries.get(registry_id)

@@ -43,6 +43,7 @@ from services.fields import (
     REGISTRY_DEFAULTS,
     STAGE_DEFAULTS,
     AllowedNames,
+    AuditRetention,
     AutoCreateAllow,
     CertificateId,
     ClaimName,
@@ -142,6 +143,7 @@ class GlobalSeed(_Section):
     volume_roots: VolumeRoots = []
     named_volumes: NamedVolumes = []
     rollback_keep: RollbackKeep = GLOBAL_DEFAULTS.rollback_keep
+    audit_retention_days: AuditRetention = GLOBAL_DEFAULTS.audit_retention_days
 
 
 class NpmSeed(_Section):

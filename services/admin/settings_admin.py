@@ -17,10 +17,13 @@ from pydantic import Field
 
 from services import credential_scope, subdomains, url_mask
 from services.admin.inputs import InputModel
+from services.audit.changes import fields_of, record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.errors import FieldError, ValidationFailed
 from services.fields import (
     GLOBAL_DEFAULTS,
     NPM_DEFAULTS,
+    AuditRetention,
     AutoCreateAllow,
     CertificateId,
     Domain,
@@ -77,6 +80,10 @@ class GlobalInput(InputModel):
         GLOBAL_DEFAULTS.rollback_keep,
         description="successful digests per stage whose images image clean-up keeps for rollback",
     )
+    audit_retention_days: AuditRetention = Field(
+        GLOBAL_DEFAULTS.audit_retention_days,
+        description="days the audit log keeps its rows (older ones are purged)",
+    )
 
 
 class NpmInput(InputModel):
@@ -107,6 +114,7 @@ class GlobalView:
     volume_roots: tuple[str, ...]
     named_volumes: tuple[str, ...]
     rollback_keep: int
+    audit_retention_days: int
     updated_at: datetime
 
 
@@ -121,8 +129,13 @@ class NpmView:
 
 class SettingsAdmin:
     def __init__(
-        self, settings: SettingsStore, notifier: Notifier, http: httpx.AsyncClient
+        self,
+        settings: SettingsStore,
+        notifier: Notifier,
+        http: httpx.AsyncClient,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._settings = settings
         self._notifier = notifier
         self._http = http
@@ -130,20 +143,30 @@ class SettingsAdmin:
     async def get_global(self) -> GlobalView:
         return await asyncio.to_thread(self._global_view)
 
-    async def update_global(self, data: GlobalInput) -> GlobalView:
+    async def update_global(self, data: GlobalInput, *, actor: Actor) -> GlobalView:
         """Save; notifications go to the new URLs from now on.
 
         A notification URL given as a saved URL's mask keeps that URL (ValidationFailed when
         it is no longer stored); any other is a new URL, sealed before it is written.
         """
-        view, urls = await asyncio.to_thread(self._update_global, data)
+        before = await asyncio.to_thread(self._settings.get_global)
+        work = asyncio.to_thread(self._update_global, data)
+        view, urls, _ = await record_change(
+            self._audit,
+            actor,
+            Target(other="global"),
+            work,
+            before=fields_of(before),
+            after=lambda done: fields_of(done[2]),
+        )
         self._notifier.replace_channels(notify.channels_from_urls(urls, self._http))
         return view
 
-    def _update_global(self, data: GlobalInput) -> tuple[GlobalView, list[str]]:
+    def _update_global(self, data: GlobalInput) -> tuple[GlobalView, list[str], GlobalSettings]:
         urls = self._resolve_urls(data.notification_urls)
         self._settings.update_global(**{**data.model_dump(), "notification_urls": urls})
-        return self._global_view(), [plain for _, plain in self._settings.notification_urls()]
+        plain = [plain for _, plain in self._settings.notification_urls()]
+        return self._global_view(), plain, self._settings.get_global()
 
     def _resolve_urls(self, given: list[str]) -> list[str]:
         """Masks become the stored ciphertext they name; new URLs stay as typed."""
@@ -181,10 +204,15 @@ class SettingsAdmin:
     async def get_npm(self) -> NpmView:
         return _npm_view(await asyncio.to_thread(self._settings.get_npm))
 
-    async def update_npm(self, data: NpmInput) -> NpmView:
+    async def update_npm(self, data: NpmInput, *, actor: Actor) -> NpmView:
         """Save; `password` None keeps the stored one, but only for the address it was saved
         for (ValidationFailed on `password` otherwise). Deploys use the new settings at once."""
-        return _npm_view(await asyncio.to_thread(self._update_npm, data))
+        before = await asyncio.to_thread(self._settings.get_npm)
+        work = asyncio.to_thread(self._update_npm, data)
+        row = await record_change(
+            self._audit, actor, Target(other="npm"), work, before=fields_of(before), after=fields_of
+        )
+        return _npm_view(row)
 
     async def test_npm(self, data: NpmInput | None = None) -> str:
         """Sign in to NPM with `data` (password None: the stored one) or the stored settings.
@@ -214,9 +242,11 @@ class SettingsAdmin:
         """`/api/webhook/<secret>`: the page prefixes it with the address browsers use."""
         return WEBHOOK_PREFIX + await asyncio.to_thread(self._settings.webhook_secret)
 
-    async def regenerate_webhook(self) -> str:
+    async def regenerate_webhook(self, *, actor: Actor) -> str:
         """A new secret; the old URL answers 404 from now on. Returns the new path."""
-        return WEBHOOK_PREFIX + await asyncio.to_thread(self._settings.regenerate_webhook_secret)
+        secret = await asyncio.to_thread(self._settings.regenerate_webhook_secret)
+        await self._audit.record(actor, "webhook_regenerate", Target(other="webhook"))
+        return WEBHOOK_PREFIX + secret
 
     def _update_npm(self, data: NpmInput) -> NpmSettings:
         if data.password is None:
@@ -254,6 +284,7 @@ def _global_view(row: GlobalSettings, masks: list[str]) -> GlobalView:
         volume_roots=tuple(row.volume_roots),
         named_volumes=tuple(row.named_volumes),
         rollback_keep=row.rollback_keep,
+        audit_retention_days=row.audit_retention_days,
         updated_at=row.updated_at,
     )
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from services import volume_rules, volumes
+from services.audit.changes import record_change
+from services.audit.log import Actor, AuditLog, Target
 from services.deploy import container_config
 from services.deploy.container_config import Origin
 from services.errors import Conflict, FieldError, ValidationFailed
@@ -88,7 +90,9 @@ class VolumeConfigService:
         instances: InstanceStore,
         settings: SettingsStore,
         default_root: Path,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         """`default_root` is the data directory's `volumes/` folder, as the deployer gets it."""
         self._projects = projects
         self._instances = instances
@@ -100,14 +104,25 @@ class VolumeConfigService:
         return await asyncio.to_thread(self._read, project_id)
 
     async def update(
-        self, project_id: int, stage: str | None, changes: Sequence[VolumeChange]
+        self, project_id: int, stage: str | None, changes: Sequence[VolumeChange], *, actor: Actor
     ) -> ProjectVolumesView:
         """Replace the mounts of the project (stage None) or of one stage, all or nothing.
 
         Raises ValidationFailed naming each bad field (`volumes.0.source`,
         `stages.dev.volumes.1.target`), NotFound for an unknown project or stage.
         """
-        return await asyncio.to_thread(self._update, project_id, stage, list(changes))
+        before = await self.read(project_id)
+        project = await asyncio.to_thread(self._projects.get, project_id)
+        target = Target(project=project.name, stage=stage, other="volumes")
+        work = asyncio.to_thread(self._update, project_id, stage, list(changes))
+        return await record_change(
+            self._audit,
+            actor,
+            target,
+            work,
+            before={"volumes": before},
+            after=lambda view: {"volumes": view},
+        )
 
     async def data_folders(self, project_id: int) -> list[DataFolder]:
         """The isolated folders that exist for the project's stages, for a "delete data" list."""

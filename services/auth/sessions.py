@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 import bcrypt
 import jwt
 
+from services.audit.log import Actor, AuditLog, Target
 from services.auth.limits import ExpiringMap, SignInLimits
-from services.errors import InvalidAuth, ValidationFailed
-from services.store.models import RevokedToken, Role, User, utcnow
+from services.errors import InvalidAuth, RateLimited, ValidationFailed
+from services.store.models import AuditOutcome, RevokedToken, Role, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class AuthService:
         limits: SignInLimits | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         records: SessionRecords | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         if len(jwt_key) < 32:
             raise ValueError("the JWT key must have at least 32 bytes")
@@ -160,6 +162,7 @@ class AuthService:
         self._tickets: ExpiringMap[str, IssuedToken] = ExpiringMap(1_000)
         self._records = records
         self._listeners: list[SessionsEnded] = []
+        self._audit = audit  # sign-ins, their failures, sign-outs and password changes
 
     def on_sessions_ended(self, listener: SessionsEnded) -> None:
         """Call `listener` (on the event loop, synchronously: keep it cheap) after every
@@ -197,12 +200,23 @@ class AuthService:
         return user
 
     async def login(self, username: str, password: str, *, client: str = "") -> IssuedToken:
-        """Authenticate, record the sign-in time and issue a session token (one path for all)."""
-        user = await self.authenticate(username, password, client=client)
+        """Authenticate, record the sign-in time and issue a session token (one path for all).
+
+        Every attempt leaves one audit row: a failure names the username that was tried."""
+        actor = Actor.user(username, client)
+        try:
+            user = await self.authenticate(username, password, client=client)
+        except RateLimited:
+            await self._record(actor, "sign_in", AuditOutcome.REFUSED, "too many attempts")
+            raise
+        except InvalidAuth as exc:
+            await self._record(actor, "sign_in", AuditOutcome.FAILED, str(exc))
+            raise
         issued = self.issue_token(user)
         assert user.id is not None  # authenticate only returns stored users
         await asyncio.to_thread(self._users.update, user.id, last_login_at=self._clock())
         log.info("user %s signed in", user.username)
+        await self._record(Actor.user(user.username, client), "sign_in")
         return issued
 
     def issue_token(self, user: User) -> IssuedToken:
@@ -256,7 +270,7 @@ class AuthService:
             return False
         return True
 
-    async def sign_out(self, token: str) -> None:
+    async def sign_out(self, token: str, *, client: str = "") -> None:
         """End the session of `token` (until it would have expired); invalid tokens are ignored."""
         try:
             principal = self.verify(token)
@@ -270,6 +284,7 @@ class AuthService:
                 self._records.revoke, principal.token_id, principal.user_id, int(deadline)
             )
         log.info("user %s signed out", principal.username)
+        await self._record(Actor.user(principal.username, client), "sign_out")
 
     def cut_off(self) -> float:
         """Now, for `cut_sessions`: a session issued until this very millisecond is older."""
@@ -327,20 +342,36 @@ class AuthService:
         Raises ValidationFailed (field `new_password` breaks the rules, field `current_password`
         is wrong), RateLimited, InvalidAuth (the account behind the session is gone).
         """
-        check_password_rules(new, "new_password")
+        actor = Actor.user(principal.username, client)
         try:
+            check_password_rules(new, "new_password")
             user = await self.authenticate(principal.username, current, client=client)
         except InvalidAuth:
+            await self._record(actor, "password_change", AuditOutcome.FAILED, "wrong password")
             raise ValidationFailed.single("current_password", "is not right") from None
+        except ValidationFailed:
+            await self._record(actor, "password_change", AuditOutcome.FAILED, "rules not met")
+            raise
+        except RateLimited:
+            await self._record(actor, "password_change", AuditOutcome.REFUSED, "throttled")
+            raise
         if user.id != principal.user_id:  # the name now belongs to another account
             raise InvalidAuth("the session no longer matches its user; please sign in again")
         await self._store_password(principal.user_id, new)
         log.info("user %s changed the password", principal.username)
+        await self._record(actor, "password_change")
         issued = self.issue_token(user)
         if keep is not None:
             keep(self.verify(issued.token))
         self._announce()
         return issued
+
+    async def _record(
+        self, actor: Actor, action: str, outcome: AuditOutcome = AuditOutcome.OK, message: str = ""
+    ) -> None:
+        if self._audit is not None:
+            target = Target(other=actor.name)
+            await self._audit.record(actor, action, target, outcome=outcome, message=message)
 
     def hand_off(self, issued: IssuedToken) -> str:
         """A one-time ticket standing for `issued`, redeemable for `TICKET_TTL` seconds.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from services.audit.log import SYSTEM, Actor
 from services.deploy.container_config import ContainerConfig
 from services.deploy.step_log import DeployRecorder
 from services.errors import WatcherError
@@ -39,6 +40,9 @@ class DeployRequest:
     trigger: DeployTrigger = DeployTrigger.MANUAL
     confirmed: bool = False  # a person confirmed it (stages with `confirm: true`)
     rollback_of: int | None = None  # a rollback: the deploy whose digest and config run again
+    # Who asked: kept on the deploy record and its audit row. Not compared, so identical
+    # requests from different people still merge into one queued deploy.
+    actor: Actor = field(default=SYSTEM, compare=False)
 
 
 @dataclass

@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.audit.log import Actor, AuditLog, Target
 from services.deploy.job import DeployJob, DeployReport, DeployRequest, Refused
 from services.deploy.step_log import DeployRecorder, StepFailed
 from services.errors import WatcherError
 from services.events import Event, EventBus
 from services.notify.notifier import Notification, NotificationKind, Notifier
 from services.store.deploys import DeployStore
-from services.store.models import Deploy, DeployStatus, Instance, utcnow
+from services.store.models import (
+    ActorKind,
+    AuditOutcome,
+    Deploy,
+    DeployStatus,
+    DeployTrigger,
+    Instance,
+    utcnow,
+)
 from services.store.projects import ProjectStore
 
 log = logging.getLogger(__name__)
@@ -24,12 +33,19 @@ log = logging.getLogger(__name__)
 
 class DeployRecords:
     def __init__(
-        self, projects: ProjectStore, deploys: DeployStore, bus: EventBus, notifier: Notifier
+        self,
+        projects: ProjectStore,
+        deploys: DeployStore,
+        bus: EventBus,
+        notifier: Notifier,
+        audit: AuditLog,
     ) -> None:
         self._projects = projects
         self._deploys = deploys
         self._bus = bus
         self._notifier = notifier
+        self._audit = audit
+        self._actors: dict[int, Actor] = {}  # queued deploy -> who asked (with the address)
 
     async def queued(self, request: DeployRequest) -> Deploy:
         """The deploy's row, announced as queued (it may wait for its stage's lock)."""
@@ -41,8 +57,11 @@ class DeployRecords:
             tag=request.tag,
             trigger=request.trigger,
             rollback_of=request.rollback_of,
+            actor=request.actor.name,
         )
         deploy = await asyncio.to_thread(self._deploys.create, row)
+        assert deploy.id is not None
+        self._actors[deploy.id] = request.actor
         self._bus.publish(Event("deploy.queued", project.id, deploy.id))
         return deploy
 
@@ -68,6 +87,8 @@ class DeployRecords:
             instance_id=instance.id if instance else None,
             finished_at=utcnow(),
         )
+        # The audit row before the announcement: whoever sees the deploy finished sees it too.
+        await record_outcome(self._audit, deploy, self._actors.pop(job.deploy.id, None))
         job.log.finished(status)
         if instance is not None:
             note = _notification("deploy_succeeded", job.deploy, url=instance.url)
@@ -95,11 +116,42 @@ class DeployRecords:
             cleanup_pending=not cleaned,
             finished_at=utcnow(),
         )
+        await record_outcome(self._audit, final, self._actors.pop(deploy.id, None))
         report.log.finished(status, message)
         if not refused:
             note = _notification("deploy_failed", deploy, step=failure.step, error=message)
             self._notifier.notify(note)
         return final
+
+
+ACTIONS = {DeployTrigger.PROMOTE: "promote", DeployTrigger.ROLLBACK: "rollback"}
+OUTCOMES = {DeployStatus.FAILED: AuditOutcome.FAILED, DeployStatus.REFUSED: AuditOutcome.REFUSED}
+KINDS = {
+    DeployTrigger.WEBHOOK: ActorKind.WEBHOOK,
+    DeployTrigger.POLL: ActorKind.POLLER,
+}
+
+
+async def record_outcome(audit: AuditLog, deploy: Deploy, actor: Actor | None = None) -> None:
+    """The one audit row of a finished deploy: promote, rollback or deploy, with its tag and
+    digest, by `actor` (who asked, with the address) or else the actor named on the record."""
+    if actor is None:
+        kind = KINDS.get(DeployTrigger(deploy.trigger), ActorKind.USER)
+        actor = Actor(deploy.actor or "system", kind if deploy.actor else ActorKind.SYSTEM)
+    await audit.record(
+        actor,
+        ACTIONS.get(DeployTrigger(deploy.trigger), "deploy"),
+        Target(project=deploy.project_name, stage=deploy.stage_name),
+        outcome=OUTCOMES.get(DeployStatus(deploy.status), AuditOutcome.OK),
+        detail={
+            "deploy_id": deploy.id,
+            "tag": deploy.tag,
+            "digest": deploy.digest,
+            "trigger": str(deploy.trigger),
+            "status": str(deploy.status),
+        },
+        message=deploy.error or "",
+    )
 
 
 def _describe(failure: StepFailed) -> str:

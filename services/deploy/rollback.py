@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.audit.log import Actor
 from services.deploy import snapshot
 from services.deploy.deployer import Deployer, DeployRequest
 from services.errors import Conflict
@@ -74,7 +75,7 @@ class Rollbacks:
             return None
         return RollbackTarget(deploy, await self._images.present(project, deploy.digest))
 
-    async def roll_back(self, project_id: int, stage: str) -> Deploy:
+    async def roll_back(self, project_id: int, stage: str, *, actor: Actor) -> Deploy:
         """Queue the rollback (it runs in the background); returns the new deploy record.
         Conflict when the stage has no previous successful deploy; NotFound as `target`."""
         _, deploy = await asyncio.to_thread(self._find, project_id, stage)
@@ -87,6 +88,7 @@ class Rollbacks:
             trigger=DeployTrigger.ROLLBACK,
             confirmed=True,  # a person asked for it, after a confirmation
             rollback_of=deploy.id,
+            actor=actor,
         )
         return await self._deployer.submit(request)
 

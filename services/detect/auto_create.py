@@ -14,6 +14,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from services.audit.log import WEBHOOK
 from services.detect.decisions import Decision, Outcome
 from services.detect.quick_deploy import QuickDeploy
 from services.detect.webhook_payloads import Pushed
@@ -89,7 +90,9 @@ class AutoCreator:
             if proposal.existing_project_id is not None:  # created meanwhile by someone else
                 await reroute(pushed, DeployTrigger.WEBHOOK)
                 return
-            deploy = await self._quick.accept(proposal, trigger=DeployTrigger.WEBHOOK)
+            deploy = await self._quick.accept(
+                proposal, actor=WEBHOOK, trigger=DeployTrigger.WEBHOOK
+            )
             assert deploy.project_id is not None
             digest = proposal.digest or ""
             await asyncio.to_thread(

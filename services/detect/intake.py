@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services import promotion, tags
+from services.audit.log import POLLER, WEBHOOK, Actor, AuditLog
 from services.deploy.deployer import Deployer, DeployRequest
+from services.deploy.records import record_outcome
 from services.detect.auto_create import AutoCreator
 from services.detect.decisions import Decision, Outcome
 from services.detect.webhook_payloads import Pushed
@@ -39,6 +41,11 @@ from services.store.seen_tags import SeenState, SeenTagStore
 
 log = logging.getLogger(__name__)
 DIGEST_TIMEOUT = 5.0
+
+
+def detector(trigger: DeployTrigger) -> Actor:
+    """Who noticed the image: the webhook, or else the registry poller."""
+    return WEBHOOK if trigger == DeployTrigger.WEBHOOK else POLLER
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,10 @@ class Intake:
         notifier: Notifier,
         bus: EventBus,
         creator: AutoCreator,
+        audit: AuditLog,
     ) -> None:
         self._s = stores
+        self._audit = audit
         self._pool = pool
         self._deployer = deployer
         self._notifier = notifier
@@ -184,7 +193,8 @@ class Intake:
         assert project.id is not None
         name = step.stage.name
         if step.action == "deploy":
-            queued = await self._deployer.enqueue(DeployRequest(project.id, name, tag, trigger))
+            request = DeployRequest(project.id, name, tag, trigger, actor=detector(trigger))
+            queued = await self._deployer.enqueue(request)
             if queued.merged:
                 note = "merged into the deploy of this tag already waiting in the queue"
                 return Decision("merged", note, name, queued.deploy.id)
@@ -209,8 +219,10 @@ class Intake:
             step="check",
             error=step.reason,
             finished_at=utcnow(),
+            actor=detector(trigger).name,
         )
         deploy = await asyncio.to_thread(self._s.deploys.create, row)
+        await record_outcome(self._audit, deploy, detector(trigger))
         data = {"status": DeployStatus.REFUSED.value, "error": step.reason}
         self._bus.publish(Event("deploy.finished", project.id, deploy.id, data=data))
         return deploy

@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from services import promotion, tags
+from services.audit.log import Actor
 from services.deploy.deployer import Deployer, DeployRequest
 from services.detect import proposals
 from services.detect.proposals import Proposal
@@ -71,7 +72,7 @@ class QuickDeploy:
         return proposals.reviewed(proposal, context)
 
     async def accept(
-        self, proposal: Proposal, *, trigger: DeployTrigger = DeployTrigger.QUICK
+        self, proposal: Proposal, *, actor: Actor, trigger: DeployTrigger = DeployTrigger.QUICK
     ) -> Deploy:
         """Create the project and its stage from a (reviewed) proposal and queue its deploy.
 
@@ -88,6 +89,7 @@ class QuickDeploy:
             proposal.tag,
             trigger=trigger,
             confirmed=trigger in PERSON_TRIGGERS,
+            actor=actor,
         )
         return await self._deployer.submit(request)
 

@@ -10,6 +10,7 @@ from docker import DockerClient
 
 from tests.support.api_app import errors
 from tests.support.api_world import ApiWorld, api_world, follow_to_end
+from tests.support.audit import audit_rows
 from tests.support.registry_server import RegistryServer
 
 
@@ -54,6 +55,12 @@ async def test_inspect_then_quick_deploy_creates_the_project_and_deploys(
     assert project["stages"][0]["instances"][0]["status"] == "healthy"
     again = await world.client.post("/api/deploy/quick", json=accepted)
     assert "already exists" in errors(again, 409)[None]
+    (audited,) = audit_rows(world.app.runtime.db, action="deploy", project="quick-one")
+    assert (audited.actor, audited.detail["trigger"], audited.detail["digest"]) == (
+        "admin",
+        "quick",
+        digest,
+    )
 
 
 async def test_bad_references_and_proposals_name_the_field(

@@ -14,6 +14,7 @@ from services.admin.project_admin import ProjectAdmin
 from services.deploy.deployer import DeployRequest
 from services.deploy.instance_control import InstanceControl
 from services.store.models import Deploy, DeployStatus
+from tests.support.audit import TESTER
 from tests.support.world import World
 
 UNFINISHED = (DeployStatus.QUEUED, DeployStatus.RUNNING)
@@ -49,6 +50,7 @@ def admin_of(world: World, control: SlowControl) -> ProjectAdmin:
         control,  # type: ignore[arg-type]
         world.deploys,
         world.settings,
+        audit=world.runtime.audit,
         gate=world.services.deployer,
     )
 
@@ -61,7 +63,7 @@ async def test_a_deploy_arriving_during_project_removal_waits_and_then_fails_cle
     assert (await world.deploy("dev-1")).status == DeployStatus.SUCCEEDED
     project_id = world.project.id or 0
     control = SlowControl(world.services.control)
-    removal = asyncio.create_task(admin_of(world, control).delete_project(project_id))
+    removal = asyncio.create_task(admin_of(world, control).delete_project(project_id, actor=TESTER))
     await asyncio.wait_for(control.removing.wait(), 10)  # the stages are held now
 
     late = await world.services.deployer.submit(DeployRequest(project_id, "dev", "dev-2"))
@@ -88,6 +90,6 @@ async def test_a_deploy_queued_before_the_removal_holds_the_stages_refuses_it(
         control = SlowControl(world.services.control)
         control.go_on.set()
         with pytest.raises(Exception, match="wait until it finishes"):
-            await admin_of(world, control).delete_project(project_id)
+            await admin_of(world, control).delete_project(project_id, actor=TESTER)
     assert (await finished(world, queued.id or 0)).status == DeployStatus.SUCCEEDED
     assert world.projects.get(project_id).name == world.project.name

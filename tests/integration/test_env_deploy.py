@@ -17,6 +17,7 @@ from services.admin.env_config import EnvChange, EnvConfigService, ProjectEnvVie
 from services.redaction import MASK, Redactor
 from services.store.models import DeployStatus
 from services.views.overview import Overview
+from tests.support.audit import TESTER
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
 
@@ -80,11 +81,13 @@ async def test_container_sees_the_merged_env(world: World, env: EnvConfigService
             EnvChange("API_KEY", SECRET, secret=True),
             EnvChange("EMPTY", ""),
         ],
+        actor=TESTER,
     )
     await env.update(
         project_id(world),
         "dev",
         [EnvChange("NODE_ENV", "development"), EnvChange("REMOVED_IN_DEV", unset=True)],
+        actor=TESTER,
     )
     await world.push("dev-1")
 
@@ -103,8 +106,12 @@ async def test_a_secret_never_appears_in_plaintext_outside_the_container(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await env.update(project_id(world), None, [EnvChange("API_KEY", SECRET, secret=True)])
-    await env.update(project_id(world), "dev", [EnvChange("DEV_TOKEN", STAGE_SECRET, True)])
+    await env.update(
+        project_id(world), None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
+    await env.update(
+        project_id(world), "dev", [EnvChange("DEV_TOKEN", STAGE_SECRET, True)], actor=TESTER
+    )
     await world.push("dev-1")
     deploy = await world.deploy("dev-1")
     assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
@@ -156,12 +163,12 @@ def _database_bytes(world: World) -> str:
 async def test_changing_env_marks_running_instances_outdated_until_redeployed(
     world: World, env: EnvConfigService
 ) -> None:
-    await env.update(project_id(world), None, [EnvChange("GREETING", "hello")])
+    await env.update(project_id(world), None, [EnvChange("GREETING", "hello")], actor=TESTER)
     await world.push("dev-1")
     assert (await world.deploy("dev-1")).status == DeployStatus.SUCCEEDED
     assert await outdated(world) == []
 
-    await env.update(project_id(world), None, [EnvChange("GREETING", "bonjour")])
+    await env.update(project_id(world), None, [EnvChange("GREETING", "bonjour")], actor=TESTER)
 
     assert await outdated(world) == [("dev", "dev-1")]
     assert (await container_env(world))["GREETING"] == "hello"  # untouched until the next deploy

@@ -11,6 +11,7 @@ import pytest
 from app.wiring import DetectionServices
 from services.errors import NotFound, ValidationFailed
 from services.store.models import DeployStatus, DeployTrigger
+from tests.support.audit import TESTER
 from tests.support.detection import detected, settled
 from tests.support.images import push_test_image
 from tests.support.registry_server import RegistryServer
@@ -67,7 +68,9 @@ async def test_accept_saves_the_project_and_deploys_it(
     proposal = await detection.quick.inspect(f"{registry.host}/tools/notes")  # no tag: latest
     assert proposal.tag == "latest" and proposal.health_mode == "running"
 
-    queued = await detection.quick.accept(dataclasses.replace(proposal, name="my-notes"))
+    queued = await detection.quick.accept(
+        dataclasses.replace(proposal, name="my-notes"), actor=TESTER
+    )
     (deploy,) = await settled(world, 1, project_id=queued.project_id)
 
     assert deploy.status == DeployStatus.SUCCEEDED, deploy.error
@@ -86,7 +89,7 @@ async def test_accept_refuses_bad_fields_and_creates_nothing(
     broken = dataclasses.replace(proposal, name="No Good", port=0, stage=bad_stage)
 
     with pytest.raises(ValidationFailed) as caught:
-        await detection.quick.accept(broken)
+        await detection.quick.accept(broken, actor=TESTER)
 
     assert {e.path for e in caught.value.errors} == {"name", "port", "stage.tag_pattern"}
     assert len(world.projects.all()) == 1
@@ -102,9 +105,11 @@ async def test_accept_refuses_an_image_on_another_host_than_its_registry(
     hostile = dataclasses.replace(proposal.stage, tag_pattern='dev-*" x="')
 
     with pytest.raises(ValidationFailed) as foreign:
-        await detection.quick.accept(elsewhere)
+        await detection.quick.accept(elsewhere, actor=TESTER)
     with pytest.raises(ValidationFailed) as quoted:
-        await detection.quick.accept(dataclasses.replace(proposal, name="q", stage=hostile))
+        await detection.quick.accept(
+            dataclasses.replace(proposal, name="q", stage=hostile), actor=TESTER
+        )
 
     assert [e.path for e in foreign.value.errors] == ["image"]
     assert [e.path for e in quoted.value.errors] == ["stage.tag_pattern"]

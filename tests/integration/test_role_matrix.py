@@ -74,6 +74,7 @@ RIGHTS: dict[tuple[str, str], Role | None] = {  # None: public, no sign-in
     ("get", "/api/settings/auth"): A,
     ("put", "/api/settings/auth"): A,
     ("post", "/api/settings/auth/test-discovery"): A,
+    ("get", "/api/audit"): A,
     ("get", "/api/deploys"): V,
     ("get", "/api/deploys/{deploy_id}"): V,
     ("get", "/api/deploys/{deploy_id}/logs"): V,

@@ -14,6 +14,7 @@ from services.deploy.image_fetch import Fetched, ImageFetcher
 from services.errors import Conflict
 from services.store.models import Deploy, DeployStatus, DeployTrigger, Project
 from services.types import LABEL_TAG, PullProgress
+from tests.support.audit import TESTER
 from tests.support.docker_env import async_wait_until
 from tests.support.registry_server import RegistryServer
 from tests.support.world import World, make_world
@@ -108,7 +109,7 @@ async def test_rollback_after_two_deploys_runs_the_first_digest_with_its_env(
     target = await world.services.rollbacks.target(world.project.id, "rel")
     assert target is not None and target.deploy.id == first.id and target.image_present
     rollback = await finished(
-        world, await world.services.rollbacks.roll_back(world.project.id, "rel")
+        world, await world.services.rollbacks.roll_back(world.project.id, "rel", actor=TESTER)
     )
 
     assert rollback.status == DeployStatus.SUCCEEDED, rollback.error
@@ -124,7 +125,7 @@ async def test_rollback_after_two_deploys_runs_the_first_digest_with_its_env(
 async def test_rollback_refused_without_a_previous_successful_deploy(world: World) -> None:
     assert world.project.id is not None
     with pytest.raises(Conflict, match="no previous successful deploy"):
-        await world.services.rollbacks.roll_back(world.project.id, "rel")
+        await world.services.rollbacks.roll_back(world.project.id, "rel", actor=TESTER)
     await world.push("v1")
     assert (await world.deploy("v1", stage="rel")).status == DeployStatus.SUCCEEDED
     await world.push("v2", variant="unhealthy")
@@ -132,7 +133,7 @@ async def test_rollback_refused_without_a_previous_successful_deploy(world: Worl
 
     assert await world.services.rollbacks.target(world.project.id, "rel") is None
     with pytest.raises(Conflict, match="no previous successful deploy"):
-        await world.services.rollbacks.roll_back(world.project.id, "rel")
+        await world.services.rollbacks.roll_back(world.project.id, "rel", actor=TESTER)
     assert [d.trigger for d in world.deploys.recent()] == [DeployTrigger.MANUAL] * 2
 
 
@@ -167,7 +168,7 @@ async def test_rollback_pulls_a_removed_image_from_the_registry(world: World) ->
     target = await world.services.rollbacks.target(world.project.id, "rel")
     assert target is not None and not target.image_present
     rollback = await finished(
-        world, await world.services.rollbacks.roll_back(world.project.id, "rel")
+        world, await world.services.rollbacks.roll_back(world.project.id, "rel", actor=TESTER)
     )
 
     assert rollback.status == DeployStatus.SUCCEEDED, rollback.error
@@ -185,7 +186,7 @@ async def test_rollback_redeploys_even_while_the_old_instance_still_runs(world: 
     (old, _) = world.live()
 
     rollback = await finished(
-        world, await world.services.rollbacks.roll_back(world.project.id, "dev")
+        world, await world.services.rollbacks.roll_back(world.project.id, "dev", actor=TESTER)
     )
 
     assert rollback.status == DeployStatus.SUCCEEDED, rollback.error
@@ -210,7 +211,7 @@ async def test_rollback_says_so_when_the_registry_no_longer_has_the_image(world:
     assert gone.status_code == 202, gone.text
 
     rollback = await finished(
-        world, await world.services.rollbacks.roll_back(world.project.id, "rel")
+        world, await world.services.rollbacks.roll_back(world.project.id, "rel", actor=TESTER)
     )
 
     assert rollback.status == DeployStatus.FAILED and rollback.step == "pull"

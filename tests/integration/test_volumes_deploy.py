@@ -12,6 +12,7 @@ from docker import DockerClient
 
 from services.admin.volume_config import VolumeChange, VolumeConfigService
 from services.store.models import DeployStatus, VolumeMount
+from tests.support.audit import TESTER
 from tests.support.world import World
 
 
@@ -40,7 +41,9 @@ async def test_a_shared_volume_is_seen_by_every_instance(
     world: World, volumes: VolumeConfigService
 ) -> None:
     shared = root(world) / "app" / "uploads"
-    await volumes.update(project_id(world), None, [VolumeChange(str(shared), "/uploads")])
+    await volumes.update(
+        project_id(world), None, [VolumeChange(str(shared), "/uploads")], actor=TESTER
+    )
     await deploy_ok(world, "dev-1")
     await deploy_ok(world, "dev-2")
     first, second = world.live()
@@ -55,7 +58,9 @@ async def test_isolated_volumes_get_a_folder_per_stage_and_tag(
     world: World, volumes: VolumeConfigService
 ) -> None:
     iso = root(world) / "app" / "data"
-    await volumes.update(project_id(world), None, [VolumeChange(str(iso), "/data", "isolated")])
+    await volumes.update(
+        project_id(world), None, [VolumeChange(str(iso), "/data", "isolated")], actor=TESTER
+    )
     await deploy_ok(world, "dev-1")
     await deploy_ok(world, "dev-2")
     await deploy_ok(world, "v1.0", stage="rel")
@@ -108,7 +113,7 @@ async def test_data_survives_instance_removal_until_deleted_on_purpose(
 ) -> None:
     iso, shared = root(world) / "iso", root(world) / "shared"
     changes = [VolumeChange(str(iso), "/data", "isolated"), VolumeChange(str(shared), "/shared")]
-    await volumes.update(project_id(world), None, changes)
+    await volumes.update(project_id(world), None, changes, actor=TESTER)
     await deploy_ok(world, "dev-1")
     (first,) = world.live()
     await world.run_in(first, "sh", "-c", "echo kept > /data/file; echo kept > /shared/file")
@@ -135,7 +140,7 @@ async def test_named_volumes_are_mounted_and_kept(
 ) -> None:
     name = f"dw-test-{uuid.uuid4().hex[:8]}"
     world.settings.update_global(named_volumes=["dw-test-*"])
-    await volumes.update(project_id(world), None, [VolumeChange(name, "/cache")])
+    await volumes.update(project_id(world), None, [VolumeChange(name, "/cache")], actor=TESTER)
     try:
         await deploy_ok(world, "dev-1")
         (running,) = world.live()

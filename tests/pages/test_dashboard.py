@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from services.store.models import DeployStatus
+from tests.support.audit import TESTER
 from tests.support.ui_site import UiSite
 from tests.support.world import manual
 
@@ -62,5 +63,5 @@ async def test_a_project_created_meanwhile_appears(site: UiSite) -> None:
     await site.user.should_see(site.world.project.name)
     await site.world.push("dev-3", marker="other")
     proposal = await site.detection.quick.inspect(f"{site.world.project.image}:dev-3")
-    await site.detection.quick.accept(dataclasses.replace(proposal, name="newcomer"))
+    await site.detection.quick.accept(dataclasses.replace(proposal, name="newcomer"), actor=TESTER)
     await site.user.should_see("newcomer", retries=SLOW)

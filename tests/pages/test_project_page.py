@@ -14,6 +14,7 @@ from services.store.models import (
     DeployTrigger,
     InstanceStatus,
 )
+from tests.support.audit import TESTER
 from tests.support.detection import hook_path, settled, webhook_client
 from tests.support.docker_env import async_wait_until
 from tests.support.ui_site import UiSite
@@ -185,8 +186,11 @@ async def test_a_project_deleted_meanwhile_sends_the_page_home(site: UiSite) -> 
         world.services.control,
         world.deploys,
         world.settings,
+        audit=world.runtime.audit,
     )
-    await admin.delete_project(world.project.id or 0)  # removes the instance first: an event
+    await admin.delete_project(
+        world.project.id or 0, actor=TESTER
+    )  # removes the instance first: an event
     await site.user.should_see(marker="empty-state", retries=SLOW)  # the dashboard
 
 

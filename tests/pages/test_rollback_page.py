@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from services.store.models import Deploy, DeployStatus, DeployTrigger
+from services.store.models import AuditEvent, Deploy, DeployStatus, DeployTrigger
+from tests.support.audit import audit_rows
 from tests.support.docker_env import async_wait_until
 from tests.support.ui_site import UiSite
 
@@ -38,6 +39,13 @@ async def test_roll_back_asks_first_then_runs_the_previous_deploy(site: UiSite) 
     rollback = await async_wait_until(rolled_back, timeout=60, message="no rollback ran")
     assert rollback.rollback_of == first.id and rollback.digest == first.digest
     await site.user.should_see(marker="deploy-succeeded", retries=SLOW)
+
+    async def audited() -> list[AuditEvent] | None:
+        return await asyncio.to_thread(audit_rows, world.runtime.db, action="rollback") or None
+
+    (row,) = await async_wait_until(audited, timeout=10, message="no audit row")
+    assert (row.actor, row.detail["deploy_id"]) == ("admin", rollback.id)  # who clicked
+    assert rollback.actor == "admin"
 
 
 async def test_roll_back_without_a_previous_deploy_says_so(site: UiSite) -> None:

@@ -27,6 +27,7 @@ from services.store.instances import InstanceStore
 from services.store.models import EnvVar, Instance
 from services.store.projects import ProjectStore
 from services.views.overview import Overview
+from tests.support.audit import TESTER, audit_log
 
 SECRET = "s3cr3t-Value-7f41"
 
@@ -67,7 +68,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
     assert project.id is not None
     for name in ("dev", "prod"):
         projects.add_stage(project.id, name=name)
-    yield Env(db, projects, instances, EnvConfigService(projects), project.id, redactor)
+    yield Env(
+        db, projects, instances, EnvConfigService(projects, audit_log(db)), project.id, redactor
+    )
     db.close()
 
 
@@ -77,7 +80,10 @@ def problems(caught: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
 
 async def test_secrets_are_stored_encrypted_and_shown_masked(env: Env) -> None:
     view = await env.service.update(
-        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True), EnvChange("MODE", "x")]
+        env.project_id,
+        None,
+        [EnvChange("API_KEY", SECRET, secret=True), EnvChange("MODE", "x")],
+        actor=TESTER,
     )
     stored = env.rows()["API_KEY"]
     assert stored.secret and stored.value and is_encrypted(stored.value)
@@ -91,23 +97,31 @@ async def test_secrets_are_stored_encrypted_and_shown_masked(env: Env) -> None:
 
 @pytest.mark.parametrize("kept", [None, MASK, SECRET])
 async def test_an_unchanged_secret_keeps_its_ciphertext(env: Env, kept: str | None) -> None:
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
     before = env.rows()["API_KEY"].value
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", kept, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", kept, secret=True)], actor=TESTER
+    )
     assert env.rows()["API_KEY"].value == before
 
 
 async def test_a_new_secret_value_replaces_the_old(env: Env) -> None:
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)])
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", "other!", secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", "other!", secret=True)], actor=TESTER
+    )
     assert env.projects.reveal(env.rows()["API_KEY"]) == "other!"
 
 
 async def test_stage_overrides_and_unsets_resolve_with_their_origin(env: Env) -> None:
     project_env = [EnvChange("A", "1"), EnvChange("B", "2"), EnvChange("T", SECRET, secret=True)]
-    await env.service.update(env.project_id, None, project_env)
+    await env.service.update(env.project_id, None, project_env, actor=TESTER)
     view = await env.service.update(
-        env.project_id, "dev", [EnvChange("B", "dev-b"), EnvChange("A", unset=True)]
+        env.project_id, "dev", [EnvChange("B", "dev-b"), EnvChange("A", unset=True)], actor=TESTER
     )
     dev, prod = view.stages
     assert dev.stage == "dev" and dev.removed == ("A",)
@@ -148,36 +162,43 @@ async def test_bad_entries_name_their_field(
     env: Env, change: EnvChange, path: str, expected: str
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await env.service.update(env.project_id, None, [change])
+        await env.service.update(env.project_id, None, [change], actor=TESTER)
     assert expected in problems(caught)[path]
 
 
 async def test_stage_errors_name_the_stage_and_nothing_is_half_written(env: Env) -> None:
-    await env.service.update(env.project_id, "dev", [EnvChange("KEEP", "1")])
+    await env.service.update(env.project_id, "dev", [EnvChange("KEEP", "1")], actor=TESTER)
     with pytest.raises(ValidationFailed) as caught:
         await env.service.update(
-            env.project_id, "dev", [EnvChange("OK", "1"), EnvChange("OK", "2"), EnvChange("9")]
+            env.project_id,
+            "dev",
+            [EnvChange("OK", "1"), EnvChange("OK", "2"), EnvChange("9")],
+            actor=TESTER,
         )
     assert set(problems(caught)) == {"stages.dev.env.OK", "stages.dev.env.9"}
     assert list(env.rows(env.stage_id("dev"))) == ["KEEP"]
 
 
 async def test_turning_a_secret_plain_needs_the_value_again(env: Env) -> None:
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
     with pytest.raises(ValidationFailed, match="give the value again"):
-        await env.service.update(env.project_id, None, [EnvChange("API_KEY", MASK)])
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", "now-plain")])
+        await env.service.update(env.project_id, None, [EnvChange("API_KEY", MASK)], actor=TESTER)
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", "now-plain")], actor=TESTER
+    )
     assert env.rows()["API_KEY"].value == "now-plain"
 
 
 async def test_scope_limits(env: Env) -> None:
     many = [EnvChange(f"K{i}", "v") for i in range(env_rules.MAX_ENTRIES + 1)]
     with pytest.raises(ValidationFailed) as caught:
-        await env.service.update(env.project_id, None, many)
+        await env.service.update(env.project_id, None, many, actor=TESTER)
     assert "more than" in problems(caught)["env"]
     big = [EnvChange(f"K{i}", "v" * 30_000) for i in range(10)]
     with pytest.raises(ValidationFailed) as caught:
-        await env.service.update(env.project_id, None, big)
+        await env.service.update(env.project_id, None, big, actor=TESTER)
     assert "in total" in problems(caught)["env"]
 
 
@@ -185,11 +206,13 @@ async def test_unknown_project_or_stage(env: Env) -> None:
     with pytest.raises(NotFound):
         await env.service.read(9999)
     with pytest.raises(NotFound):
-        await env.service.update(env.project_id, "qa", [])
+        await env.service.update(env.project_id, "qa", [], actor=TESTER)
 
 
 async def test_outdated_instances_follow_env_changes(env: Env) -> None:
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
     dev = env.projects.get_stage(env.stage_id("dev"))
     current = container_config.current_fingerprint(env.projects, env.project_id, dev)
     running = env.instances.add(
@@ -202,13 +225,17 @@ async def test_outdated_instances_follow_env_changes(env: Env) -> None:
     )
     assert await env.outdated() == []
 
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", MASK, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", MASK, secret=True)], actor=TESTER
+    )
     assert await env.outdated() == []  # kept: same ciphertext
 
-    await env.service.update(env.project_id, "prod", [EnvChange("ONLY_PROD", "1")])
+    await env.service.update(env.project_id, "prod", [EnvChange("ONLY_PROD", "1")], actor=TESTER)
     assert await env.outdated() == []  # another stage
 
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", "rotated", secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", "rotated", secret=True)], actor=TESTER
+    )
     assert await env.outdated() == [(running.id, "dev", "dev-1")]
 
 
@@ -222,9 +249,15 @@ def test_fingerprint_never_holds_a_plaintext_secret(env: Env) -> None:
 
 
 async def test_the_database_file_never_holds_a_secret_in_plaintext(env: Env) -> None:
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)])
-    await env.service.update(env.project_id, "dev", [EnvChange("API_KEY", "Dev-" + SECRET, True)])
-    await env.service.update(env.project_id, None, [EnvChange("API_KEY", None, secret=True)])
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", SECRET, secret=True)], actor=TESTER
+    )
+    await env.service.update(
+        env.project_id, "dev", [EnvChange("API_KEY", "Dev-" + SECRET, True)], actor=TESTER
+    )
+    await env.service.update(
+        env.project_id, None, [EnvChange("API_KEY", None, secret=True)], actor=TESTER
+    )
     env.db.close()
     for path in env.db.path.parent.glob("watcher.db*"):
         assert SECRET.encode() not in path.read_bytes(), path.name

@@ -171,6 +171,7 @@ SETTINGS = [
             "volume_roots",
             "named_volumes",
             "rollback_keep",
+            "audit_retention_days",
         )
     ),
     *((NPM, name) for name in ("url", "email", "certificate_id", "ssl_forced")),
@@ -311,6 +312,11 @@ NUMBERS = {  # a seed setting the number (%s), the error's path, the input model
     ),
     "poll_interval": ("global: {poll_interval: %s}", "global.poll_interval", GLOBAL),
     "rollback_keep": ("global: {rollback_keep: %s}", "global.rollback_keep", GLOBAL),
+    "audit_retention_days": (
+        "global: {audit_retention_days: %s}",
+        "global.audit_retention_days",
+        GLOBAL,
+    ),
 }
 MUSTS = {"project": {"name": "p", "image": "nginx"}, "stage": {"name": "s"}}
 

@@ -12,6 +12,7 @@ from services.admin.instance_admin import InstanceAdmin
 from services.errors import NotFound, ValidationFailed
 from services.store.models import DeployTrigger, InstanceStatus, Project
 from tests.support.admin_fakes import RecordingControl, RecordingDeployer, Stores, stores
+from tests.support.audit import TESTER, audit_log
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def deployer(db: Stores) -> RecordingDeployer:
 
 @pytest.fixture
 def admin(db: Stores, control: RecordingControl, deployer: RecordingDeployer) -> InstanceAdmin:
-    return InstanceAdmin(db.projects, db.instances, control, deployer)  # type: ignore[arg-type]
+    return InstanceAdmin(db.projects, db.instances, control, deployer, audit_log(db.db))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_deploys_breaking_a_rule_are_refused_before_queuing(
 ) -> None:
     assert project.id is not None
     with pytest.raises(ValidationFailed) as caught:
-        await admin.deploy(project.id, stage, tag)
+        await admin.deploy(project.id, stage, tag, actor=TESTER)
 
     path, message = problem(caught)
     assert path == field and says in message
@@ -83,10 +84,10 @@ async def test_a_healthy_source_tag_is_promoted(
     assert project.id is not None
     db.instance(project, "rel", "v1", status=InstanceStatus.UNHEALTHY)
     with pytest.raises(ValidationFailed):
-        await admin.deploy(project.id, "prod", "v1")
+        await admin.deploy(project.id, "prod", "v1", actor=TESTER)
     db.instance(project, "rel", "v1", status=InstanceStatus.HEALTHY)
 
-    queued = await admin.deploy(project.id, "prod", "v1")
+    queued = await admin.deploy(project.id, "prod", "v1", actor=TESTER)
 
     (request,) = deployer.requests
     assert (request.stage, request.tag, request.trigger) == ("prod", "v1", DeployTrigger.PROMOTE)
@@ -97,8 +98,8 @@ async def test_confirmed_and_plain_deploys_are_manual(
     admin: InstanceAdmin, deployer: RecordingDeployer, project: Project
 ) -> None:
     assert project.id is not None
-    await admin.deploy(project.id, "live", "v2", confirmed=True)
-    await admin.deploy(project.id, "rel", "v3")
+    await admin.deploy(project.id, "live", "v2", confirmed=True, actor=TESTER)
+    await admin.deploy(project.id, "rel", "v3", actor=TESTER)
 
     assert [(r.stage, r.trigger, r.confirmed) for r in deployer.requests] == [
         ("live", DeployTrigger.MANUAL, True),
@@ -111,7 +112,7 @@ async def test_unknown_project_or_stage_is_not_found(
 ) -> None:
     assert project.id is not None
     with pytest.raises(NotFound):
-        await admin.deploy(999, "rel", "v1")
+        await admin.deploy(999, "rel", "v1", actor=TESTER)
     with pytest.raises(NotFound):
         await admin.list(project.id, "nope")
 
@@ -124,16 +125,16 @@ async def test_controls_act_only_on_an_instance_of_that_stage(
     assert instance.id is not None
 
     with pytest.raises(NotFound):
-        await admin.stop(project.id, "prod", instance.id)  # right id, wrong stage
+        await admin.stop(project.id, "prod", instance.id, actor=TESTER)  # right id, wrong stage
     with pytest.raises(NotFound):
-        await admin.remove(project.id, "rel", instance.id + 1)
+        await admin.remove(project.id, "rel", instance.id + 1, actor=TESTER)
     assert control.calls == []
 
-    stopped = await admin.stop(project.id, "rel", instance.id)
-    await admin.start(project.id, "rel", instance.id)
-    await admin.restart(project.id, "rel", instance.id)
+    stopped = await admin.stop(project.id, "rel", instance.id, actor=TESTER)
+    await admin.start(project.id, "rel", instance.id, actor=TESTER)
+    await admin.restart(project.id, "rel", instance.id, actor=TESTER)
     assert await admin.logs(project.id, "rel", instance.id, tail=5) == "last 5 lines"
-    await admin.remove(project.id, "rel", instance.id)
+    await admin.remove(project.id, "rel", instance.id, actor=TESTER)
 
     assert stopped.status == InstanceStatus.STOPPED
     assert [name for name, _ in control.calls] == ["stop", "start", "restart", "logs", "remove"]

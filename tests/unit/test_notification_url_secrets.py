@@ -23,6 +23,7 @@ from services.secrets import SecretBox
 from services.store.db import MIGRATIONS_DIR, Database
 from services.store.settings_store import SettingsStore
 from tests.support.admin_fakes import Stores, stores
+from tests.support.audit import TESTER, audit_log
 
 TOKEN = "Sl4ck-T0ken-9f8e7d6c"
 URL = f"https://hooks.test/services/{TOKEN}"
@@ -49,7 +50,7 @@ async def admin(db: Stores) -> AsyncIterator[tuple[SettingsAdmin, list[str]]]:
 
     notifier = Notifier()
     async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
-        yield SettingsAdmin(db.settings, notifier, http), reached
+        yield SettingsAdmin(db.settings, notifier, http, audit_log(db.db)), reached
     await notifier.aclose()
 
 
@@ -57,7 +58,7 @@ async def test_urls_are_stored_sealed_shown_masked_and_still_delivered(
     admin: tuple[SettingsAdmin, list[str]], tmp_path: Path
 ) -> None:
     service, reached = admin
-    saved = await service.update_global(GlobalInput(notification_urls=[URL, OTHER]))
+    saved = await service.update_global(GlobalInput(notification_urls=[URL, OTHER]), actor=TESTER)
     shown = await service.get_global()
     results = await service.send_test_notification()
 
@@ -75,16 +76,16 @@ async def test_a_mask_sent_back_keeps_that_url_and_a_new_url_replaces(
 ) -> None:
     service, _ = admin
     masks = (
-        await service.update_global(GlobalInput(notification_urls=[URL, OTHER]))
+        await service.update_global(GlobalInput(notification_urls=[URL, OTHER]), actor=TESTER)
     ).notification_urls
     new = "https://discord.test/api/webhooks/1/Disc-Token"
 
-    kept = await service.update_global(GlobalInput(notification_urls=[masks[1], new]))
+    kept = await service.update_global(GlobalInput(notification_urls=[masks[1], new]), actor=TESTER)
 
     assert [plain for _, plain in db.settings.notification_urls()] == [OTHER, new]
     assert kept.notification_urls[0] == masks[1]
     with pytest.raises(ValidationFailed) as gone:
-        await service.update_global(GlobalInput(notification_urls=[new, masks[0]]))
+        await service.update_global(GlobalInput(notification_urls=[new, masks[0]]), actor=TESTER)
     assert gone.value.errors[0].path == "notification_urls.1"
     assert [plain for _, plain in db.settings.notification_urls()] == [OTHER, new]
 

@@ -12,6 +12,7 @@ from services.admin.project_admin import ProjectAdmin, ProjectInput, StageInput
 from services.errors import CannotConnect, Conflict, NotFound, ValidationFailed
 from services.store.models import DeployStatus, InstanceStatus
 from tests.support.admin_fakes import RecordingControl, Stores, stores
+from tests.support.audit import TESTER, audit_log
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def admin(db: Stores, control: RecordingControl) -> ProjectAdmin:
         control,
         db.deploys,
         db.settings,  # type: ignore[arg-type]
+        audit=audit_log(db.db),
     )
 
 
@@ -99,14 +101,16 @@ async def test_create_checks_the_registry_and_refuses_a_taken_name(
     admin: ProjectAdmin, db: Stores
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await admin.create_project(project_input(registry_id=7))
+        await admin.create_project(project_input(registry_id=7), actor=TESTER)
     assert fields(caught.value) == {"registry_id": "registry 7 does not exist"}
 
     registry = db.registries.create(name="ghcr", url="https://ghcr.io")
-    created = await admin.create_project(project_input(registry_id=registry.id, port=3000))
+    created = await admin.create_project(
+        project_input(registry_id=registry.id, port=3000), actor=TESTER
+    )
     assert (created.name, created.port, created.registry_id) == ("web", 3000, registry.id)
     with pytest.raises(Conflict, match="already exists"):
-        await admin.create_project(project_input())
+        await admin.create_project(project_input(), actor=TESTER)
 
 
 async def test_rename_is_refused_while_instances_run(admin: ProjectAdmin, db: Stores) -> None:
@@ -115,10 +119,10 @@ async def test_rename_is_refused_while_instances_run(admin: ProjectAdmin, db: St
     db.instance(project, "dev")
 
     with pytest.raises(ValidationFailed) as caught:
-        await admin.update_project(project.id, project_input(name="shop"))
+        await admin.update_project(project.id, project_input(name="shop"), actor=TESTER)
     assert "remove them first" in fields(caught.value)["name"]
 
-    changed = await admin.update_project(project.id, project_input(port=8080))
+    changed = await admin.update_project(project.id, project_input(port=8080), actor=TESTER)
     assert changed.port == 8080 and changed.name == "web"
 
 
@@ -130,7 +134,7 @@ async def test_update_to_another_projects_name_is_a_conflict(
     assert project.id is not None
 
     with pytest.raises(Conflict):
-        await admin.update_project(project.id, project_input(name="shop"))
+        await admin.update_project(project.id, project_input(name="shop"), actor=TESTER)
 
 
 async def test_delete_removes_instances_first_then_the_project(
@@ -140,7 +144,7 @@ async def test_delete_removes_instances_first_then_the_project(
     assert project.id is not None
     first, second = db.instance(project, "dev"), db.instance(project, "prod")
 
-    await admin.delete_project(project.id)
+    await admin.delete_project(project.id, actor=TESTER)
 
     assert control.calls == [("remove", first.id), ("remove", second.id)]
     with pytest.raises(NotFound):
@@ -156,7 +160,7 @@ async def test_delete_keeps_the_project_when_removing_an_instance_fails(
     control.fail_with = CannotConnect("cannot reach NPM")
 
     with pytest.raises(CannotConnect):
-        await admin.delete_project(project.id)
+        await admin.delete_project(project.id, actor=TESTER)
     assert db.projects.get(project.id).name == "web"
 
 
@@ -170,7 +174,7 @@ async def test_delete_is_refused_while_a_deploy_is_unfinished(
     db.deploy(project, "dev", status)
 
     with pytest.raises(Conflict, match="wait until it finishes"):
-        await admin.delete_project(project.id)
+        await admin.delete_project(project.id, actor=TESTER)
     assert control.calls == []
 
 
@@ -178,7 +182,7 @@ async def test_unknown_project_is_not_found(admin: ProjectAdmin) -> None:
     with pytest.raises(NotFound):
         await admin.get(99)
     with pytest.raises(NotFound):
-        await admin.delete_project(99)
+        await admin.delete_project(99, actor=TESTER)
 
 
 async def test_overview_counts_instances_and_shows_the_worst_light(
@@ -220,14 +224,18 @@ async def test_add_stage_checks_promote_from_and_appends(admin: ProjectAdmin, db
     assert project.id is not None
 
     with pytest.raises(ValidationFailed) as caught:
-        await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"))
+        await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"), actor=TESTER)
     assert fields(caught.value) == {"promote_from": "'rel' is not a stage of this project (dev)"}
     with pytest.raises(ValidationFailed, match="itself"):
-        await admin.add_stage(project.id, StageInput(name="prod", promote_from="prod"))
+        await admin.add_stage(
+            project.id, StageInput(name="prod", promote_from="prod"), actor=TESTER
+        )
     with pytest.raises(Conflict):
-        await admin.add_stage(project.id, StageInput(name="dev"))
+        await admin.add_stage(project.id, StageInput(name="dev"), actor=TESTER)
 
-    added = await admin.add_stage(project.id, StageInput(name="prod", promote_from="dev"))
+    added = await admin.add_stage(
+        project.id, StageInput(name="prod", promote_from="dev"), actor=TESTER
+    )
     assert (added.promote_from, added.position) == ("dev", 1)
 
 
@@ -239,12 +247,16 @@ async def test_custom_subdomain_must_be_free_across_the_installation(
     db.instance(web, "dev", "v1", subdomains=["stage-dev-web-v1.example.com"])
 
     with pytest.raises(Conflict, match="stage web/dev"):
-        await admin.add_stage(shop.id, StageInput(name="prod", subdomain="stage-dev-web"))
+        await admin.add_stage(
+            shop.id, StageInput(name="prod", subdomain="stage-dev-web"), actor=TESTER
+        )
     with pytest.raises(Conflict, match="instance #"):
-        await admin.add_stage(shop.id, StageInput(name="prod", subdomain="stage-dev-web-v1"))
-    await admin.add_stage(shop.id, StageInput(name="prod", subdomain="launcher"))
+        await admin.add_stage(
+            shop.id, StageInput(name="prod", subdomain="stage-dev-web-v1"), actor=TESTER
+        )
+    await admin.add_stage(shop.id, StageInput(name="prod", subdomain="launcher"), actor=TESTER)
     with pytest.raises(Conflict, match="stage shop/prod"):
-        await admin.add_stage(shop.id, StageInput(name="rel", subdomain="launcher"))
+        await admin.add_stage(shop.id, StageInput(name="rel", subdomain="launcher"), actor=TESTER)
 
 
 async def test_a_stage_keeps_its_own_subdomain_when_updated(
@@ -252,10 +264,13 @@ async def test_a_stage_keeps_its_own_subdomain_when_updated(
 ) -> None:
     project = db.project("web", ())
     assert project.id is not None
-    await admin.add_stage(project.id, StageInput(name="prod", subdomain="launcher"))
+    await admin.add_stage(project.id, StageInput(name="prod", subdomain="launcher"), actor=TESTER)
 
     updated = await admin.update_stage(
-        project.id, "prod", StageInput(name="prod", subdomain="launcher", max_instances=2)
+        project.id,
+        "prod",
+        StageInput(name="prod", subdomain="launcher", max_instances=2),
+        actor=TESTER,
     )
     assert updated.max_instances == 2
 
@@ -263,9 +278,9 @@ async def test_a_stage_keeps_its_own_subdomain_when_updated(
 async def test_renaming_a_stage_follows_promote_from(admin: ProjectAdmin, db: Stores) -> None:
     project = db.project("web", ("rel",))
     assert project.id is not None
-    await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"))
+    await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"), actor=TESTER)
 
-    await admin.update_stage(project.id, "rel", StageInput(name="release"))
+    await admin.update_stage(project.id, "rel", StageInput(name="release"), actor=TESTER)
 
     assert db.stage(project, "prod").promote_from == "release"
 
@@ -278,11 +293,11 @@ async def test_renaming_a_stage_with_instances_or_to_a_taken_name_is_refused(
     db.instance(project, "dev")
 
     with pytest.raises(ValidationFailed, match="remove them first"):
-        await admin.update_stage(project.id, "dev", StageInput(name="develop"))
+        await admin.update_stage(project.id, "dev", StageInput(name="develop"), actor=TESTER)
     with pytest.raises(Conflict):
-        await admin.update_stage(project.id, "rel", StageInput(name="dev"))
+        await admin.update_stage(project.id, "rel", StageInput(name="dev"), actor=TESTER)
     with pytest.raises(NotFound):
-        await admin.update_stage(project.id, "nope", StageInput(name="nope"))
+        await admin.update_stage(project.id, "nope", StageInput(name="nope"), actor=TESTER)
 
 
 async def test_delete_stage_removes_its_instances_but_not_others(
@@ -292,7 +307,7 @@ async def test_delete_stage_removes_its_instances_but_not_others(
     assert project.id is not None
     dev, rel = db.instance(project, "dev"), db.instance(project, "rel")
 
-    await admin.delete_stage(project.id, "dev")
+    await admin.delete_stage(project.id, "dev", actor=TESTER)
 
     assert control.calls == [("remove", dev.id)]
     assert [s.name for s in db.projects.stages(project.id)] == ["rel"]
@@ -304,10 +319,10 @@ async def test_delete_stage_is_refused_while_promoted_from_or_deploying(
 ) -> None:
     project = db.project("web", ("rel",))
     assert project.id is not None
-    await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"))
+    await admin.add_stage(project.id, StageInput(name="prod", promote_from="rel"), actor=TESTER)
     db.deploy(project, "prod", DeployStatus.RUNNING)
 
     with pytest.raises(Conflict, match="promotes from 'rel'"):
-        await admin.delete_stage(project.id, "rel")
+        await admin.delete_stage(project.id, "rel", actor=TESTER)
     with pytest.raises(Conflict, match="wait until it finishes"):
-        await admin.delete_stage(project.id, "prod")
+        await admin.delete_stage(project.id, "prod", actor=TESTER)

@@ -16,6 +16,7 @@ import pytest
 from services.admin.registry_admin import RegistryAdmin, RegistryInput
 from services.errors import Conflict, InvalidAuth, NotFound, ValidationFailed
 from tests.support.admin_fakes import Stores, stores
+from tests.support.audit import TESTER, audit_log
 
 TOKEN = "reg-token-SECRET-1"
 TAGS = ["v1.2.0", "dev-2", "v1.10.0", "dev-10", "latest", "v1.2.0-rc.1"]
@@ -42,7 +43,7 @@ def db(tmp_path: Path) -> Iterator[Stores]:
 @pytest.fixture
 async def admin(db: Stores) -> AsyncIterator[RegistryAdmin]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake_registry)) as http:
-        yield RegistryAdmin(db.registries, db.projects, http)
+        yield RegistryAdmin(db.registries, db.projects, http, audit_log(db.db))
 
 
 def registry(**changes: object) -> RegistryInput:
@@ -58,7 +59,7 @@ def test_input_rules_name_each_field() -> None:
 
 
 async def test_read_models_never_hold_the_token(admin: RegistryAdmin, db: Stores) -> None:
-    created = await admin.create(registry())
+    created = await admin.create(registry(), actor=TESTER)
 
     assert created.has_token and TOKEN not in repr(created)
     assert TOKEN not in repr(await admin.list())
@@ -68,37 +69,39 @@ async def test_read_models_never_hold_the_token(admin: RegistryAdmin, db: Stores
 async def test_update_keeps_the_token_when_none_and_clears_it_when_empty(
     admin: RegistryAdmin, db: Stores
 ) -> None:
-    created = await admin.create(registry())
+    created = await admin.create(registry(), actor=TESTER)
 
-    kept = await admin.update(created.id, registry(token=None, username="bob"))
+    kept = await admin.update(created.id, registry(token=None, username="bob"), actor=TESTER)
     assert kept.has_token and kept.username == "bob"
     assert db.registries.token(db.registries.get(created.id)) == TOKEN
 
-    cleared = await admin.update(created.id, registry(token=""))
+    cleared = await admin.update(created.id, registry(token=""), actor=TESTER)
     assert not cleared.has_token
 
 
 async def test_names_are_unique_on_create_and_update(admin: RegistryAdmin) -> None:
-    first = await admin.create(registry())
-    second = await admin.create(registry(name="other"))
+    first = await admin.create(registry(), actor=TESTER)
+    second = await admin.create(registry(name="other"), actor=TESTER)
 
     with pytest.raises(Conflict):
-        await admin.create(registry())
+        await admin.create(registry(), actor=TESTER)
     with pytest.raises(Conflict):
-        await admin.update(second.id, registry(name="local"))
-    assert (await admin.update(first.id, registry())).name == "local"  # its own name is fine
+        await admin.update(second.id, registry(name="local"), actor=TESTER)
+    assert (
+        await admin.update(first.id, registry(), actor=TESTER)
+    ).name == "local"  # its own name is fine
 
 
 async def test_delete_is_refused_while_a_project_uses_it(admin: RegistryAdmin, db: Stores) -> None:
-    created = await admin.create(registry())
+    created = await admin.create(registry(), actor=TESTER)
     project = db.projects.create(name="web", image="registry.test/demo/app", registry_id=created.id)
 
     assert (await admin.get(created.id)).used_by == ("web",)
     with pytest.raises(Conflict, match="used by web"):
-        await admin.delete(created.id)
+        await admin.delete(created.id, actor=TESTER)
     assert project.id is not None
     db.projects.delete(project.id)
-    await admin.delete(created.id)
+    await admin.delete(created.id, actor=TESTER)
     with pytest.raises(NotFound):
         await admin.get(created.id)
 
@@ -112,7 +115,7 @@ async def test_test_before_saving_reports_refused_credentials(admin: RegistryAdm
 async def test_an_edit_form_without_a_new_token_tests_the_stored_one(
     admin: RegistryAdmin,
 ) -> None:
-    created = await admin.create(registry())
+    created = await admin.create(registry(), actor=TESTER)
 
     assert await admin.test_input(registry(token=None), registry_id=created.id)
     assert await admin.test(created.id)
@@ -121,7 +124,7 @@ async def test_an_edit_form_without_a_new_token_tests_the_stored_one(
 
 
 async def test_tags_come_newest_first(admin: RegistryAdmin) -> None:
-    created = await admin.create(registry())
+    created = await admin.create(registry(), actor=TESTER)
 
     found = await admin.tags(created.id, "registry.test/demo/app")
 

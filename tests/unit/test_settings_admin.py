@@ -17,6 +17,7 @@ from services.admin.settings_admin import GlobalInput, NpmInput, SettingsAdmin
 from services.errors import InvalidAuth, ValidationFailed
 from services.notify.notifier import Notifier
 from tests.support.admin_fakes import Stores, stores
+from tests.support.audit import TESTER, audit_log
 
 NPM_PASSWORD = "npm-SECRET-pass"
 CERTIFICATES = [
@@ -70,7 +71,7 @@ async def admin(
     db: Stores, outside: FakeOutside, notifier: Notifier
 ) -> AsyncIterator[SettingsAdmin]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(outside)) as http:
-        yield SettingsAdmin(db.settings, notifier, http)
+        yield SettingsAdmin(db.settings, notifier, http, audit_log(db.db))
 
 
 def test_global_input_names_each_bad_field() -> None:
@@ -107,7 +108,8 @@ async def test_new_notification_urls_take_effect_without_a_restart(
     assert await admin.send_test_notification() == []
 
     saved = await admin.update_global(
-        GlobalInput(domain="example.com", notification_urls=["https://hooks.test/abc"])
+        GlobalInput(domain="example.com", notification_urls=["https://hooks.test/abc"]),
+        actor=TESTER,
     )
     results = await admin.send_test_notification()
 
@@ -132,9 +134,11 @@ async def test_npm_password_is_kept_unless_given_and_never_shown(
 ) -> None:
     assert not (await admin.get_npm()).has_password
     data = {"url": "http://npm.test:81", "email": "bot@example.com", "password": NPM_PASSWORD}
-    await admin.update_npm(NpmInput.parse(data))
+    await admin.update_npm(NpmInput.parse(data), actor=TESTER)
 
-    view = await admin.update_npm(NpmInput.parse({**data, "password": None, "ssl_forced": True}))
+    view = await admin.update_npm(
+        NpmInput.parse({**data, "password": None, "ssl_forced": True}), actor=TESTER
+    )
 
     assert view.has_password and view.ssl_forced and NPM_PASSWORD not in repr(view)
     assert db.settings.npm_password() == NPM_PASSWORD
@@ -147,7 +151,7 @@ async def test_npm_test_uses_given_or_stored_credentials(admin: SettingsAdmin) -
 
     given = NpmInput(url="http://npm.test:81", email="bot@example.com", password=NPM_PASSWORD)
     assert "2.15.1" in await admin.test_npm(given)
-    await admin.update_npm(given)
+    await admin.update_npm(given, actor=TESTER)
     assert "bot@example.com" in await admin.test_npm()
     assert await admin.test_npm(NpmInput(url="http://npm.test:81", email="bot@example.com"))
     with pytest.raises(InvalidAuth):
@@ -156,7 +160,8 @@ async def test_npm_test_uses_given_or_stored_credentials(admin: SettingsAdmin) -
 
 async def test_certificates_come_from_the_stored_npm(admin: SettingsAdmin) -> None:
     await admin.update_npm(
-        NpmInput(url="http://npm.test:81", email="bot@example.com", password=NPM_PASSWORD)
+        NpmInput(url="http://npm.test:81", email="bot@example.com", password=NPM_PASSWORD),
+        actor=TESTER,
     )
 
     (certificate,) = await admin.certificates()
@@ -166,7 +171,7 @@ async def test_certificates_come_from_the_stored_npm(admin: SettingsAdmin) -> No
 
 async def test_regenerating_the_webhook_replaces_its_path(admin: SettingsAdmin) -> None:
     before = await admin.webhook_path()
-    after = await admin.regenerate_webhook()
+    after = await admin.regenerate_webhook(actor=TESTER)
 
     assert before.startswith("/api/webhook/") and after.startswith("/api/webhook/")
     assert after != before and await admin.webhook_path() == after

@@ -23,6 +23,7 @@ from services.store.instances import InstanceStore
 from services.store.models import Instance
 from services.store.projects import ProjectStore
 from services.store.settings_store import SettingsStore
+from tests.support.audit import TESTER, audit_log
 
 
 @dataclass
@@ -54,7 +55,7 @@ def vol(tmp_path: Path) -> Iterator[Vol]:
     root.mkdir()
     settings = SettingsStore(db, box)
     settings.update_global(named_volumes=["cache", "app-*"])
-    service = VolumeConfigService(projects, instances, settings, root)
+    service = VolumeConfigService(projects, instances, settings, root, audit_log(db))
     yield Vol(service, projects, instances, settings, project.id, root)
     db.close()
 
@@ -69,9 +70,13 @@ async def test_saved_paths_are_normalised_and_resolved_with_origins(vol: Vol) ->
         vol.project_id,
         None,
         [VolumeChange(data, "/app/data/", "isolated"), VolumeChange("cache", "/c")],
+        actor=TESTER,
     )
     view = await vol.service.update(
-        vol.project_id, "dev", [VolumeChange(f"{vol.root}/dev-data", "/app/data", read_only=True)]
+        vol.project_id,
+        "dev",
+        [VolumeChange(f"{vol.root}/dev-data", "/app/data", read_only=True)],
+        actor=TESTER,
     )
     data_view = VolumeView(f"{vol.root}/app/data", "/app/data", "isolated", False, "bind")
     assert view.volumes == (data_view, VolumeView("cache", "/c", "shared", False, "volume"))
@@ -98,7 +103,7 @@ async def test_the_deploy_rules_apply_when_saving(vol: Vol, tmp_path: Path) -> N
         VolumeChange("named", "/n", "isolated"),
     ]
     with pytest.raises(ValidationFailed) as caught:
-        await vol.service.update(vol.project_id, "dev", changes)
+        await vol.service.update(vol.project_id, "dev", changes, actor=TESTER)
     found = problems(caught)
     assert set(found) == {
         "stages.dev.volumes.0.source",
@@ -118,7 +123,10 @@ async def test_the_deploy_rules_apply_when_saving(vol: Vol, tmp_path: Path) -> N
 async def test_admin_listed_roots_allow_an_otherwise_dangerous_path(vol: Vol) -> None:
     vol.settings.update_global(volume_roots=["/var/run/docker.sock"])
     view = await vol.service.update(
-        vol.project_id, None, [VolumeChange("/var/run/docker.sock", "/var/run/docker.sock")]
+        vol.project_id,
+        None,
+        [VolumeChange("/var/run/docker.sock", "/var/run/docker.sock")],
+        actor=TESTER,
     )
     assert view.volumes[0].source == "/var/run/docker.sock"
 
@@ -129,6 +137,7 @@ async def test_delete_data_needs_confirmation_and_a_removed_instance(vol: Vol) -
         vol.project_id,
         None,
         [VolumeChange(str(shared), "/s"), VolumeChange(str(iso), "/d", "isolated")],
+        actor=TESTER,
     )
     for folder in (shared, iso / "dev-dev-1", iso / "dev-dev-2", iso / "rel-v1"):
         folder.mkdir(parents=True)
@@ -160,7 +169,9 @@ async def test_delete_data_needs_confirmation_and_a_removed_instance(vol: Vol) -
 
 async def test_delete_data_never_follows_a_symlink(vol: Vol, tmp_path: Path) -> None:
     iso = vol.root / "iso"
-    await vol.service.update(vol.project_id, None, [VolumeChange(str(iso), "/d", "isolated")])
+    await vol.service.update(
+        vol.project_id, None, [VolumeChange(str(iso), "/d", "isolated")], actor=TESTER
+    )
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious").write_text("keep")
