@@ -54,10 +54,12 @@ def sign_in(chrome: WebDriver, url: str) -> None:
     chrome.add_cookie({"name": "dw_session", "value": answer.json()["token"], "path": "/"})
 
 
-def shoot(chrome: WebDriver, name: str) -> Path:
+def shoot(chrome: WebDriver, name: str, width: int = 1440) -> Path:
     """A full-height screenshot of the current page (the viewport is stretched through CDP)."""
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # lay out at width
     height = int(chrome.execute_script("return document.documentElement.scrollHeight"))
-    metrics = {"width": 1280, "height": max(900, height), "deviceScaleFactor": 1, "mobile": False}
+    metrics["height"] = max(900, height)
     chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
@@ -103,4 +105,11 @@ def test_config_pages_render_without_secrets(tmp_path: Path, chrome: WebDriver) 
         WebDriverWait(chrome, 10).until(lambda c: "git.example.test" in c.page_source)
         assert "reg-token-secret" not in chrome.page_source
         assert f"{url}/api/webhook/" in chrome.page_source
+        assert "/api/auth/oidc/callback" in chrome.page_source  # the redirect URI to register
         shoot(chrome, "settings")
+        shoot(chrome, "settings-400", width=400)
+
+        open_page(chrome, f"{url}/audit", "Audit log")
+        WebDriverWait(chrome, 10).until(lambda c: "sign_in" in c.page_source)
+        shoot(chrome, "audit")
+        shoot(chrome, "audit-400", width=400)

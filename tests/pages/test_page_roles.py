@@ -13,6 +13,7 @@ from tests.pages.conftest import ConfigSite
 from tests.pages.test_project_config import make_project
 from tests.pages.test_project_page import SLOW, deployed, page_of
 from tests.pages.test_settings import element, text_field, until
+from tests.support.audit import TESTER
 from tests.support.ui_site import UiSite
 
 
@@ -86,7 +87,7 @@ async def test_a_deployer_reads_the_configuration_with_nothing_to_change_and_a_v
     project = make_project(site)
     assert project.id is not None
     secret = EnvChange(key="API_KEY", value="s3cret-value", secret=True)
-    await site.admin.env_config.update(project.id, None, [secret])
+    await site.admin.env_config.update(project.id, None, [secret], actor=TESTER)
     sign_in_as(site.user.http_client.cookies, site.auth, person(site, "dora", Role.DEPLOYER))
 
     await site.user.open(f"/projects/{project.id}/settings")
