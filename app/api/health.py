@@ -8,10 +8,12 @@ status code. The details (the engine's version, why a check failed) need a sessi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from nicegui import Client
 
 from app.api.roles import require
 from services.store.models import Role
@@ -47,4 +49,6 @@ async def _answer(status: SystemStatus, *, detailed: bool) -> JSONResponse:
     if detailed:
         body["database"]["detail"] = database.detail
         body["docker"]["detail"] = docker.detail
+        # What a slow leak would show first (bench/soak.py watches them).
+        body["process"] = {"tasks": len(asyncio.all_tasks()), "page_clients": len(Client.instances)}
     return JSONResponse(body, status_code=200 if database.ok else 503)

@@ -23,3 +23,5 @@ async def test_anonymous_health_says_only_ok_and_signed_in_users_see_the_detail(
     assert detailed.status_code == 200
     assert detailed.json()["docker"]["detail"].startswith("Docker Engine ")
     assert detailed.json()["database"]["ok"] is True
+    process = detailed.json()["process"]
+    assert process["tasks"] >= 1 and process["page_clients"] >= 0
