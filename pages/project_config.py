@@ -181,12 +181,13 @@ class _ProjectSettings:
         ui.notify("Project saved; changes apply at the next deploy.", type="positive")
 
     async def delete(self, detail: ProjectDetail, button: ui.button) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         name = detail.project.name
         if not await confirm(f"Delete project {name}?", _what_goes(detail), "Delete project"):
             return
         async with busy(button):
             try:
-                await self._services.projects.delete_project(self._id, actor=page_actor())
+                await self._services.projects.delete_project(self._id, actor=actor)
             except WatcherError as exc:
                 self.delete_failure.show(exc, "Project not deleted")
                 return

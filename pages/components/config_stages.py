@@ -65,11 +65,12 @@ class StagesSection:
             await self._reload()
 
     async def delete(self, detail: StageDetail) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         name = detail.stage.name
         if not await confirm(f"Delete stage {name}?", _what_goes(detail), "Delete stage"):
             return
         try:
-            await self._admin.delete_stage(self._naming.project_id, name, actor=page_actor())
+            await self._admin.delete_stage(self._naming.project_id, name, actor=actor)
         except WatcherError as exc:
             self.failure.show(exc, f"Stage {name} not deleted")
             return

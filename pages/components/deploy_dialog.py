@@ -40,6 +40,7 @@ class DeployDialog:
             picker.offer(result.value or [], tag)
 
     async def deploy(self, picker: _Picker, stage: StageView, tag: str) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         if stage.confirm and not await dialogs.confirm(
             self._host,
             f"Deploy {tag} to {stage.name}?",
@@ -47,7 +48,7 @@ class DeployDialog:
             ok=f"Deploy {tag}",
         ):
             return
-        instances, project_id, actor = self._deps.instances, self._project_id, page_actor()
+        instances, project_id = self._deps.instances, self._project_id
         call = checked(
             self._role,
             Role.DEPLOYER,

@@ -127,6 +127,7 @@ class InstanceRows:
         button.on_click(run)
 
     async def _remove(self, instance: InstanceView, button: ui.button) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         text = (
             f"The container {instance.container_name} and its proxy hosts are removed; "
             "its data directories are kept. Another healthy instance of the stage takes over "
@@ -135,7 +136,6 @@ class InstanceRows:
         title = f"Remove {instance.tag} from {instance.stage}?"
         if await dialogs.confirm(self._host, title, text, ok="Remove", color="negative"):
             admin, where = self._admin, (self._project_id, instance.stage, instance.id)
-            actor = page_actor()
             call = checked(self._role, Role.ADMIN, lambda: admin.remove(*where, actor))
             await attempt(self._panel, f"Removing {instance.tag}", call, button=button)
 

@@ -65,6 +65,7 @@ class RollbackControl:
         ui.timer(0, fill, once=True)
 
     async def ask(self, stage: StageView) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         call = self._deps.rollbacks.target(self._project_id, stage.name)
         found = await attempt(self._panel, "Finding the previous deploy", call)
         if not found.ok:
@@ -84,7 +85,7 @@ class RollbackControl:
             ok="Roll back",
         ):
             return
-        rollbacks, project_id, actor = self._deps.rollbacks, self._project_id, page_actor()
+        rollbacks, project_id = self._deps.rollbacks, self._project_id
         queued = checked(
             self._role,
             Role.DEPLOYER,

@@ -98,6 +98,7 @@ class _RegistryRow:
             status_chip(summary, ok=True)
 
     async def delete(self) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         lines = [
             f"The registry {self._view.name} ({self._view.url}) and its stored token are "
             "removed. No project uses it.",
@@ -105,7 +106,7 @@ class _RegistryRow:
         if not await confirm(f"Delete registry {self._view.name}?", lines, "Delete registry"):
             return
         try:
-            await self._admin.delete(self._view.id, actor=page_actor())
+            await self._admin.delete(self._view.id, actor=actor)
         except WatcherError as exc:
             self._owner.failure.show(exc, "Registry not deleted")
             return

@@ -35,6 +35,7 @@ class WebhookSection:
         ui.notify("Webhook URL copied.")
 
     async def regenerate(self) -> None:
+        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
         lines = [
             "A new secret URL is made. The current one stops working at once:",
             "every CI job or registry webhook using it must be given the new URL.",
@@ -44,7 +45,7 @@ class WebhookSection:
         self.failure.hide()
         async with busy(self.regenerate_button):
             try:
-                path = await self._admin.regenerate_webhook(actor=page_actor())
+                path = await self._admin.regenerate_webhook(actor=actor)
             except WatcherError as exc:
                 self.failure.show(exc, "Webhook URL not regenerated")
                 return

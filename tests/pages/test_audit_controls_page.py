@@ -45,6 +45,12 @@ async def test_deploy_stop_and_remove_from_the_page_are_audited_as_the_user(
     site.user.find(marker=f"remove-{instance_id}").click()
     await site.user.should_see("Remove dev-1 from dev?")
     site.user.find(marker="confirm-ok").click()
+
+    async def removed() -> bool:
+        assert instance_id is not None
+        return await asyncio.to_thread(world.instances.find, instance_id) is None
+
+    await async_wait_until(removed, timeout=60, message="remove")
     await site.user.should_not_see(marker=f"instance-{instance_id}", retries=SLOW)
 
     (deployed,) = rows(site, "deploy")
