@@ -27,6 +27,9 @@ class DeployDialog:
     ) -> None:
         self._deps, self._project_id, self._host = deps, project_id, host
         self._role = role  # the page's; checked again before queuing
+        # Who acts, taken while the page is built: a click may reach a control that a live
+        # update has since re-rendered, whose slot no longer leads to the page's request.
+        self._actor = page_actor()
 
     async def open(self, stage: StageView, tag: str | None = None) -> None:
         """Open for `stage`; with `tag` (a waiting tag) it is preselected once listed."""
@@ -40,7 +43,7 @@ class DeployDialog:
             picker.offer(result.value or [], tag)
 
     async def deploy(self, picker: _Picker, stage: StageView, tag: str) -> None:
-        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
+        actor = self._actor
         if stage.confirm and not await dialogs.confirm(
             self._host,
             f"Deploy {tag} to {stage.name}?",

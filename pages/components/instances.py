@@ -40,6 +40,9 @@ class InstanceRows:
         self._admin, self._project_id = deps.instances, project_id
         self._panel, self._host = panel, host
         self._role = role  # the page's: which controls exist, checked again on each click
+        # Who acts, taken while the page is built: a click may reach a control that a live
+        # update has since re-rendered, whose slot no longer leads to the page's request.
+        self._actor = page_actor()
         self.clocks: list[Clock] = []
 
     def render(self, instances: tuple[InstanceView, ...]) -> None:
@@ -116,7 +119,7 @@ class InstanceRows:
         button.mark(f"{name.lower()}-{iid}")
 
         async def run() -> None:
-            actor = page_actor()
+            actor = self._actor
             await attempt(
                 self._panel,
                 what,
@@ -127,7 +130,7 @@ class InstanceRows:
         button.on_click(run)
 
     async def _remove(self, instance: InstanceView, button: ui.button) -> None:
-        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
+        actor = self._actor
         text = (
             f"The container {instance.container_name} and its proxy hosts are removed; "
             "its data directories are kept. Another healthy instance of the stage takes over "

@@ -40,6 +40,9 @@ class RollbackControl:
         self._deps, self._project_id = deps, project_id
         self._panel, self._host = panel, host
         self._role = role  # the page's; checked again before rolling back
+        # Who acts, taken while the page is built: a click may reach a control that a live
+        # update has since re-rendered, whose slot no longer leads to the page's request.
+        self._actor = page_actor()
 
     def button(self, stage: StageView) -> None:
         ui.button("Roll back", icon="undo", on_click=lambda: self.ask(stage)).props(
@@ -65,7 +68,7 @@ class RollbackControl:
         ui.timer(0, fill, once=True)
 
     async def ask(self, stage: StageView) -> None:
-        actor = page_actor()  # before any await: the clicked element may be re-rendered meanwhile
+        actor = self._actor
         call = self._deps.rollbacks.target(self._project_id, stage.name)
         found = await attempt(self._panel, "Finding the previous deploy", call)
         if not found.ok:
