@@ -36,7 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import remove_images
-from bench.ui import free_port, rss_mb
+from bench.ui import free_port, rss_mb, wait_ready
 from services.secrets import generate_key_hex
 from services.types import LABEL_PROJECT
 from tests.support.images import push_test_image
@@ -162,24 +162,11 @@ def app_process(workdir: Path, seed: str) -> Iterator[tuple[str, int, Path]]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, workdir / "app.log")
+        wait_ready(url, process, workdir / "app.log")
         yield url, process.pid, data
     finally:
         process.terminate()
         process.wait(150)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the app did not answer within 60 s")
 
 
 def run(client: docker.DockerClient, registry: RegistryServer, workdir: Path, scale: float) -> None:

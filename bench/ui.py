@@ -147,7 +147,7 @@ def app_process(data: Path, key_hex: str) -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process)
+        wait_ready(url, process)
         yield url, process.pid
     finally:
         process.terminate()
@@ -155,11 +155,13 @@ def app_process(data: Path, key_hex: str) -> Iterator[tuple[str, int]]:
         log.close()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path | None = None) -> None:
+    """Until /healthz answers; the app's `log` is printed if it exits first."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the app exited with {process.returncode}")
+            output = f":\n{log.read_text()}" if log is not None else ""
+            raise SystemExit(f"the app exited with {process.returncode}{output}")
         try:
             httpx.get(f"{url}/healthz", timeout=1)
             return

@@ -71,23 +71,6 @@ class AuditLog:
         except Exception:
             log.exception("could not write the audit row for %s by %s", action, actor.name)
 
-    def record_now(
-        self,
-        actor: Actor,
-        action: str,
-        target: Target = Target(),
-        *,
-        outcome: AuditOutcome = AuditOutcome.OK,
-        detail: Mapping[str, Any] | None = None,
-        message: str = "",
-    ) -> None:
-        """`record` for code already running in a worker thread (blocking)."""
-        event = _event(actor, action, target, outcome, detail, message)
-        try:
-            self._store.append(event)
-        except Exception:
-            log.exception("could not write the audit row for %s by %s", action, actor.name)
-
 
 def _event(
     actor: Actor,
